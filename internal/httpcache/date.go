@@ -1,0 +1,89 @@
+package httpcache
+
+import (
+	"net/http"
+	"time"
+)
+
+// dateLayouts are the three formats of RFC 9110 §5.6.7: IMF-fixdate, the
+// obsolete RFC 850 format, and ANSI C's asctime() format.
+var dateLayouts = [...]string{
+	http.TimeFormat,
+	"Monday, 02-Jan-06 15:04:05 GMT",
+	time.ANSIC,
+}
+
+// dateShapes give the exact shape of each layout after its day name ('9'
+// a digit, 'a' a letter, '_' a space or a digit, anything else itself),
+// because time.Parse alone accepts extra spaces and one-digit hours that
+// RFC 9110 §5.6.7 does not allow.
+var dateShapes = [...]string{
+	", 99 aaa 9999 99:99:99 GMT",
+	", 99-aaa-99 99:99:99 GMT",
+	" aaa _9 99:99:99 9999",
+}
+
+// ParseDate parses an HTTP-date (RFC 9110 §5.6.7) in any of its three
+// formats. It reports false for anything else, including values with extra
+// white space, one-digit fields or trailing garbage.
+func ParseDate(s string) (time.Time, bool) {
+	s = trimOWS(s)
+	for i, layout := range dateLayouts {
+		if !hasDateShape(s, dateShapes[i]) {
+			continue
+		}
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// hasDateShape reports whether s is a day name (letters) followed by shape.
+func hasDateShape(s, shape string) bool {
+	i := 0
+	for i < len(s) && (s[i] >= 'A' && s[i] <= 'Z' || s[i] >= 'a' && s[i] <= 'z') {
+		i++
+	}
+	if i < 3 || len(s)-i != len(shape) {
+		return false
+	}
+	for j := 0; j < len(shape); j++ {
+		c := s[i+j]
+		isDigit := c >= '0' && c <= '9'
+		switch shape[j] {
+		case '9':
+			if !isDigit {
+				return false
+			}
+		case '_':
+			if !isDigit && c != ' ' {
+				return false
+			}
+		case 'a':
+			if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+				return false
+			}
+		default:
+			if c != shape[j] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// headerDate parses the date in field name of h. A field that appears more
+// than once, or holds no valid HTTP-date, reports false.
+func headerDate(h http.Header, name string) (time.Time, bool) {
+	vs := h.Values(name)
+	if len(vs) != 1 {
+		return time.Time{}, false
+	}
+	return ParseDate(vs[0])
+}
+
+// FormatDate formats t as an IMF-fixdate (RFC 9110 §5.6.7).
+func FormatDate(t time.Time) string {
+	return t.UTC().Format(http.TimeFormat)
+}

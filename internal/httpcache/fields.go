@@ -1,0 +1,49 @@
+package httpcache
+
+import (
+	"net/http"
+	"strings"
+)
+
+// hopByHop are the fields that describe one connection rather than the
+// message (RFC 9110 §7.6.1), plus the proxy authentication fields a cache
+// must not store (RFC 9111 §3.1). Keep-Alive and Proxy-Connection are not
+// standard but are sent by old implementations with the same meaning.
+var hopByHop = [...]string{
+	"Connection",
+	"Keep-Alive",
+	"Proxy-Connection",
+	"Proxy-Authenticate",
+	"Proxy-Authentication-Info",
+	"Proxy-Authorization",
+	"TE",
+	"Trailer",
+	"Transfer-Encoding",
+	"Upgrade",
+}
+
+// RemoveHopByHop deletes from h the connection-specific fields and every
+// field that Connection names (RFC 9110 §7.6.1).
+func RemoveHopByHop(h http.Header) {
+	for _, v := range h["Connection"] {
+		for _, name := range strings.Split(v, ",") {
+			if name = trimOWS(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for _, name := range hopByHop {
+		h.Del(name)
+	}
+}
+
+// HasHopByHop reports whether RemoveHopByHop would change h, so that a
+// caller can skip cloning a header that needs no change.
+func HasHopByHop(h http.Header) bool {
+	for _, name := range hopByHop {
+		if _, ok := h[name]; ok {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,40 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+
+	"github.com/hoard-cache/hoard/internal/httpcache"
+)
+
+// Reasons Hoard gives in Cache-Status detail for answers it made itself.
+const (
+	reasonOriginTimeout     httpcache.Reason = "origin-timeout"
+	reasonOriginUnreachable httpcache.Reason = "origin-unreachable"
+	reasonOnlyIfCached      httpcache.Reason = "only-if-cached"
+	reasonBadRequest        httpcache.Reason = "bad-request"
+)
+
+// originFailure maps an error from the origin exchange to the status Hoard
+// answers with: 504 when the origin was too slow, 502 otherwise.
+func originFailure(err error) (int, httpcache.Reason) {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return http.StatusGatewayTimeout, reasonOriginTimeout
+	}
+	return http.StatusBadGateway, reasonOriginUnreachable
+}
+
+// writeError sends a short plain-text answer that Hoard makes itself. The
+// client never sees a Go error string.
+func (h *Handler) writeError(w http.ResponseWriter, status int, text string, cs httpcache.CacheStatus) {
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/plain; charset=utf-8")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Cache-Status", cs.String(h.opts.Name))
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(text + "\n")) // the client may be gone; nothing to do then
+}

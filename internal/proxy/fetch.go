@@ -1,0 +1,221 @@
+package proxy
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/hoard-cache/hoard/internal/httpcache"
+	"github.com/hoard-cache/hoard/internal/store"
+)
+
+// fetch goes to the origin for a GET or HEAD that the store could not
+// answer: a plain miss, or a validation of what is stored (RFC 9111 §4.3).
+//
+// The origin always receives a GET, so that the answer can be stored; a
+// HEAD client is sent the header only. The client's own conditional fields
+// are replaced by the cache's validators, and the client's conditions are
+// then evaluated on the result (RFC 9110 §13.2). The exchange outlives the
+// client: a client that hangs up does not cut a body being stored.
+func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives, primary string, found lookupResult) {
+	defer found.close()
+	out := h.outbound(context.WithoutCancel(r.Context()), r)
+	out.Method = http.MethodGet
+	out.Header.Del("If-None-Match")
+	out.Header.Del("If-Modified-Since")
+
+	var candidates []*cached
+	if found.hit != nil {
+		candidates = append(candidates, found.hit)
+	}
+	candidates = append(candidates, found.siblings...)
+	if len(candidates) > 0 {
+		headers := make([]http.Header, len(candidates))
+		for i, c := range candidates {
+			headers[i] = c.entry.Header
+		}
+		inm, ims := httpcache.ConditionalHeaders(headers[0], headers[1:]...)
+		if inm != "" {
+			out.Header.Set("If-None-Match", inm)
+		}
+		if ims != "" {
+			out.Header.Set("If-Modified-Since", ims)
+		}
+	}
+
+	requestTime := h.opts.Clock()
+	resp, cancel, err := h.roundTrip(out)
+	if err != nil {
+		h.failOrigin(w, r, err, found.fwd, found.hit != nil)
+		return
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	responseTime := h.opts.Clock()
+	httpcache.RemoveHopByHop(resp.Header)
+	ensureDate(resp.Header, responseTime)
+
+	if resp.StatusCode == http.StatusNotModified && len(candidates) > 0 {
+		drain(resp.Body)
+		if h.refresh(w, r, reqCC, primary, found, candidates, resp, requestTime, responseTime) {
+			return
+		}
+		// The 304 names none of the stored responses (RFC 9111 §4.3.4):
+		// ask again without conditions.
+		h.fetch(w, r, reqCC, primary, lookupResult{fwd: found.fwd, reason: found.reason})
+		return
+	}
+	h.storeAndServe(w, r, reqCC, primary, resp, requestTime, responseTime,
+		httpcache.CacheStatus{Fwd: found.fwd, FwdStatus: resp.StatusCode})
+}
+
+// refresh handles a 304 Not Modified to a validation (RFC 9111 §4.3.4): the
+// stored response it selects gets the 304's header fields (§3.2), is stored
+// again under this request's key and served. It reports false when the 304
+// selects no stored response.
+func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives, primary string,
+	found lookupResult, candidates []*cached, resp *http.Response, requestTime, responseTime time.Time) bool {
+	headers := make([]http.Header, len(candidates))
+	for i, c := range candidates {
+		headers[i] = c.entry.Header
+	}
+	i := httpcache.SelectFor304(resp.Header, headers)
+	if i < 0 {
+		return false
+	}
+	c := candidates[i]
+	body := c.body
+	if body == nil {
+		_, b, ok := h.storeGet(r.Context(), c.key)
+		if !ok {
+			return false
+		}
+		defer b.Close()
+		body = b
+	}
+	e := c.entry
+	e.Header = httpcache.UpdateStoredHeader(c.entry.Header, resp.Header)
+	e.RequestTime, e.ResponseTime = requestTime, responseTime
+	names := httpcache.VaryNames(e.Header)
+	e.RequestHeader = httpcache.VaryRequestHeader(names, r.Header)
+	cc := httpcache.ParseCacheControl(e.Header)
+	lifetime := httpcache.FreshnessLifetime(e.Header, cc, e.Status, responseTime, h.opts.HeuristicMax)
+	e.Expires = h.expiresHint(responseTime, lifetime, cc, e.Header)
+	e.Size = 0
+
+	cs := httpcache.CacheStatus{Fwd: found.fwd, FwdStatus: http.StatusNotModified}
+	var bw store.BodyWriter
+	key := primary
+	if len(names) > 0 {
+		key = variantKey(primary, names, r.Header)
+	}
+	if ok, why := httpcache.Storable(httpcache.Exchange{
+		Method: http.MethodGet, ReqHeader: r.Header, ReqCC: reqCC,
+		Status: e.Status, RespHeader: e.Header, RespCC: cc,
+	}); ok {
+		bw = h.put(r.Context(), key, e)
+	} else {
+		cs.Detail = why
+		h.invalidate(context.WithoutCancel(r.Context()), primary)
+	}
+	if bw != nil {
+		cs.Stored = true
+	}
+	age := httpcache.CurrentAge(e.Header, requestTime, responseTime, h.opts.Clock())
+	cs.TTL, cs.TTLKnown = lifetime.Duration-age, true
+	header := e.Header.Clone()
+	header.Set("Age", httpcache.FormatAge(age))
+	header.Set("Content-Length", strconv.FormatInt(c.entry.Size, 10))
+	h.stream(w, r, response{status: e.Status, header: header, body: body, length: c.entry.Size}, bw, cs,
+		h.afterStore(r, primary, key, e))
+	return true
+}
+
+// storeAndServe sends an origin response to the client, storing it on the
+// way when RFC 9111 §3 allows and it is worth keeping.
+func (h *Handler) storeAndServe(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives, primary string,
+	resp *http.Response, requestTime, responseTime time.Time, cs httpcache.CacheStatus) {
+	respCC := httpcache.ParseCacheControl(resp.Header)
+	ok, why := httpcache.Storable(httpcache.Exchange{
+		Method: http.MethodGet, ReqHeader: r.Header, ReqCC: reqCC,
+		Status: resp.StatusCode, RespHeader: resp.Header, RespCC: respCC,
+	})
+	lifetime := httpcache.FreshnessLifetime(resp.Header, respCC, resp.StatusCode, responseTime, h.opts.HeuristicMax)
+	switch {
+	case !ok:
+	case !httpcache.Reusable(resp.Header, respCC, lifetime):
+		ok, why = false, httpcache.ReasonNoFreshness
+	case resp.ContentLength > h.opts.MaxObjectSize:
+		ok, why = false, httpcache.ReasonTooLarge
+	}
+	var bw store.BodyWriter
+	var after func()
+	if ok {
+		names := httpcache.VaryNames(resp.Header)
+		key := primary
+		if len(names) > 0 {
+			key = variantKey(primary, names, r.Header)
+		}
+		e := store.Entry{
+			Status:        resp.StatusCode,
+			Header:        httpcache.StoredHeader(resp.Header, respCC),
+			RequestTime:   requestTime,
+			ResponseTime:  responseTime,
+			RequestHeader: httpcache.VaryRequestHeader(names, r.Header),
+			Expires:       h.expiresHint(responseTime, lifetime, respCC, resp.Header),
+		}
+		bw = h.put(r.Context(), key, e)
+		after = h.afterStore(r, primary, key, e)
+		age := httpcache.CurrentAge(resp.Header, requestTime, responseTime, responseTime)
+		cs.TTL, cs.TTLKnown = lifetime.Duration-age, true
+	} else if why != httpcache.ReasonNone {
+		cs.Detail = why
+	}
+	if bw != nil {
+		cs.Stored = true
+	}
+	h.stream(w, r, response{status: resp.StatusCode, header: resp.Header, body: resp.Body, length: resp.ContentLength},
+		bw, cs, after)
+}
+
+// put starts storing an entry, logging (not failing the request) when the
+// store refuses.
+func (h *Handler) put(ctx context.Context, key string, e store.Entry) store.BodyWriter {
+	bw, err := h.opts.Store.Put(context.WithoutCancel(ctx), key, e)
+	if err != nil {
+		h.opts.Logger.Warn("store write failed", "cache_key", key, "error", err)
+		return nil
+	}
+	return bw
+}
+
+// afterStore returns what to do once a response is committed under key:
+// record a variant in its URL's index.
+func (h *Handler) afterStore(r *http.Request, primary, key string, e store.Entry) func() {
+	if key == primary {
+		return nil
+	}
+	ctx := context.WithoutCancel(r.Context())
+	return func() { h.addVariant(ctx, primary, key, e) }
+}
+
+// How long past its freshness a stored response is kept: an hour for
+// requests that accept stale responses (max-stale, RFC 9111 §5.2.1.2), a day
+// when a validator lets a 304 refresh it.
+const (
+	keepStale         = time.Hour
+	keepForValidation = 24 * time.Hour
+)
+
+// expiresHint is when a stored response is no longer worth keeping, which
+// lets stores drop it: its freshness lifetime, plus the longest of the
+// staleness allowed by stale-while-revalidate and stale-if-error (RFC 5861),
+// keepStale, and keepForValidation when it has a validator.
+func (h *Handler) expiresHint(responseTime time.Time, lifetime httpcache.Lifetime, cc httpcache.Directives, hdr http.Header) time.Time {
+	keep := max(cc.StaleWhileRevalidate.Value, cc.StaleIfError.Value, keepStale)
+	if httpcache.HasValidator(hdr) {
+		keep = max(keep, keepForValidation)
+	}
+	return responseTime.Add(lifetime.Duration + keep)
+}

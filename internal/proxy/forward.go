@@ -1,0 +1,170 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hoard-cache/hoard/internal/httpcache"
+)
+
+// errOriginTimeout is the cause given to an origin exchange cancelled
+// because no response header arrived within Options.OriginTimeout.
+var errOriginTimeout = errors.New("origin did not answer in time")
+
+// outbound builds the request sent to the origin for r: the same method,
+// target and fields, minus the hop-by-hop fields (RFC 9110 §7.6.1), with Via
+// (RFC 9110 §7.6.3) and the X-Forwarded fields added.
+func (h *Handler) outbound(ctx context.Context, r *http.Request) *http.Request {
+	out := r.Clone(ctx)
+	out.RequestURI = ""
+	origin := h.opts.Origin
+	u := *origin
+	u.Path = strings.TrimSuffix(origin.Path, "/") + r.URL.Path
+	if r.URL.RawPath != "" || origin.RawPath != "" {
+		u.RawPath = strings.TrimSuffix(origin.EscapedPath(), "/") + r.URL.EscapedPath()
+	} else {
+		u.RawPath = ""
+	}
+	u.RawQuery = r.URL.RawQuery
+	u.ForceQuery = r.URL.ForceQuery
+	u.Fragment, u.RawFragment = "", ""
+	out.URL = &u
+	out.Host = origin.Host
+	out.Close = false
+	if r.ContentLength == 0 {
+		out.Body = nil // a bodiless request must not make the transport send chunked framing
+	}
+
+	httpcache.RemoveHopByHop(out.Header)
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		if prior := out.Header.Values("X-Forwarded-For"); len(prior) > 0 {
+			ip = strings.Join(prior, ", ") + ", " + ip
+		}
+		out.Header.Set("X-Forwarded-For", ip)
+	}
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	out.Header.Set("X-Forwarded-Proto", proto)
+	out.Header.Set("X-Forwarded-Host", r.Host)
+	out.Header.Add("Via", viaValue(r.ProtoMajor, r.ProtoMinor, h.opts.Name))
+	return out
+}
+
+func viaValue(major, minor int, name string) string {
+	if major == 2 || major == 3 {
+		return string(rune('0'+major)) + " " + name
+	}
+	return "1." + string(rune('0'+max(0, min(minor, 9)))) + " " + name
+}
+
+// originError is a failed origin exchange.
+type originError struct {
+	timeout bool
+	err     error
+}
+
+func (e *originError) Error() string { return "origin: " + e.err.Error() }
+func (e *originError) Unwrap() error { return e.err }
+
+// roundTrip sends out to the origin, giving up when the response header
+// does not arrive within OriginTimeout. The returned cancel must be called
+// once the response body is done with.
+func (h *Handler) roundTrip(out *http.Request) (*http.Response, context.CancelFunc, error) {
+	ctx, cancel := context.WithCancelCause(out.Context())
+	timer := time.AfterFunc(h.opts.OriginTimeout, func() { cancel(errOriginTimeout) })
+	resp, err := h.transport.RoundTrip(out.WithContext(ctx))
+	timer.Stop()
+	if err != nil {
+		cancel(nil)
+		timeout := errors.Is(context.Cause(ctx), errOriginTimeout)
+		if !timeout {
+			status, _ := originFailure(err)
+			timeout = status == http.StatusGatewayTimeout
+		}
+		return nil, nil, &originError{timeout: timeout, err: err}
+	}
+	return resp, func() { cancel(nil) }, nil
+}
+
+// failOrigin answers a request whose origin exchange failed: 504 when the
+// origin was too slow, 502 when it could not be reached or answered
+// garbage, and nothing at all when the client has gone.
+//
+// With a stale response stored that may not be served (RFC 9111 §4.2.4,
+// §5.2.2.2), the answer is 504 whatever the failure: the cache is
+// disconnected and must generate an error rather than reuse it.
+func (h *Handler) failOrigin(w http.ResponseWriter, r *http.Request, err error, fwd httpcache.Forward, haveStale bool) {
+	if r.Context().Err() != nil {
+		h.opts.Logger.Debug("client gone before the origin answered", "path", r.URL.Path)
+		return
+	}
+	status, reason := http.StatusBadGateway, reasonOriginUnreachable
+	text := "origin unreachable"
+	var oe *originError
+	if errors.As(err, &oe) && oe.timeout {
+		status, reason, text = http.StatusGatewayTimeout, reasonOriginTimeout, "origin timed out"
+	} else if haveStale {
+		status, text = http.StatusGatewayTimeout, "origin unreachable; the stored response must be revalidated"
+	}
+	h.opts.Logger.Warn("origin request failed", "method", r.Method, "path", r.URL.Path, "status", status, "error", err)
+	h.writeError(w, status, text, httpcache.CacheStatus{Fwd: fwd, Detail: reason})
+}
+
+// serveForwarded passes a request the cache does not answer (any method but
+// GET and HEAD) to the origin, and invalidates what the response says has
+// changed (RFC 9111 §4.4).
+func (h *Handler) serveForwarded(w http.ResponseWriter, r *http.Request) {
+	out := h.outbound(r.Context(), r)
+	resp, cancel, err := h.roundTrip(out)
+	if err != nil {
+		h.failOrigin(w, r, err, httpcache.FwdMethod, false)
+		return
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	httpcache.RemoveHopByHop(resp.Header)
+	ensureDate(resp.Header, h.opts.Clock())
+	if httpcache.Invalidates(r.Method, resp.StatusCode) {
+		h.invalidateFor(r, resp.Header)
+	}
+	h.stream(w, r, response{
+		status: resp.StatusCode, header: resp.Header, body: resp.Body, length: resp.ContentLength,
+	}, nil, httpcache.CacheStatus{Fwd: httpcache.FwdMethod, FwdStatus: resp.StatusCode}, nil)
+}
+
+// invalidateFor removes the target URI of an unsafe request and the
+// same-origin URIs its response's Location and Content-Location name
+// (RFC 9111 §4.4).
+func (h *Handler) invalidateFor(r *http.Request, resp http.Header) {
+	ctx := context.WithoutCancel(r.Context())
+	target := *r.URL
+	target.Scheme, target.Host = "http", strings.ToLower(r.Host)
+	if r.TLS != nil {
+		target.Scheme = "https"
+	}
+	h.invalidate(ctx, primaryKey(r))
+	for _, u := range httpcache.InvalidatedURIs(&target, resp) {
+		h.invalidate(ctx, keyOfURL(u))
+	}
+}
+
+// ensureDate adds a Date field to a response that lacks one, as a recipient
+// with a clock must before caching or forwarding it (RFC 9110 §6.6.1).
+func ensureDate(h http.Header, now time.Time) {
+	if _, ok := h["Date"]; !ok {
+		h["Date"] = []string{httpcache.FormatDate(now)}
+	}
+}
+
+// drain reads what is left of a small body so the connection can be reused.
+func drain(body io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, body, 64<<10) // best effort: the connection is only reused if this succeeds
+	body.Close()
+}

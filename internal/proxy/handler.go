@@ -1,0 +1,169 @@
+// Package proxy is Hoard's caching reverse proxy: an http.Handler that
+// composes the RFC 9111 rules of package httpcache with a store.Store and an
+// origin reached through an http.RoundTripper.
+//
+// The handler owns all I/O and concurrency; every caching rule it applies is
+// a function of httpcache. It must not interpret stored bytes itself beyond
+// what the store.Entry carries.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hoard-cache/hoard/internal/httpcache"
+	"github.com/hoard-cache/hoard/internal/store"
+)
+
+// Handler is the caching reverse proxy. It is safe for concurrent use.
+type Handler struct {
+	opts      Options
+	transport http.RoundTripper
+	policy    httpcache.Policy
+	via       string
+
+	// indexLocks serialise updates of one URL's variant index, so that two
+	// variants stored at once do not drop each other from the index.
+	indexLocks [64]sync.Mutex
+	seed       maphash.Seed
+}
+
+// New returns a Handler configured by opts.
+func New(opts Options) (*Handler, error) {
+	opts.setDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		opts:      opts,
+		transport: opts.Transport,
+		policy:    httpcache.Policy{HeuristicMax: opts.HeuristicMax},
+		via:       "1.1 " + opts.Name,
+		seed:      maphash.MakeSeed(),
+	}
+	if h.transport == nil {
+		h.transport = newTransport(opts)
+	}
+	return h, nil
+}
+
+// newTransport is the origin transport used when Options.Transport is nil:
+// a keep-alive pool that never rewrites bodies (no transparent gzip) and
+// gives up on an origin that does not answer within OriginTimeout.
+func newTransport(opts Options) *http.Transport {
+	dialer := &net.Dialer{Timeout: min(opts.OriginTimeout, 10*time.Second), KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 nil, // the origin is reached directly, whatever the environment says
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: opts.OriginTimeout,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+	}
+}
+
+// ServeHTTP answers one client request: GET and HEAD go through the cache,
+// every other method is forwarded and may invalidate (RFC 9111 §4.4).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer h.recoverPanic(w, r)
+	if r.Method == http.MethodConnect || r.URL.Path == "" && r.URL.Opaque != "" {
+		h.writeError(w, http.StatusMethodNotAllowed, "CONNECT is not supported by this reverse proxy",
+			httpcache.CacheStatus{Fwd: httpcache.FwdBypass, Detail: reasonBadRequest})
+		return
+	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		h.serveCacheable(w, r)
+		return
+	}
+	h.serveForwarded(w, r)
+}
+
+// recoverPanic turns a panic in the handler into a 500 (when nothing has
+// been sent yet) and a log line, so that no Go panic text reaches a client.
+// http.ErrAbortHandler is re-raised: it is how a broken stream is cut.
+func (h *Handler) recoverPanic(w http.ResponseWriter, r *http.Request) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	h.opts.Logger.Error("panic while serving", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
+	h.writeError(w, http.StatusInternalServerError, "internal error",
+		httpcache.CacheStatus{Fwd: httpcache.FwdMiss, Detail: "internal-error"})
+}
+
+// serveCacheable answers a GET or HEAD: from the store when a stored
+// response may be reused, else from the origin (validating what is stored
+// when there is something to validate).
+func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	reqCC := httpcache.ParseCacheControl(r.Header)
+	primary := primaryKey(r)
+	found := h.lookup(ctx, primary, r.Header)
+	if found.hit != nil {
+		defer found.hit.body.Close()
+		d := httpcache.Evaluate(r.Header, reqCC, found.hit.stored(), h.opts.Clock(), h.policy)
+		if d.Action == httpcache.Serve {
+			h.serveStored(w, r, found.hit, d, httpcache.CacheStatus{
+				Hit: true, TTL: d.TTL(), TTLKnown: true, Detail: reasonIf(d.Reason == httpcache.ReasonMaxStale, d.Reason),
+			})
+			return
+		}
+		found.fwd, found.reason = httpcache.FwdStale, d.Reason
+		if d.Reason == httpcache.ReasonRequestNoCache || d.Reason == httpcache.ReasonRequestMaxAge ||
+			d.Reason == httpcache.ReasonRequestMinFresh {
+			found.fwd = httpcache.FwdRequest
+		}
+	}
+	if reqCC.OnlyIfCached {
+		// §5.2.1.7: answer from the cache or with 504.
+		found.close()
+		h.writeError(w, http.StatusGatewayTimeout, "only-if-cached: no usable stored response",
+			httpcache.CacheStatus{Fwd: found.fwd, Detail: reasonOnlyIfCached})
+		return
+	}
+	h.fetch(w, r, reqCC, primary, found)
+}
+
+func reasonIf(ok bool, r httpcache.Reason) httpcache.Reason {
+	if ok {
+		return r
+	}
+	return ""
+}
+
+// storeGet reads one key, treating a corrupt entry as absent (and deleting
+// it) and other store errors as a miss that is logged.
+func (h *Handler) storeGet(ctx context.Context, key string) (store.Entry, io.ReadCloser, bool) {
+	e, body, err := h.opts.Store.Get(ctx, key)
+	switch {
+	case err == nil:
+		return e, body, true
+	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrCorrupt):
+		h.opts.Logger.Warn("dropping corrupt stored entry", "cache_key", key, "error", err)
+		if err := h.opts.Store.Delete(ctx, key); err != nil {
+			h.opts.Logger.Warn("store delete failed", "cache_key", key, "error", err)
+		}
+	default:
+		h.opts.Logger.Warn("store read failed; treating as a miss", "cache_key", key, "error", err)
+	}
+	return store.Entry{}, nil, false
+}
+
+func (h *Handler) indexLock(primary string) *sync.Mutex {
+	return &h.indexLocks[maphash.String(h.seed, primary)%uint64(len(h.indexLocks))]
+}

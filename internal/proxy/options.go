@@ -1,0 +1,85 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/hoard-cache/hoard/internal/store"
+)
+
+// Options configures a Handler. The zero value of each field is documented
+// and, except for Origin and Store, sensible.
+type Options struct {
+	// Origin is the base URL requests are forwarded to (scheme and host; a
+	// path is prefixed to every request's path). Required.
+	Origin *url.URL
+	// Transport carries requests to the origin. Nil means a dedicated
+	// *http.Transport with keep-alive and OriginTimeout applied.
+	Transport http.RoundTripper
+	// Store keeps cached responses. Required.
+	Store store.Store
+	// MaxObjectSize is the largest body, in bytes, that is stored; larger
+	// responses pass through uncached. Zero means 16 MiB.
+	MaxObjectSize int64
+	// HeuristicMax caps heuristic freshness (RFC 9111 §4.2.2). Zero means 24h.
+	HeuristicMax time.Duration
+	// OriginTimeout bounds a whole origin exchange up to the end of the
+	// response header. Zero means 30s.
+	OriginTimeout time.Duration
+	// Clock returns the current time. Nil means time.Now.
+	Clock func() time.Time
+	// Logger receives per-request debug lines and warnings. Nil discards.
+	Logger *slog.Logger
+	// Name is the cache's name in Cache-Status and Via. Empty means "hoard".
+	Name string
+}
+
+func (o *Options) setDefaults() {
+	if o.MaxObjectSize == 0 {
+		o.MaxObjectSize = 16 << 20
+	}
+	if o.HeuristicMax == 0 {
+		o.HeuristicMax = 24 * time.Hour
+	}
+	if o.OriginTimeout == 0 {
+		o.OriginTimeout = 30 * time.Second
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Name == "" {
+		o.Name = "hoard"
+	}
+}
+
+func (o *Options) validate() error {
+	if o.Origin == nil {
+		return errors.New("proxy: Options.Origin is required")
+	}
+	if o.Origin.Scheme != "http" && o.Origin.Scheme != "https" {
+		return fmt.Errorf("proxy: Options.Origin %q: scheme must be http or https", o.Origin)
+	}
+	if o.Origin.Host == "" {
+		return fmt.Errorf("proxy: Options.Origin %q: no host", o.Origin)
+	}
+	if o.Store == nil {
+		return errors.New("proxy: Options.Store is required")
+	}
+	if o.MaxObjectSize < 0 {
+		return fmt.Errorf("proxy: Options.MaxObjectSize %d is negative", o.MaxObjectSize)
+	}
+	if o.HeuristicMax < 0 {
+		return fmt.Errorf("proxy: Options.HeuristicMax %s is negative", o.HeuristicMax)
+	}
+	if o.OriginTimeout < 0 {
+		return fmt.Errorf("proxy: Options.OriginTimeout %s is negative", o.OriginTimeout)
+	}
+	return nil
+}

@@ -1,0 +1,166 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hoard-cache/hoard/internal/httpcache"
+	"github.com/hoard-cache/hoard/internal/store"
+)
+
+// response is what is sent to a client: from the origin or from the store.
+type response struct {
+	status int
+	header http.Header // not modified by stream
+	body   io.Reader
+	length int64 // body length, -1 when unknown
+}
+
+// serveStored answers a request from a stored response (RFC 9111 §4),
+// adding Age (§5.1) and answering the client's own conditions (RFC 9110
+// §13.2).
+func (h *Handler) serveStored(w http.ResponseWriter, r *http.Request, c *cached, d httpcache.Decision, cs httpcache.CacheStatus) {
+	header := c.entry.Header
+	if len(c.cc.NoCacheFields) > 0 {
+		// §5.2.2.4: fields a qualified no-cache names are not sent
+		// without validation.
+		header = header.Clone()
+		for _, f := range c.cc.NoCacheFields {
+			header.Del(f)
+		}
+	}
+	h.writeStored(w, r, c.entry, header, d.Age, cs, c.body)
+}
+
+// writeStored writes a stored entry's header (with Age) and streams its body.
+func (h *Handler) writeStored(w http.ResponseWriter, r *http.Request, e store.Entry, header http.Header,
+	age time.Duration, cs httpcache.CacheStatus, body io.Reader) {
+	out := w.Header()
+	for k, vs := range header {
+		out[k] = vs
+	}
+	out["Age"] = []string{httpcache.FormatAge(age)}
+	out["Content-Length"] = []string{strconv.FormatInt(e.Size, 10)}
+	h.finishHeader(out, cs)
+	if h.answerConditional(w, r, e.Status, header) {
+		return
+	}
+	w.WriteHeader(e.Status)
+	if r.Method == http.MethodHead || !bodyAllowed(e.Status) {
+		return
+	}
+	if _, err := io.Copy(w, body); err != nil {
+		h.opts.Logger.Debug("client write failed", "path", r.URL.Path, "error", err)
+	}
+}
+
+// finishHeader adds Via (RFC 9110 §7.6.3) and Cache-Status (RFC 9211) to a
+// response header. Shared slices from a stored header are never appended to.
+func (h *Handler) finishHeader(out http.Header, cs httpcache.CacheStatus) {
+	out["Via"] = append(slices.Clip(out["Via"]), h.via)
+	out["Cache-Status"] = []string{cs.String(h.opts.Name)}
+}
+
+// answerConditional sends 304 Not Modified when the client's GET or HEAD
+// conditions are met by a 200 (RFC 9110 §13.2.2, §15.4.5), and reports
+// whether it did.
+func (h *Handler) answerConditional(w http.ResponseWriter, r *http.Request, status int, header http.Header) bool {
+	if status != http.StatusOK || !httpcache.NotModified(r.Header, header) {
+		return false
+	}
+	out := w.Header()
+	keep := httpcache.NotModifiedHeader(header)
+	for k := range out {
+		if _, ok := keep[k]; !ok && k != "Age" && k != "Via" && k != "Cache-Status" {
+			delete(out, k)
+		}
+	}
+	w.WriteHeader(http.StatusNotModified)
+	return true
+}
+
+// bodyAllowed reports whether a status may carry content (RFC 9110 §6.4.1).
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// stream sends resp to the client while writing its body to bw (when not
+// nil), and commits bw only when the whole body arrived. A client that
+// hangs up does not stop the store from getting the whole body; a body that
+// breaks is never committed, and the client's connection is then cut
+// (http.ErrAbortHandler) so that a short body never looks complete.
+// after runs once the entry is committed.
+func (h *Handler) stream(w http.ResponseWriter, r *http.Request, resp response, bw store.BodyWriter,
+	cs httpcache.CacheStatus, after func()) {
+	out := w.Header()
+	for k, vs := range resp.header {
+		out[k] = vs
+	}
+	h.finishHeader(out, cs)
+	toClient := true
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		if h.answerConditional(w, r, resp.status, resp.header) {
+			toClient = false
+		}
+	}
+	if toClient {
+		w.WriteHeader(resp.status)
+		toClient = r.Method != http.MethodHead && bodyAllowed(resp.status)
+	}
+	flusher := http.NewResponseController(w)
+	bufp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bufp)
+	buf := *bufp
+	for toClient || bw != nil {
+		n, err := resp.body.Read(buf)
+		if n > 0 {
+			if bw != nil {
+				if _, werr := bw.Write(buf[:n]); werr != nil {
+					if !errors.Is(werr, store.ErrTooLarge) {
+						h.opts.Logger.Warn("store write failed", "path", r.URL.Path, "error", werr)
+					}
+					bw.Abort()
+					bw = nil
+				}
+			}
+			if toClient {
+				if _, werr := w.Write(buf[:n]); werr != nil {
+					toClient = false
+				} else if err == nil && n < len(buf) {
+					// The origin sent less than a buffer: pass it on now
+					// rather than wait for more.
+					_ = flusher.Flush() // a writer that cannot flush still delivers at the end
+				}
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if bw != nil {
+				bw.Abort()
+			}
+			h.opts.Logger.Warn("origin body broke", "path", r.URL.Path, "error", err)
+			if toClient {
+				panic(http.ErrAbortHandler)
+			}
+			return
+		}
+	}
+	if bw != nil {
+		if err := bw.Commit(); err != nil {
+			h.opts.Logger.Warn("store commit failed", "path", r.URL.Path, "error", err)
+			return
+		}
+		if after != nil {
+			after()
+		}
+	}
+}

@@ -1,0 +1,115 @@
+// Package store defines where Hoard keeps cached responses: one small
+// interface for entries (metadata plus a streamed body) that the memory, disk
+// and Redis backends implement.
+//
+// A store moves bytes and never interprets them: it knows nothing about HTTP
+// caching rules. Whether a response may be stored, for how long it is fresh
+// and which stored variant answers a request are decided by the caller
+// (package httpcache, composed by package proxy).
+package store
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+)
+
+// ErrNotFound is returned by Get when nothing is stored under the key.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrTooLarge is returned by a BodyWriter's Write when the body grows past
+// the largest object the store accepts. The write is then aborted.
+var ErrTooLarge = errors.New("store: object too large")
+
+// ErrCorrupt is wrapped by errors a backend returns when stored data fails
+// its integrity checks. Callers treat it like ErrNotFound (and may delete the
+// key); it is a distinct error so that it can be counted and logged.
+var ErrCorrupt = errors.New("store: corrupt entry")
+
+// Store keeps entries by key. Implementations are safe for concurrent use.
+//
+// An entry becomes visible to Get only when the BodyWriter returned by Put is
+// committed, and then atomically: a reader sees the old entry, the new one, or
+// none, never a partly written one. Entries are immutable once committed:
+// callers must not modify the Header maps of an Entry they got from Get.
+type Store interface {
+	// Get returns the entry stored under key and a reader for its body.
+	// The caller must close the body. It returns ErrNotFound if the key is
+	// absent (or expired, or evicted).
+	Get(ctx context.Context, key string) (Entry, io.ReadCloser, error)
+
+	// Put starts writing an entry under key. The body is written to the
+	// returned BodyWriter, which must end with exactly one Commit or Abort.
+	Put(ctx context.Context, key string, e Entry) (BodyWriter, error)
+
+	// Delete removes the entry under key. Deleting an absent key is not an
+	// error.
+	Delete(ctx context.Context, key string) error
+}
+
+// BodyWriter receives an entry's body. Nothing is visible to Get until Commit
+// returns nil; Abort discards everything written. Calling Abort after Commit,
+// or twice, is harmless.
+type BodyWriter interface {
+	io.Writer
+	Commit() error
+	Abort()
+}
+
+// Entry is the metadata of one stored response. The body travels separately
+// as a stream.
+type Entry struct {
+	// Status is the response's status code.
+	Status int
+	// Header holds the response's header fields as stored (hop-by-hop fields
+	// already removed).
+	Header http.Header
+	// RequestTime and ResponseTime are when the request that produced this
+	// response was sent and when its response was received
+	// (request_time and response_time in RFC 9111 §4.2.3).
+	RequestTime, ResponseTime time.Time
+	// RequestHeader holds the request fields that the response's Vary field
+	// nominates, as the request that produced it carried them (the
+	// secondary key of RFC 9111 §4.1). Nil when the response has no Vary.
+	RequestHeader http.Header
+	// Variants, when non-empty, marks this entry as an index rather than a
+	// response: it lists the keys under which the variants of one URL are
+	// stored. An index has no body.
+	Variants []string
+	// Tags are the invalidation tags the origin attached to the response.
+	Tags []string
+	// Expires is when the store may drop the entry because no cache rule can
+	// use it any more. Zero means no limit; backends may evict earlier.
+	Expires time.Time
+	// Size is the body's length in bytes, set by the store when the entry is
+	// committed.
+	Size int64
+}
+
+// Expired reports whether the entry may be dropped at now.
+func (e *Entry) Expired(now time.Time) bool {
+	return !e.Expires.IsZero() && !now.Before(e.Expires)
+}
+
+// MetaSize is an estimate, in bytes, of the memory an entry's metadata takes,
+// used by backends that bound their size.
+func (e *Entry) MetaSize() int64 {
+	n := int64(128)
+	for _, h := range []http.Header{e.Header, e.RequestHeader} {
+		for k, vs := range h {
+			n += int64(len(k)) + 16
+			for _, v := range vs {
+				n += int64(len(v)) + 16
+			}
+		}
+	}
+	for _, v := range e.Variants {
+		n += int64(len(v)) + 16
+	}
+	for _, t := range e.Tags {
+		n += int64(len(t)) + 16
+	}
+	return n
+}
