@@ -1,0 +1,150 @@
+// Package cli is Hoard's command line: it picks the subcommand, reads flags
+// and HOARD_* environment variables through package config, builds the whole
+// object graph (logger, store, proxy, servers) and owns the process's signals.
+//
+// It is the only package that reads flags or the environment, and the only
+// one that knows every other package; it holds no caching logic of its own.
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/hoard-cache/hoard/internal/config"
+)
+
+// version is Hoard's version, set when building a release with
+//
+//	go build -ldflags "-X github.com/hoard-cache/hoard/internal/cli.version=v1.2.3"
+//
+// Empty means the module version recorded in the binary, or "devel".
+var version string
+
+// Main runs the command line args (without the program name) and returns
+// the process's exit status: 0 on success, 1 when a command fails, 2 for a
+// usage or configuration error. SIGINT and SIGTERM stop a running server
+// gracefully.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, process{stdin: stdin, stdout: stdout, stderr: stderr, lookupEnv: os.LookupEnv}, args)
+}
+
+// process is what a command gets from the process running it; tests fill it
+// with buffers and a fake environment.
+type process struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	lookupEnv      func(string) (string, bool)
+	// ready, if not nil, is called with the proxy's address once serve is
+	// accepting connections: the hook tests use to find a server on port 0.
+	ready func(addr string)
+}
+
+// run is Main with the context and the process's surroundings passed in.
+func run(ctx context.Context, p process, args []string) int {
+	if len(args) == 0 {
+		if isTerminal(p.stdin) {
+			printHelp(p.stdout)
+			return 0
+		}
+		// Not a terminal: another program is talking to us on stdin.
+		return runNode(ctx, p, nil)
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		return serve(ctx, p, rest)
+	case "node":
+		return runNode(ctx, p, rest)
+	case "version":
+		if len(rest) > 0 {
+			return usageError(p.stderr, "hoard version", fmt.Errorf("unexpected argument %q", rest[0]))
+		}
+		fmt.Fprintf(p.stdout, "hoard %s\n", currentVersion())
+		return 0
+	case "help", "-h", "-help", "--help":
+		printHelp(p.stdout)
+		return 0
+	default:
+		return usageError(p.stderr, "hoard", fmt.Errorf("unknown command %q", cmd))
+	}
+}
+
+// isTerminal reports whether r is a character device such as a terminal.
+// Anything that is not an *os.File (a pipe handed over by a test, say) is not.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
+
+// currentVersion is version, else the module version recorded by the Go
+// toolchain, else "devel".
+func currentVersion() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "devel"
+}
+
+// usageError reports a usage or configuration error, one line per problem,
+// and returns exit status 2.
+func usageError(stderr io.Writer, prefix string, err error) int {
+	for line := range strings.SplitSeq(err.Error(), "\n") {
+		fmt.Fprintf(stderr, "%s: %s\n", prefix, line)
+	}
+	fmt.Fprintln(stderr, "Run 'hoard help' for usage.")
+	return 2
+}
+
+const helpText = `Hoard is an HTTP caching reverse proxy (RFC 9111).
+
+Usage:
+  hoard serve [flags]   run the proxy in front of an origin
+  hoard version         print the version
+  hoard help            print this help
+  hoard node            speak Hoard's message protocol on stdin and stdout
+  hoard                 "hoard help" on a terminal, "hoard node" otherwise
+
+Try it without an origin of your own:
+  hoard serve --demo
+
+Flags of serve. Each may also be set by the environment variable in
+brackets; a flag beats the environment, which beats the default.
+
+`
+
+func printHelp(w io.Writer) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	config.RegisterFlags(fs)
+	fmt.Fprint(w, helpText)
+	printFlags(w, fs)
+}
+
+// printFlags lists fs's flags with two dashes, as they are usually written.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		if name != "" {
+			name = " " + name
+		}
+		fmt.Fprintf(w, "  --%s%s\n        %s", f.Name, name, usage)
+		if f.DefValue != "" {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
+}

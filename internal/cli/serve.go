@@ -1,0 +1,159 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/hoard-cache/hoard/internal/config"
+	"github.com/hoard-cache/hoard/internal/proxy"
+)
+
+// shutdownGrace is how long in-flight requests get to finish after SIGINT
+// or SIGTERM before their connections are cut.
+const shutdownGrace = 10 * time.Second
+
+// serve runs "hoard serve": the proxy, until ctx is done.
+func serve(ctx context.Context, p process, args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported by usageError, help by printFlags
+	cfg, err := config.Load(fs, args, p.lookupEnv)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprintf(p.stdout, "Usage: hoard serve [flags]\n\nFlags (and environment variables):\n")
+		printFlags(p.stdout, fs)
+		return 0
+	case err != nil:
+		return usageError(p.stderr, "hoard serve", err)
+	case fs.NArg() > 0:
+		return usageError(p.stderr, "hoard serve", fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+
+	logger := newLogger(p.stderr, cfg)
+	if err := runServer(ctx, cfg, logger, p.stdout, p.ready); err != nil {
+		logger.Error("serve failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// runServer builds the proxy that cfg describes and serves it on cfg.Listen
+// until ctx is done. ready, if not nil, is called with the listening address.
+func runServer(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.Writer, ready func(string)) error {
+	var origin *url.URL
+	if cfg.Demo {
+		demoOrigin, stopDemo, err := startDemo(logger)
+		if err != nil {
+			return err
+		}
+		// Deferred first, so it runs last: the proxy may still be fetching
+		// from the demo while it drains.
+		defer stopDemo()
+		origin = demoOrigin
+	} else {
+		var err error
+		if origin, err = url.Parse(cfg.Origin); err != nil {
+			return fmt.Errorf("origin: %w", err) // Validate has checked it already
+		}
+	}
+
+	st, err := newStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			logger.Warn("closing the store", "err", err)
+		}
+	}()
+	h, err := proxy.New(proxy.Options{
+		Origin:        origin,
+		Store:         st,
+		MaxObjectSize: cfg.MaxObjectSize,
+		HeuristicMax:  cfg.HeuristicMax,
+		OriginTimeout: cfg.OriginTimeout,
+		Logger:        logger,
+	})
+	if err != nil {
+		return err
+	}
+
+	return listenAndServe(ctx, cfg.Listen, h, logger, func(addr string) {
+		logger.Info("listening", "addr", addr, "origin", origin.String())
+		if cfg.Demo {
+			printDemoUsage(stdout, addr, origin)
+		}
+		if ready != nil {
+			ready(addr)
+		}
+	})
+}
+
+// listenAndServe serves h on addr until ctx is done, then shuts down
+// gracefully. It calls listening with the actual address (addr may ask for
+// port 0) once connections are being accepted.
+func listenAndServe(ctx context.Context, addr string, h http.Handler, logger *slog.Logger, listening func(addr string)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := newServer(h, logger)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	listening(ln.Addr().String())
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "grace", shutdownGrace)
+	return shutdown(ctx, srv, served)
+}
+
+// newServer returns the server for the proxy handler h.
+func newServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		// No ReadTimeout or WriteTimeout: request and response bodies may be
+		// large and slow, and both would cut them off mid-stream. Slow
+		// clients are bounded by ReadHeaderTimeout and IdleTimeout instead.
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// shutdown stops srv, giving in-flight requests shutdownGrace to finish,
+// and waits for its Serve, whose result arrives on served, to return.
+func shutdown(ctx context.Context, srv *http.Server, served <-chan error) error {
+	// ctx is already done; the grace period needs a live context of its own.
+	graceCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	err := srv.Shutdown(graceCtx)
+	if err != nil {
+		// The grace period ran out: cut the connections still open. Close's
+		// own error would only repeat a listener error Shutdown has seen.
+		_ = srv.Close()
+		err = fmt.Errorf("shutdown: requests still running after %s: %w", shutdownGrace, err)
+	}
+	<-served // http.ErrServerClosed, once Shutdown or Close has been called
+	return err
+}
+
+// newLogger returns the logger cfg asks for, writing to w (standard error).
+func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == config.LogJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

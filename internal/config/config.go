@@ -1,0 +1,172 @@
+// Package config is Hoard's user-facing configuration: one struct whose field
+// comments are the user documentation, its defaults, its validation, and the
+// loading of settings from HOARD_* environment variables and command-line
+// flags (defaults < environment < flags).
+//
+// Package config imports nothing of Hoard's and reads nothing by itself: the
+// caller (package cli) hands it a flag.FlagSet, the arguments and a function
+// that looks up environment variables. Other packages never see a Config;
+// cli copies what each needs into that package's own Options.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"time"
+)
+
+// Config is everything a user can set. Every field is read once, at start-up.
+//
+// Each field is set by the flag named in its comment, or by the environment
+// variable HOARD_ followed by the flag's name in upper case with dashes
+// turned into underscores (--max-memory is HOARD_MAX_MEMORY). A flag beats
+// the environment, which beats the default.
+type Config struct {
+	// Listen is the address the proxy accepts client connections on, as
+	// host:port; port 0 picks a free port. Flag --listen. Default
+	// "127.0.0.1:8080" (loopback only).
+	Listen string
+
+	// Origin is the base URL of the server Hoard caches, with scheme http or
+	// https, like "http://127.0.0.1:9000" or "https://example.com/app"; a
+	// path is prefixed to every request's path. Flag --origin. Required
+	// unless Demo is set, and not allowed with it.
+	Origin string
+
+	// Demo runs a built-in sample origin on a loopback port and caches that,
+	// to try Hoard without a server of your own. Flag --demo. Default false.
+	Demo bool
+
+	// MaxMemory is how many bytes the memory store may hold, bodies and
+	// metadata together; the least recently used entries are evicted beyond
+	// it. Written like 256MiB, 1GiB or 500MB. Flag --max-memory. Default
+	// 256MiB.
+	MaxMemory int64
+
+	// MaxObjectSize is the largest response body, in bytes, that is stored;
+	// larger responses are passed through uncached. At most MaxMemory.
+	// Flag --max-object-size. Default 16MiB.
+	MaxObjectSize int64
+
+	// HeuristicMax caps the freshness lifetime Hoard guesses for a response
+	// that has Last-Modified but no explicit expiry (RFC 9111 §4.2.2).
+	// Written like 30m or 24h. Flag --heuristic-max. Default 24h.
+	HeuristicMax time.Duration
+
+	// OriginTimeout bounds one exchange with the origin, from sending the
+	// request to receiving the response header; a slower origin gets a 504.
+	// Flag --origin-timeout. Default 30s.
+	OriginTimeout time.Duration
+
+	// LogLevel is the least severe level logged: debug (one line per
+	// request), info (start-up and shutdown), warn or error. Flag
+	// --log-level. Default info.
+	LogLevel slog.Level
+
+	// LogFormat is how log lines are written to standard error: text
+	// (key=value) or json (one object per line). Flag --log-format. Default
+	// text.
+	LogFormat LogFormat
+}
+
+// LogFormat is how log lines are written.
+type LogFormat string
+
+// The log formats.
+const (
+	LogText LogFormat = "text" // key=value pairs, for people
+	LogJSON LogFormat = "json" // one JSON object per line, for machines
+)
+
+// Default returns the configuration used when nothing is set. Its Origin is
+// empty, so it does not validate until an origin (or Demo) is chosen.
+func Default() Config {
+	var c Config
+	for i := range settings {
+		s := &settings[i]
+		if s.def == "" {
+			continue // the zero value is the default
+		}
+		if err := s.bind(&c).Set(s.def); err != nil {
+			// The table is wrong; TestDefault catches this before a release.
+			panic(fmt.Sprintf("config: default of --%s %q: %v", s.name, s.def, err))
+		}
+	}
+	return c
+}
+
+// Validate reports every setting that is missing, malformed or inconsistent
+// with another, one per line, each naming its flag and the bad value.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(flag, value, reason string) {
+		errs = append(errs, invalid("--"+flag, value, errors.New(reason)))
+	}
+
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", c.Listen, "want host:port, like 127.0.0.1:8080 or :8080")
+	}
+	switch {
+	case c.Demo && c.Origin != "":
+		bad("origin", c.Origin, "not allowed with --demo, which runs its own origin")
+	case !c.Demo && c.Origin == "":
+		errs = append(errs, errors.New("--origin is required (or use --demo to try the built-in sample origin)"))
+	case c.Origin != "":
+		if reason := checkOrigin(c.Origin); reason != "" {
+			bad("origin", c.Origin, reason)
+		}
+	}
+
+	if c.MaxMemory <= 0 {
+		bad("max-memory", FormatSize(c.MaxMemory), "must be positive")
+	}
+	if c.MaxObjectSize <= 0 {
+		bad("max-object-size", FormatSize(c.MaxObjectSize), "must be positive")
+	} else if c.MaxMemory > 0 && c.MaxObjectSize > c.MaxMemory {
+		bad("max-object-size", FormatSize(c.MaxObjectSize),
+			"must not exceed --max-memory "+FormatSize(c.MaxMemory))
+	}
+	if c.HeuristicMax <= 0 {
+		bad("heuristic-max", c.HeuristicMax.String(), "must be positive")
+	}
+	if c.OriginTimeout <= 0 {
+		bad("origin-timeout", c.OriginTimeout.String(), "must be positive")
+	}
+	if _, ok := levelNames[c.LogLevel]; !ok {
+		bad("log-level", c.LogLevel.String(), "want debug, info, warn or error")
+	}
+	if c.LogFormat != LogText && c.LogFormat != LogJSON {
+		bad("log-format", string(c.LogFormat), "want text or json")
+	}
+	return errors.Join(errs...)
+}
+
+// checkOrigin says what is wrong with an origin URL, or "" if nothing is.
+func checkOrigin(origin string) string {
+	u, err := url.Parse(origin)
+	switch {
+	case err != nil:
+		return "not a URL"
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "scheme must be http or https"
+	case u.Host == "":
+		return "no host"
+	case u.User != nil:
+		return "must not contain user information"
+	case u.RawQuery != "" || u.ForceQuery:
+		return "must not have a query"
+	case u.Fragment != "":
+		return "must not have a fragment"
+	}
+	return ""
+}
+
+// invalid is the one shape of every configuration error: where the value
+// came from (a flag like --max-memory or a variable like HOARD_MAX_MEMORY),
+// the value, and why it is wrong.
+func invalid(source, value string, reason error) error {
+	return fmt.Errorf("%s %q: %w", source, value, reason)
+}

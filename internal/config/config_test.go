@@ -1,0 +1,181 @@
+package config
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"log/slog"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefault(t *testing.T) {
+	t.Parallel()
+	want := Config{
+		Listen:        "127.0.0.1:8080",
+		MaxMemory:     256 << 20,
+		MaxObjectSize: 16 << 20,
+		HeuristicMax:  24 * time.Hour,
+		OriginTimeout: 30 * time.Second,
+		LogLevel:      slog.LevelInfo,
+		LogFormat:     LogText,
+	}
+	got := Default()
+	if got != want {
+		t.Fatalf("Default() = %+v, want %+v", got, want)
+	}
+	got.Origin = "http://127.0.0.1:9000"
+	if err := got.Validate(); err != nil {
+		t.Fatalf("Default() with an origin: Validate() = %v, want nil", err)
+	}
+}
+
+// valid returns a configuration that passes Validate, for rows to break.
+func valid() Config {
+	c := Default()
+	c.Origin = "http://127.0.0.1:9000"
+	return c
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		change func(c *Config)
+		want   string // the whole error; "" means valid
+	}{
+		{"defaults with an origin", func(c *Config) {}, ""},
+		{"https origin with a path", func(c *Config) { c.Origin = "https://example.com/app" }, ""},
+		{"demo without origin", func(c *Config) { c.Origin, c.Demo = "", true }, ""},
+		{"listen on every interface", func(c *Config) { c.Listen = ":8080" }, ""},
+		{"object as large as memory", func(c *Config) { c.MaxObjectSize = c.MaxMemory }, ""},
+
+		{"origin missing", func(c *Config) { c.Origin = "" },
+			"--origin is required (or use --demo to try the built-in sample origin)"},
+		{"origin with demo", func(c *Config) { c.Demo = true },
+			`--origin "http://127.0.0.1:9000": not allowed with --demo, which runs its own origin`},
+		{"origin scheme", func(c *Config) { c.Origin = "ftp://x" },
+			`--origin "ftp://x": scheme must be http or https`},
+		{"origin without scheme", func(c *Config) { c.Origin = "example.com" },
+			`--origin "example.com": scheme must be http or https`},
+		{"origin without host", func(c *Config) { c.Origin = "http:///path" },
+			`--origin "http:///path": no host`},
+		{"origin unparsable", func(c *Config) { c.Origin = "http://[::1" },
+			`--origin "http://[::1": not a URL`},
+		{"origin with user", func(c *Config) { c.Origin = "http://u:p@x" },
+			`--origin "http://u:p@x": must not contain user information`},
+		{"origin with query", func(c *Config) { c.Origin = "http://x/?a=1" },
+			`--origin "http://x/?a=1": must not have a query`},
+		{"origin with fragment", func(c *Config) { c.Origin = "http://x/#top" },
+			`--origin "http://x/#top": must not have a fragment`},
+		{"listen without port", func(c *Config) { c.Listen = "localhost" },
+			`--listen "localhost": want host:port, like 127.0.0.1:8080 or :8080`},
+		{"memory zero", func(c *Config) { c.MaxMemory = 0 },
+			`--max-memory "0B": must be positive`},
+		{"object size negative", func(c *Config) { c.MaxObjectSize = -1 },
+			`--max-object-size "-1B": must be positive`},
+		{"object larger than memory", func(c *Config) { c.MaxMemory, c.MaxObjectSize = 16<<20, 32<<20 },
+			`--max-object-size "32MiB": must not exceed --max-memory 16MiB`},
+		{"heuristic max zero", func(c *Config) { c.HeuristicMax = 0 },
+			`--heuristic-max "0s": must be positive`},
+		{"origin timeout negative", func(c *Config) { c.OriginTimeout = -time.Second },
+			`--origin-timeout "-1s": must be positive`},
+		{"log level between names", func(c *Config) { c.LogLevel = slog.LevelInfo + 1 },
+			`--log-level "INFO+1": want debug, info, warn or error`},
+		{"log format unknown", func(c *Config) { c.LogFormat = "xml" },
+			`--log-format "xml": want text or json`},
+		{"every error is reported", func(c *Config) { c.Origin, c.MaxMemory = "", 0 },
+			"--origin is required (or use --demo to try the built-in sample origin)\n" +
+				`--max-memory "0B": must be positive`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := valid()
+			tt.change(&c)
+			err := c.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("Validate(%+v) = %v, want nil", c, err)
+			case tt.want != "" && err == nil:
+				t.Fatalf("Validate(%+v) = nil, want %q", c, tt.want)
+			case tt.want != "" && err.Error() != tt.want:
+				t.Fatalf("Validate() = %q, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestSettingsCoverConfig pins the promise that every field of Config is set
+// by exactly one entry of the settings table, so a new field cannot be
+// forgotten there.
+func TestSettingsCoverConfig(t *testing.T) {
+	t.Parallel()
+	var c Config
+	v := reflect.ValueOf(&c).Elem()
+	bound := map[uintptr]string{} // field address → flag name
+	names := map[string]bool{}
+	for _, s := range settings {
+		if names[s.name] {
+			t.Errorf("flag --%s appears twice in settings", s.name)
+		}
+		names[s.name] = true
+		if s.name != strings.ToLower(s.name) || strings.ContainsAny(s.name, " _") {
+			t.Errorf("flag --%s: want lower case words joined by dashes", s.name)
+		}
+		addr := reflect.ValueOf(s.bind(&c)).Pointer()
+		if other, ok := bound[addr]; ok {
+			t.Errorf("flags --%s and --%s set the same field", other, s.name)
+		}
+		bound[addr] = s.name
+	}
+	for i := range v.NumField() {
+		if _, ok := bound[v.Field(i).Addr().Pointer()]; !ok {
+			t.Errorf("Config.%s has no entry in settings", v.Type().Field(i).Name)
+		}
+	}
+}
+
+// TestFieldDocs checks that the documentation of each Config field names its
+// flag and states the default the settings table really applies.
+func TestFieldDocs(t *testing.T) {
+	t.Parallel()
+	file, err := parser.ParseFile(token.NewFileSet(), "config.go", nil, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := map[string]string{} // field name → its comment, on one line
+	ast.Inspect(file, func(n ast.Node) bool {
+		spec, ok := n.(*ast.TypeSpec)
+		if !ok || spec.Name.Name != "Config" {
+			return true
+		}
+		for _, field := range spec.Type.(*ast.StructType).Fields.List {
+			for _, name := range field.Names {
+				docs[name.Name] = strings.Join(strings.Fields(field.Doc.Text()), " ")
+			}
+		}
+		return false
+	})
+
+	var c Config
+	v := reflect.ValueOf(&c).Elem()
+	for _, s := range settings {
+		addr := reflect.ValueOf(s.bind(&c)).Pointer()
+		for i := range v.NumField() {
+			if v.Field(i).Addr().Pointer() != addr {
+				continue
+			}
+			field := v.Type().Field(i).Name
+			doc := docs[field]
+			if !strings.Contains(doc, "Flag --"+s.name+".") {
+				t.Errorf("Config.%s doc does not say %q: %q", field, "Flag --"+s.name+".", doc)
+			}
+			if s.def != "" && !strings.Contains(doc, "Default "+s.def) && !strings.Contains(doc, `Default "`+s.def+`"`) {
+				t.Errorf("Config.%s doc does not state its default %s: %q", field, s.def, doc)
+			}
+		}
+	}
+}

@@ -1,0 +1,236 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// settings is the one table of user-facing settings. Adding a setting means
+// adding its field to Config (with its documentation) and one entry here:
+// its flag, environment variable, default and help text all come from the
+// entry. Validate is the place for rules that relate one field to another.
+var settings = []setting{
+	{name: "listen", def: "127.0.0.1:8080",
+		usage: "`address` (host:port) to accept client connections on",
+		bind:  func(c *Config) flag.Value { return (*stringValue)(&c.Listen) }},
+	{name: "origin",
+		usage: "`URL` of the server to cache (http or https); required unless --demo",
+		bind:  func(c *Config) flag.Value { return (*stringValue)(&c.Origin) }},
+	{name: "demo",
+		usage: "cache a built-in sample origin and print curl commands to try",
+		bind:  func(c *Config) flag.Value { return (*boolValue)(&c.Demo) }},
+	{name: "max-memory", def: "256MiB",
+		usage: "`size` of the memory store, like 256MiB, 1GiB or 500MB",
+		bind:  func(c *Config) flag.Value { return (*sizeValue)(&c.MaxMemory) }},
+	{name: "max-object-size", def: "16MiB",
+		usage: "`size` of the largest body stored; larger ones pass through uncached",
+		bind:  func(c *Config) flag.Value { return (*sizeValue)(&c.MaxObjectSize) }},
+	{name: "heuristic-max", def: "24h",
+		usage: "`duration` cap on guessed freshness for responses with only Last-Modified",
+		bind:  func(c *Config) flag.Value { return (*durationValue)(&c.HeuristicMax) }},
+	{name: "origin-timeout", def: "30s",
+		usage: "`duration` to wait for the origin's response header before answering 504",
+		bind:  func(c *Config) flag.Value { return (*durationValue)(&c.OriginTimeout) }},
+	{name: "log-level", def: "info",
+		usage: "least severe `level` logged: debug, info, warn or error",
+		bind:  func(c *Config) flag.Value { return (*levelValue)(&c.LogLevel) }},
+	{name: "log-format", def: "text",
+		usage: "`format` of log lines on standard error: text or json",
+		bind:  func(c *Config) flag.Value { return (*formatValue)(&c.LogFormat) }},
+}
+
+// A setting is one user-facing option.
+type setting struct {
+	name  string                     // flag name without dashes; the variable is envName(name)
+	def   string                     // default as the user would write it; "" means the zero value
+	usage string                     // one line of help; a `quoted` word names the value
+	bind  func(c *Config) flag.Value // the parser of the value, writing into c's field
+}
+
+// envName is the environment variable of the flag name: HOARD_ and the name
+// in upper case with dashes turned into underscores.
+func envName(flagName string) string {
+	return "HOARD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Load returns the configuration given by the defaults, then the environment
+// (looked up with lookupEnv, usually os.LookupEnv), then the flags in args,
+// each overriding the one before. It registers the flags on fs and parses
+// args with it, so the caller may add flags of its own before, and read
+// fs.Args() after. It returns flag.ErrHelp if args ask for help, and an error
+// naming the flag or variable and the bad value otherwise; the Config it
+// returns without error has passed Validate.
+func Load(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool)) (Config, error) {
+	RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	c := Default()
+	if err := c.ApplyEnv(lookupEnv); err != nil {
+		return Config{}, err
+	}
+	if err := c.ApplyFlags(fs); err != nil {
+		return Config{}, err
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// RegisterFlags defines a flag on fs for every setting, with its usage
+// (naming its environment variable) and default. Parsing only records the
+// text given; ApplyFlags then converts it into a Config, so that a bad value
+// is reported in the same words as everywhere else and precedence does not
+// depend on the order of calls.
+func RegisterFlags(fs *flag.FlagSet) {
+	for i := range settings {
+		s := &settings[i]
+		_, isBool := s.bind(&Config{}).(*boolValue)
+		fs.Var(&flagValue{s: s, isBool: isBool}, s.name, s.usage+" [$"+envName(s.name)+"]")
+	}
+}
+
+// ApplyFlags sets c's fields from the flags given on the command line parsed
+// by fs (registered with RegisterFlags), in the order of their names, leaving
+// the others alone. A bad value
+// is an error like `--max-memory "abc": ...`.
+func (c *Config) ApplyFlags(fs *flag.FlagSet) error {
+	var errs []error
+	fs.Visit(func(f *flag.Flag) {
+		v, ok := f.Value.(*flagValue)
+		if !ok {
+			return // a flag of the caller's own
+		}
+		if err := v.s.bind(c).Set(v.raw); err != nil {
+			errs = append(errs, invalid("--"+f.Name, v.raw, err))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// ApplyEnv sets c's fields from the HOARD_* environment variables that
+// lookupEnv finds, leaving the others alone. An empty variable counts as
+// unset. A bad value is an error like `HOARD_MAX_MEMORY "abc": ...`.
+func (c *Config) ApplyEnv(lookupEnv func(string) (string, bool)) error {
+	var errs []error
+	for i := range settings {
+		s := &settings[i]
+		name := envName(s.name)
+		raw, ok := lookupEnv(name)
+		if !ok || raw == "" {
+			continue
+		}
+		if err := s.bind(c).Set(raw); err != nil {
+			errs = append(errs, invalid(name, raw, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// flagValue records the text a flag was given, for ApplyFlags.
+type flagValue struct {
+	s      *setting
+	raw    string
+	isBool bool
+}
+
+func (v *flagValue) Set(raw string) error { v.raw = raw; return nil }
+func (v *flagValue) IsBoolFlag() bool     { return v.isBool }
+
+func (v *flagValue) String() string {
+	if v == nil || v.s == nil {
+		return "" // flag.PrintDefaults calls this on a zero value
+	}
+	if v.raw != "" {
+		return v.raw
+	}
+	return v.s.def
+}
+
+// The parsers of setting values. Their errors say only what is wrong: the
+// caller adds where the value came from and the value itself.
+
+type stringValue string
+
+func (v *stringValue) Set(s string) error { *v = stringValue(s); return nil }
+func (v *stringValue) String() string     { return string(*v) }
+
+type boolValue bool
+
+func (v *boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return errors.New("want true or false")
+	}
+	*v = boolValue(b)
+	return nil
+}
+func (v *boolValue) String() string { return strconv.FormatBool(bool(*v)) }
+
+type sizeValue int64
+
+func (v *sizeValue) Set(s string) error {
+	n, err := parseSize(s)
+	if err != nil {
+		return err
+	}
+	*v = sizeValue(n)
+	return nil
+}
+func (v *sizeValue) String() string { return FormatSize(int64(*v)) }
+
+type durationValue time.Duration
+
+func (v *durationValue) Set(s string) error {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return errors.New("want a number with a unit, like 500ms, 30s, 5m or 24h")
+	}
+	*v = durationValue(d)
+	return nil
+}
+func (v *durationValue) String() string { return time.Duration(*v).String() }
+
+// levelNames are the log levels a user may choose, by name.
+var levelNames = map[slog.Level]string{
+	slog.LevelDebug: "debug",
+	slog.LevelInfo:  "info",
+	slog.LevelWarn:  "warn",
+	slog.LevelError: "error",
+}
+
+type levelValue slog.Level
+
+func (v *levelValue) Set(s string) error {
+	for level, name := range levelNames {
+		if strings.EqualFold(s, name) {
+			*v = levelValue(level)
+			return nil
+		}
+	}
+	return errors.New("want debug, info, warn or error")
+}
+
+func (v *levelValue) String() string {
+	if name, ok := levelNames[slog.Level(*v)]; ok {
+		return name
+	}
+	return slog.Level(*v).String()
+}
+
+type formatValue LogFormat
+
+func (v *formatValue) Set(s string) error {
+	switch f := LogFormat(strings.ToLower(s)); f {
+	case LogText, LogJSON:
+		*v = formatValue(f)
+		return nil
+	}
+	return errors.New("want text or json")
+}
+func (v *formatValue) String() string { return string(*v) }

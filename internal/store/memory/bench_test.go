@@ -1,0 +1,134 @@
+package memory
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/hoard-cache/hoard/internal/store"
+)
+
+const benchBodySize = 1 << 10
+
+// benchEntry is a typical stored response's metadata.
+func benchEntry() store.Entry {
+	now := time.Now()
+	return store.Entry{
+		Status: http.StatusOK,
+		Header: http.Header{
+			"Content-Type":  {"application/json"},
+			"Cache-Control": {"public, max-age=300"},
+			"Etag":          {`"abc123"`},
+			"Date":          {now.UTC().Format(http.TimeFormat)},
+		},
+		RequestTime:  now,
+		ResponseTime: now,
+		Expires:      now.Add(time.Hour),
+	}
+}
+
+// newBenchStore returns a store holding keys "bench/0" to "bench/n-1", each
+// with a 1 KiB body.
+func newBenchStore(b *testing.B, n int) *Store {
+	b.Helper()
+	s := newStore(b, Options{})
+	body := bytes.Repeat([]byte("b"), benchBodySize)
+	for i := range n {
+		putBody(b, s, fmt.Sprintf("bench/%d", i), benchEntry(), body)
+	}
+	return s
+}
+
+// getAll is the hit path: Get, copy the body out, close it. It returns an
+// error rather than failing b, since RunParallel's goroutines may not.
+func getAll(ctx context.Context, s *Store, key string) error {
+	_, body, err := s.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("Get(%s): %w", key, err)
+	}
+	if _, err := io.Copy(io.Discard, body); err != nil {
+		return fmt.Errorf("Get(%s): reading body: %w", key, err)
+	}
+	if err := body.Close(); err != nil {
+		return fmt.Errorf("Get(%s): Close: %w", key, err)
+	}
+	return nil
+}
+
+func BenchmarkGet(b *testing.B) {
+	const keys = 1024
+	s := newBenchStore(b, keys)
+	ctx := b.Context()
+	names := make([]string, keys)
+	for i := range names {
+		names[i] = fmt.Sprintf("bench/%d", i)
+	}
+
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(benchBodySize)
+		i := 0
+		for b.Loop() {
+			if err := getAll(ctx, s, names[i%keys]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(benchBodySize)
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				if err := getAll(ctx, s, names[i%keys]); err != nil {
+					b.Error(err)
+					return
+				}
+				i++
+			}
+		})
+	})
+	b.Run("miss", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := s.Get(ctx, "absent"); !errors.Is(err, store.ErrNotFound) {
+				b.Fatalf("Get(absent) = %v, want ErrNotFound", err)
+			}
+		}
+	})
+}
+
+func BenchmarkPut(b *testing.B) {
+	const keys = 1024
+	s := newStore(b, Options{})
+	ctx := b.Context()
+	body := bytes.Repeat([]byte("b"), benchBodySize)
+	e := benchEntry()
+	names := make([]string, keys)
+	for i := range names {
+		names[i] = fmt.Sprintf("bench/%d", i)
+	}
+	b.ReportAllocs()
+	b.SetBytes(benchBodySize)
+	i := 0
+	for b.Loop() {
+		key := names[i%keys]
+		i++
+		w, err := s.Put(ctx, key, e)
+		if err != nil {
+			b.Fatalf("Put(%s): %v", key, err)
+		}
+		if _, err := w.Write(body); err != nil {
+			b.Fatalf("Write(%s): %v", key, err)
+		}
+		if err := w.Commit(); err != nil {
+			b.Fatalf("Commit(%s): %v", key, err)
+		}
+	}
+}

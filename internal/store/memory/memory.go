@@ -1,0 +1,363 @@
+// Package memory is a store.Store that keeps entries in the process's memory,
+// bounded in bytes, with W-TinyLFU eviction from github.com/maypok86/otter/v2.
+//
+// A hit copies no body bytes until the caller reads them: committed entries
+// are immutable and shared by every reader. The store bounds and expires
+// entries by the sizes and times in store.Entry only; it must not interpret
+// HTTP.
+package memory
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+
+	"github.com/hoard-cache/hoard/internal/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+const (
+	defaultMaxBytes      = 256 << 20
+	defaultMaxObjectSize = 16 << 20
+	// maxWeight is the largest weight otter can account for one entry: its
+	// Weigher returns a uint32.
+	maxWeight = math.MaxUint32
+)
+
+// Options configures a Store. The zero value is a 256 MiB store.
+type Options struct {
+	// MaxBytes bounds the memory the entries take, in bytes: their bodies,
+	// an estimate of their metadata (store.Entry.MetaSize) and their keys.
+	// Zero means 256 MiB.
+	MaxBytes int64
+	// MaxObjectSize is the largest body, in bytes, the store accepts: a
+	// BodyWriter's Write past it fails with store.ErrTooLarge. It may not
+	// exceed MaxBytes. Zero means 16 MiB, or MaxBytes if that is smaller.
+	MaxObjectSize int64
+	// Clock returns the current time, which Entry.Expires is compared with.
+	// Nil means time.Now. With nil, expired entries are also dropped in the
+	// background once a second until Close; with a Clock set, only during
+	// reads and writes, since a test's fake clock has no ticks.
+	Clock func() time.Time
+}
+
+func (o *Options) setDefaults() {
+	if o.MaxBytes == 0 {
+		o.MaxBytes = defaultMaxBytes
+	}
+	if o.MaxObjectSize == 0 {
+		o.MaxObjectSize = min(defaultMaxObjectSize, o.MaxBytes)
+	}
+}
+
+func (o *Options) validate() error {
+	if o.MaxBytes < 0 {
+		return fmt.Errorf("memory store: Options.MaxBytes %d is negative", o.MaxBytes)
+	}
+	if o.MaxObjectSize < 0 {
+		return fmt.Errorf("memory store: Options.MaxObjectSize %d is negative", o.MaxObjectSize)
+	}
+	if o.MaxObjectSize > o.MaxBytes {
+		return fmt.Errorf("memory store: Options.MaxObjectSize %d exceeds Options.MaxBytes %d",
+			o.MaxObjectSize, o.MaxBytes)
+	}
+	if o.MaxObjectSize > maxWeight {
+		return fmt.Errorf("memory store: Options.MaxObjectSize %d exceeds the largest object the store can hold (%d)",
+			o.MaxObjectSize, int64(maxWeight))
+	}
+	return nil
+}
+
+// Store is a bounded in-memory store.Store. It is safe for concurrent use.
+type Store struct {
+	cache         *otter.Cache[string, *stored]
+	clock         func() time.Time
+	maxObjectSize int64
+	// maxWeight is the heaviest entry the store keeps: MaxBytes, or what
+	// otter can account if that is less.
+	maxWeight int64
+}
+
+// stored is one committed entry. Nothing modifies it after Commit, so every
+// reader shares it without locks.
+type stored struct {
+	entry  store.Entry
+	body   []byte
+	weight uint32
+}
+
+// New returns an empty store configured by opts.
+func New(opts Options) (*Store, error) {
+	opts.setDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	s := &Store{
+		clock:         opts.Clock,
+		maxObjectSize: opts.MaxObjectSize,
+		maxWeight:     min(opts.MaxBytes, maxWeight),
+	}
+	oo := &otter.Options[string, *stored]{
+		MaximumWeight:    uint64(opts.MaxBytes),
+		Weigher:          func(_ string, v *stored) uint32 { return v.weight },
+		ExpiryCalculator: expiry{},
+		// Logger is left to otter's default, slog.Default: otter logs only
+		// panics of our weigher and calculator, which would be bugs.
+	}
+	if opts.Clock != nil {
+		oo.Clock = otterClock(opts.Clock)
+	} else {
+		s.clock = time.Now
+	}
+	cache, err := otter.New(oo)
+	if err != nil {
+		return nil, fmt.Errorf("memory store: %w", err)
+	}
+	s.cache = cache
+	return s, nil
+}
+
+// Get returns the entry stored under key, or store.ErrNotFound if it is
+// absent, evicted or expired. The body reader shares the stored bytes; it
+// also implements io.WriterTo. No call blocks, so ctx is not consulted.
+func (s *Store) Get(_ context.Context, key string) (store.Entry, io.ReadCloser, error) {
+	v, ok := s.cache.GetIfPresent(key)
+	if !ok {
+		return store.Entry{}, nil, store.ErrNotFound
+	}
+	// Otter expires entries by the same clock, but may keep one for a moment
+	// after its deadline; Entry.Expires is the authority.
+	if !v.entry.Expires.IsZero() && v.entry.Expired(s.clock()) {
+		s.dropExpired(key, v)
+		return store.Entry{}, nil, store.ErrNotFound
+	}
+	return v.entry, &bodyReader{body: v.body}, nil
+}
+
+// dropExpired deletes key if it still holds v, so that an entry committed
+// after Get found v expired is kept.
+func (s *Store) dropExpired(key string, v *stored) {
+	s.cache.ComputeIfPresent(key, func(current *stored) (*stored, otter.ComputeOp) {
+		if current == v {
+			return nil, otter.InvalidateOp
+		}
+		return current, otter.CancelOp
+	})
+}
+
+// Put starts writing an entry under key. It copies e's maps and slices, so
+// the caller may reuse e. No call blocks, so ctx is not consulted.
+func (s *Store) Put(_ context.Context, key string, e store.Entry) (store.BodyWriter, error) {
+	return &bodyWriter{s: s, key: key, entry: cloneEntry(e)}, nil
+}
+
+// Delete removes the entry under key. Readers that already got its body
+// still read it whole.
+func (s *Store) Delete(_ context.Context, key string) error {
+	s.cache.Invalidate(key)
+	return nil
+}
+
+// Len returns the approximate number of entries stored.
+func (s *Store) Len() int {
+	return s.cache.EstimatedSize()
+}
+
+// Bytes returns the approximate weight of the entries stored, as bounded by
+// Options.MaxBytes. It may exceed the bound for a moment after a write,
+// until otter's maintenance evicts.
+func (s *Store) Bytes() int64 {
+	return int64(s.cache.WeightedSize())
+}
+
+// Close stops the goroutine that drops expired entries in the background.
+// The store stays usable; without Close, the goroutine stops by itself
+// within a second of the store becoming unreachable.
+func (s *Store) Close() error {
+	s.cache.StopAllGoroutines()
+	return nil
+}
+
+// cloneEntry copies what the caller could change after Put. It also strips
+// monotonic clock readings, so that ages computed from a memory hit are
+// those a disk or Redis hit would give.
+func cloneEntry(e store.Entry) store.Entry {
+	e.Header = e.Header.Clone()
+	e.RequestHeader = e.RequestHeader.Clone()
+	e.Variants = slices.Clone(e.Variants)
+	e.Tags = slices.Clone(e.Tags)
+	e.RequestTime = e.RequestTime.Round(0)
+	e.ResponseTime = e.ResponseTime.Round(0)
+	e.Expires = e.Expires.Round(0)
+	e.Size = 0
+	return e
+}
+
+var (
+	errCommitted = errors.New("already committed")
+	errAborted   = errors.New("aborted")
+)
+
+// bodyWriter buffers a body until Commit. It is not safe for concurrent use.
+type bodyWriter struct {
+	s     *Store
+	key   string
+	entry store.Entry
+	body  []byte
+	// ended is why the writer takes no more writes: errCommitted, errAborted
+	// or a wrapped store.ErrTooLarge. Nil while it is open.
+	ended error
+}
+
+// Write appends p to the body. Past MaxObjectSize it aborts the writer and
+// returns an error wrapping store.ErrTooLarge.
+func (w *bodyWriter) Write(p []byte) (int, error) {
+	if w.ended != nil {
+		return 0, fmt.Errorf("memory store: write %s: %w", w.key, w.ended)
+	}
+	if int64(len(w.body))+int64(len(p)) > w.s.maxObjectSize {
+		w.end(fmt.Errorf("body exceeds %d bytes: %w", w.s.maxObjectSize, store.ErrTooLarge))
+		return 0, fmt.Errorf("memory store: write %s: %w", w.key, w.ended)
+	}
+	w.body = append(w.body, p...)
+	return len(p), nil
+}
+
+// Commit makes the entry visible to Get, replacing any older one. An entry
+// already expired is not stored, and the older one is removed all the same.
+// An entry heavier than the store can hold is not stored either, and Commit
+// returns an error wrapping store.ErrTooLarge.
+func (w *bodyWriter) Commit() error {
+	if w.ended != nil {
+		return fmt.Errorf("memory store: commit %s: %w", w.key, w.ended)
+	}
+	v := &stored{entry: w.entry, body: w.body}
+	// append leaves up to a quarter of a large buffer unused, which the
+	// weight would not count: copy the body to a snug one if that wastes
+	// more than an eighth.
+	if cap(v.body)-len(v.body) > len(v.body)/8 {
+		v.body = bytes.Clone(v.body)
+	}
+	v.entry.Size = int64(len(v.body))
+	weight := int64(len(w.key)) + v.entry.MetaSize() + v.entry.Size
+	if weight > w.s.maxWeight {
+		w.end(fmt.Errorf("entry weighs %d bytes, more than the store holds (%d): %w",
+			weight, w.s.maxWeight, store.ErrTooLarge))
+		return fmt.Errorf("memory store: commit %s: %w", w.key, w.ended)
+	}
+	v.weight = uint32(weight)
+	w.end(errCommitted)
+
+	if v.entry.Expired(w.s.clock()) {
+		w.s.cache.Invalidate(w.key)
+		return nil
+	}
+	w.s.cache.Set(w.key, v)
+	return nil
+}
+
+// Abort discards the body. After Commit, or a second time, it does nothing.
+func (w *bodyWriter) Abort() {
+	if w.ended == nil {
+		w.end(errAborted)
+	}
+}
+
+func (w *bodyWriter) end(why error) {
+	w.ended = why
+	w.body = nil
+	w.entry = store.Entry{}
+}
+
+// bodyReader reads a stored body. It shares the stored bytes, which nothing
+// modifies, so it outlives an overwrite or a Delete of its key.
+type bodyReader struct {
+	body   []byte
+	off    int
+	closed bool
+}
+
+func (r *bodyReader) Read(p []byte) (int, error) {
+	if r.closed {
+		return 0, fs.ErrClosed
+	}
+	if r.off >= len(r.body) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.body[r.off:])
+	r.off += n
+	return n, nil
+}
+
+// WriteTo writes the rest of the body to dst in one call, so that io.Copy
+// needs no buffer of its own.
+func (r *bodyReader) WriteTo(dst io.Writer) (int64, error) {
+	if r.closed {
+		return 0, fs.ErrClosed
+	}
+	rest := r.body[r.off:]
+	if len(rest) == 0 {
+		return 0, nil
+	}
+	n, err := dst.Write(rest)
+	r.off += n
+	if err == nil && n < len(rest) {
+		err = io.ErrShortWrite
+	}
+	return int64(n), err
+}
+
+func (r *bodyReader) Close() error {
+	r.closed = true
+	r.body = nil
+	return nil
+}
+
+// expiry tells otter when an entry expires: at its Entry.Expires, never
+// moved by a read.
+type expiry struct{}
+
+func (expiry) ExpireAfterCreate(e otter.Entry[string, *stored]) time.Duration {
+	return timeLeft(e)
+}
+
+func (expiry) ExpireAfterUpdate(e otter.Entry[string, *stored], _ *stored) time.Duration {
+	return timeLeft(e)
+}
+
+func (expiry) ExpireAfterRead(e otter.Entry[string, *stored]) time.Duration {
+	return e.ExpiresAfter()
+}
+
+// timeLeft is the time from otter's now to the entry's Expires. Otter reads
+// a non-positive duration as "keep the deadline", so an entry that expires
+// as it is written gets a nanosecond.
+func timeLeft(e otter.Entry[string, *stored]) time.Duration {
+	expires := e.Value.entry.Expires
+	if expires.IsZero() {
+		return math.MaxInt64
+	}
+	return max(expires.Sub(time.Unix(0, e.SnapshotAtNano)), 1)
+}
+
+// otterClock lets otter time expiry by Options.Clock.
+type otterClock func() time.Time
+
+func (c otterClock) NowNano() int64 {
+	return c().UnixNano()
+}
+
+// Tick returns no ticks: a clock that a test moves by hand has none, so
+// otter drops expired entries only during reads and writes.
+func (c otterClock) Tick(time.Duration) <-chan time.Time {
+	return nil
+}

@@ -1,0 +1,387 @@
+package memory
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hoard-cache/hoard/internal/store"
+	"github.com/hoard-cache/hoard/internal/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return newStore(t, Options{})
+	})
+}
+
+func newStore(t testing.TB, opts Options) *Store {
+	t.Helper()
+	s, err := New(opts)
+	if err != nil {
+		t.Fatalf("New(%+v): %v", opts, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestNewValidates(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		opts Options
+		// field is the option the error must name; empty if New succeeds.
+		field string
+	}{
+		{"zero value is valid", Options{}, ""},
+		{"small store caps the default object size", Options{MaxBytes: 1 << 20}, ""},
+		{"object as large as the store", Options{MaxBytes: 1 << 20, MaxObjectSize: 1 << 20}, ""},
+		{"negative MaxBytes", Options{MaxBytes: -1}, "MaxBytes"},
+		{"negative MaxObjectSize", Options{MaxObjectSize: -1}, "MaxObjectSize"},
+		{"object larger than the store", Options{MaxBytes: 1 << 20, MaxObjectSize: 2 << 20}, "MaxObjectSize"},
+		{"object heavier than otter can weigh", Options{MaxBytes: 8 << 30, MaxObjectSize: 5 << 30}, "MaxObjectSize"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := New(tt.opts)
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("New(%+v) = %v, want success", tt.opts, err)
+				}
+				s.Close()
+				return
+			}
+			if err == nil {
+				s.Close()
+				t.Fatalf("New(%+v) succeeded, want an error naming %s", tt.opts, tt.field)
+			}
+			if !strings.Contains(err.Error(), "Options."+tt.field) {
+				t.Errorf("New(%+v) = %q, want an error naming Options.%s", tt.opts, err, tt.field)
+			}
+		})
+	}
+}
+
+func TestDefaultObjectSize(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		opts Options
+		want int64
+	}{
+		{Options{}, 16 << 20},
+		{Options{MaxBytes: 1 << 20}, 1 << 20},
+		{Options{MaxBytes: 1 << 30}, 16 << 20},
+		{Options{MaxObjectSize: 1000}, 1000},
+	}
+	for _, tt := range tests {
+		if got := newStore(t, tt.opts).maxObjectSize; got != tt.want {
+			t.Errorf("New(%+v): MaxObjectSize = %d, want %d", tt.opts, got, tt.want)
+		}
+	}
+}
+
+// TestBound writes 2000 entries of 10 KiB into a 1 MiB store while a few
+// hot keys are requested, as a proxy's traffic would: each request is a Get,
+// and a miss is filled with a Put. One key turns hot only late.
+func TestBound(t *testing.T) {
+	t.Parallel()
+	const (
+		maxBytes = 1 << 20
+		entries  = 2000
+		hotKeys  = 10
+	)
+	s := newStore(t, Options{MaxBytes: maxBytes})
+	body := bytes.Repeat([]byte("x"), 10<<10)
+	request := func(key string) {
+		if !tryGet(t, s, key) {
+			putBody(t, s, key, store.Entry{}, body)
+		}
+	}
+	hot := make([]string, hotKeys)
+	for i := range hot {
+		hot[i] = fmt.Sprintf("hot/%d", i)
+	}
+	for i := range entries {
+		request(fmt.Sprintf("cold/%d", i))
+		if i == entries*3/4 {
+			hot = append(hot, "late")
+		}
+		if i%10 == 0 {
+			for _, key := range hot {
+				request(key)
+			}
+			// Otter records reads in a lossy buffer that its maintenance
+			// goroutine drains. A loop that only writes and reads can outrun
+			// that goroutine, so that reads are dropped and hot keys look
+			// cold (maypok86/otter#97); real traffic leaves it time. Run the
+			// maintenance here, as it would run between requests.
+			s.cache.CleanUp()
+		}
+	}
+	s.cache.CleanUp()
+
+	if got := s.Bytes(); got > maxBytes {
+		t.Errorf("Bytes() = %d, want at most MaxBytes %d", got, maxBytes)
+	}
+	if got, most := s.Len(), maxBytes/len(body); got > most {
+		t.Errorf("Len() = %d, want at most %d entries of %d bytes", got, most, len(body))
+	}
+	// W-TinyLFU admits a new key once it has been asked for more often than
+	// the key it would replace: not on its first write, but soon.
+	if !tryGet(t, s, "late") {
+		t.Errorf("a key that turned hot late was not kept")
+	}
+	survived := 0
+	for _, key := range hot[:hotKeys] {
+		if tryGet(t, s, key) {
+			survived++
+		}
+	}
+	if survived < hotKeys*8/10 {
+		t.Errorf("%d of %d hot keys survived, want at least %d", survived, hotKeys, hotKeys*8/10)
+	}
+}
+
+func TestTooLarge(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := newStore(t, Options{MaxObjectSize: 1000})
+	putBody(t, s, "k", store.Entry{Status: 200}, []byte("old"))
+	putBody(t, s, "exact", store.Entry{}, make([]byte, 1000))
+
+	w, err := s.Put(ctx, "k", store.Entry{Status: 201})
+	if err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	if _, err := w.Write(make([]byte, 600)); err != nil {
+		t.Fatalf("Write(600 of 1000 bytes): %v", err)
+	}
+	if n, err := w.Write(make([]byte, 401)); !errors.Is(err, store.ErrTooLarge) || n != 0 {
+		t.Fatalf("Write(past 1000 bytes) = %d, %v, want 0, ErrTooLarge", n, err)
+	}
+	if _, err := w.Write([]byte("x")); err == nil {
+		t.Errorf("Write after ErrTooLarge succeeded, want an error")
+	}
+	if err := w.Commit(); !errors.Is(err, store.ErrTooLarge) {
+		t.Errorf("Commit after ErrTooLarge = %v, want ErrTooLarge", err)
+	}
+	w.Abort()
+	if e, body := mustGet(t, s, "k"); e.Status != 200 || string(body) != "old" {
+		t.Errorf("after a too large write, k = %d %q, want the older 200 %q", e.Status, body, "old")
+	}
+}
+
+// TestTooHeavy pins that the body limit is not the only one: an entry whose
+// body fits but whose key and metadata push it past MaxBytes is refused at
+// Commit.
+func TestTooHeavy(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, Options{MaxBytes: 2000, MaxObjectSize: 2000})
+	w, err := s.Put(t.Context(), "k", store.Entry{})
+	if err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	if _, err := w.Write(make([]byte, 2000)); err != nil {
+		t.Fatalf("Write(2000 bytes): %v", err)
+	}
+	if err := w.Commit(); !errors.Is(err, store.ErrTooLarge) {
+		t.Errorf("Commit(2000-byte body into a 2000-byte store) = %v, want ErrTooLarge", err)
+	}
+	if tryGet(t, s, "k") {
+		t.Errorf("an entry heavier than the store was stored")
+	}
+	if got := s.Bytes(); got != 0 {
+		t.Errorf("Bytes() = %d after a refused entry, want 0", got)
+	}
+}
+
+// fakeClock is a clock that tests move by hand.
+type fakeClock struct {
+	mu  sync.Mutex // guards now
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func TestExpiryFakeClock(t *testing.T) {
+	t.Parallel()
+	// Ten years ago, so that entries expired by the fake clock would be live
+	// by the real one, and the other way round.
+	clock := &fakeClock{now: time.Now().AddDate(-10, 0, 0)}
+	s := newStore(t, Options{Clock: clock.Now})
+	start := clock.Now()
+
+	putBody(t, s, "minute", store.Entry{Expires: start.Add(time.Minute)}, []byte("a"))
+	putBody(t, s, "forever", store.Entry{}, []byte("b"))
+	putBody(t, s, "past", store.Entry{Expires: start.Add(-time.Second)}, []byte("c"))
+	putBody(t, s, "real-time-past", store.Entry{Expires: start.AddDate(5, 0, 0)}, []byte("d"))
+
+	steps := []struct {
+		advance time.Duration
+		key     string
+		found   bool
+	}{
+		{0, "minute", true},
+		{0, "past", false},
+		{0, "real-time-past", true},
+		{59 * time.Second, "minute", true},
+		{time.Second, "minute", false}, // Expired is true at Expires itself
+		{100 * 365 * 24 * time.Hour, "forever", true},
+		{0, "real-time-past", false},
+	}
+	for _, step := range steps {
+		clock.Advance(step.advance)
+		if got := tryGet(t, s, step.key); got != step.found {
+			t.Errorf("at start+%s: Get(%s) found = %t, want %t",
+				clock.Now().Sub(start), step.key, got, step.found)
+		}
+	}
+	s.cache.CleanUp()
+	if got := s.Len(); got != 1 {
+		t.Errorf("Len() = %d after the others expired, want 1", got)
+	}
+}
+
+// TestDropExpiredKeepsNewer walks through the race dropExpired guards
+// against: Get finds an expired entry, a writer commits a fresh one, then
+// Get drops the key. The fresh entry must stay.
+func TestDropExpiredKeepsNewer(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{now: time.Now()}
+	s := newStore(t, Options{Clock: clock.Now})
+	putBody(t, s, "k", store.Entry{Expires: clock.Now().Add(time.Second)}, []byte("old"))
+	old, ok := s.cache.GetIfPresent("k")
+	if !ok {
+		t.Fatal("k not stored")
+	}
+	clock.Advance(2 * time.Second)
+	putBody(t, s, "k", store.Entry{Expires: clock.Now().Add(time.Hour)}, []byte("new"))
+	s.dropExpired("k", old)
+	if _, body := mustGet(t, s, "k"); string(body) != "new" {
+		t.Errorf("after dropExpired(old), body = %q, want %q", body, "new")
+	}
+}
+
+func TestCommitTrimsBuffer(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, Options{})
+	w, err := s.Put(t.Context(), "k", store.Entry{})
+	if err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	chunk := make([]byte, 1000)
+	for range 1000 {
+		if _, err := w.Write(chunk); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	v, ok := s.cache.GetIfPresent("k")
+	if !ok {
+		t.Fatal("k not stored")
+	}
+	if n, c := len(v.body), cap(v.body); c-n > n/8 {
+		t.Errorf("stored body has len %d, cap %d: more than an eighth unused", n, c)
+	}
+}
+
+func TestBodyReader(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, Options{})
+	putBody(t, s, "k", store.Entry{}, []byte("hello, world"))
+
+	_, body, err := s.Get(t.Context(), "k")
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	head := make([]byte, 7)
+	if _, err := io.ReadFull(body, head); err != nil {
+		t.Fatalf("ReadFull: %v", err)
+	}
+	var rest bytes.Buffer
+	// io.Copy uses WriteTo, which must continue where Read stopped.
+	if n, err := io.Copy(&rest, body); err != nil || n != 5 || rest.String() != "world" {
+		t.Errorf("io.Copy after reading 7 bytes = %d, %v, %q; want 5, nil, %q", n, err, rest.String(), "world")
+	}
+	if n, err := body.Read(head); n != 0 || err != io.EOF {
+		t.Errorf("Read at the end = %d, %v, want 0, EOF", n, err)
+	}
+	if err := body.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if _, err := body.Read(head); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("Read after Close = %v, want fs.ErrClosed", err)
+	}
+}
+
+func putBody(t testing.TB, s *Store, key string, e store.Entry, body []byte) {
+	t.Helper()
+	w, err := s.Put(t.Context(), key, e)
+	if err != nil {
+		t.Fatalf("Put(%s): %v", key, err)
+	}
+	if _, err := w.Write(body); err != nil {
+		t.Fatalf("Write(%s): %v", key, err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatalf("Commit(%s): %v", key, err)
+	}
+}
+
+// tryGet reports whether key is stored, reading and closing its body.
+func tryGet(t testing.TB, s *Store, key string) bool {
+	t.Helper()
+	_, body, err := s.Get(t.Context(), key)
+	if errors.Is(err, store.ErrNotFound) {
+		return false
+	}
+	if err != nil {
+		t.Fatalf("Get(%s): %v", key, err)
+	}
+	if _, err := io.Copy(io.Discard, body); err != nil {
+		t.Fatalf("Get(%s): reading body: %v", key, err)
+	}
+	if err := body.Close(); err != nil {
+		t.Errorf("Get(%s): Close: %v", key, err)
+	}
+	return true
+}
+
+func mustGet(t testing.TB, s *Store, key string) (store.Entry, []byte) {
+	t.Helper()
+	e, body, err := s.Get(t.Context(), key)
+	if err != nil {
+		t.Fatalf("Get(%s): %v", key, err)
+	}
+	b, err := io.ReadAll(body)
+	if err != nil {
+		t.Fatalf("Get(%s): reading body: %v", key, err)
+	}
+	if err := body.Close(); err != nil {
+		t.Errorf("Get(%s): Close: %v", key, err)
+	}
+	return e, b
+}
