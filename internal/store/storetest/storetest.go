@@ -484,7 +484,10 @@ func concurrentGet(t *testing.T, s store.Store, key string) {
 func patternBody(label string, n int) []byte {
 	b := make([]byte, 0, n+64)
 	for i := 0; len(b) < n; i++ {
-		b = fmt.Appendf(b, "%s:%d;", label, i)
+		b = append(b, label...)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, ';')
 	}
 	return b[:n]
 }
