@@ -18,7 +18,10 @@ import (
 // are replaced by the cache's validators, and the client's conditions are
 // then evaluated on the result (RFC 9110 §13.2). The exchange outlives the
 // client: a client that hangs up does not cut a body being stored.
-func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives, primary string, found lookupResult) {
+//
+// f, when not nil, is the flight this request leads: the outcome is
+// published to the requests that wait on it.
+func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives, primary string, found lookupResult, f *flight) {
 	defer found.close()
 	out := h.outbound(context.WithoutCancel(r.Context()), r)
 	out.Method = http.MethodGet
@@ -47,6 +50,9 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 	requestTime := h.opts.Clock()
 	resp, cancel, err := h.roundTrip(out)
 	if err != nil {
+		if f != nil {
+			f.fail(err)
+		}
 		h.failOrigin(w, r, err, found.fwd, found.hit != nil)
 		return
 	}
@@ -58,16 +64,17 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 
 	if resp.StatusCode == http.StatusNotModified && len(candidates) > 0 {
 		drain(resp.Body)
-		if h.refresh(w, r, reqCC, primary, found, candidates, resp, requestTime, responseTime) {
+		if h.refresh(w, r, reqCC, primary, found, candidates, resp, requestTime, responseTime, f) {
 			return
 		}
 		// The 304 names none of the stored responses (RFC 9111 §4.3.4):
 		// ask again without conditions.
-		h.fetch(w, r, reqCC, primary, lookupResult{fwd: found.fwd, reason: found.reason})
+		found.close()
+		h.fetch(w, r, reqCC, primary, lookupResult{fwd: found.fwd, reason: found.reason}, f)
 		return
 	}
 	h.storeAndServe(w, r, reqCC, primary, resp, requestTime, responseTime,
-		httpcache.CacheStatus{Fwd: found.fwd, FwdStatus: resp.StatusCode})
+		httpcache.CacheStatus{Fwd: found.fwd, FwdStatus: resp.StatusCode}, f)
 }
 
 // refresh handles a 304 Not Modified to a validation (RFC 9111 §4.3.4): the
@@ -75,7 +82,7 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 // again under this request's key and served. It reports false when the 304
 // selects no stored response.
 func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives, primary string,
-	found lookupResult, candidates []*cached, resp *http.Response, requestTime, responseTime time.Time) bool {
+	found lookupResult, candidates []*cached, resp *http.Response, requestTime, responseTime time.Time, f *flight) bool {
 	headers := make([]http.Header, len(candidates))
 	for i, c := range candidates {
 		headers[i] = c.entry.Header
@@ -128,14 +135,14 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 	header.Set("Age", httpcache.FormatAge(age))
 	header.Set("Content-Length", strconv.FormatInt(c.entry.Size, 10))
 	h.stream(w, r, response{status: e.Status, header: header, body: body, length: c.entry.Size}, bw, cs,
-		h.afterStore(r, primary, key, e))
+		h.afterStore(r, primary, key, e), f)
 	return true
 }
 
 // storeAndServe sends an origin response to the client, storing it on the
 // way when RFC 9111 §3 allows and it is worth keeping.
 func (h *Handler) storeAndServe(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives, primary string,
-	resp *http.Response, requestTime, responseTime time.Time, cs httpcache.CacheStatus) {
+	resp *http.Response, requestTime, responseTime time.Time, cs httpcache.CacheStatus, f *flight) {
 	respCC := httpcache.ParseCacheControl(resp.Header)
 	ok, why := httpcache.Storable(httpcache.Exchange{
 		Method: http.MethodGet, ReqHeader: r.Header, ReqCC: reqCC,
@@ -176,7 +183,7 @@ func (h *Handler) storeAndServe(w http.ResponseWriter, r *http.Request, reqCC ht
 		cs.Stored = true
 	}
 	h.stream(w, r, response{status: resp.StatusCode, header: resp.Header, body: resp.Body, length: resp.ContentLength},
-		bw, cs, after)
+		bw, cs, after, f)
 }
 
 // put starts storing an entry, logging (not failing the request) when the

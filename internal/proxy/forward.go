@@ -16,6 +16,10 @@ import (
 // because no response header arrived within Options.OriginTimeout.
 var errOriginTimeout = errors.New("origin did not answer in time")
 
+// errFlightAbandoned ends a coalesced fetch whose leader stopped before the
+// response was complete.
+var errFlightAbandoned = errors.New("the shared origin fetch ended early")
+
 // outbound builds the request sent to the origin for r: the same method,
 // target and fields, minus the hop-by-hop fields (RFC 9110 §7.6.1), with Via
 // (RFC 9110 §7.6.3) and the X-Forwarded fields added.
@@ -136,7 +140,7 @@ func (h *Handler) serveForwarded(w http.ResponseWriter, r *http.Request) {
 	}
 	h.stream(w, r, response{
 		status: resp.StatusCode, header: resp.Header, body: resp.Body, length: resp.ContentLength,
-	}, nil, httpcache.CacheStatus{Fwd: httpcache.FwdMethod, FwdStatus: resp.StatusCode}, nil)
+	}, nil, httpcache.CacheStatus{Fwd: httpcache.FwdMethod, FwdStatus: resp.StatusCode}, nil, nil)
 }
 
 // invalidateFor removes the target URI of an unsafe request and the

@@ -33,6 +33,12 @@ type Handler struct {
 	// variants stored at once do not drop each other from the index.
 	indexLocks [64]sync.Mutex
 	seed       maphash.Seed
+
+	flightsMu   sync.Mutex
+	flights     map[string]*flight   // guarded by flightsMu: fetches under way, by primary key
+	uncacheable map[string]time.Time // guarded by flightsMu: keys not coalesced until then
+
+	background sync.WaitGroup // background revalidations; Close waits for them
 }
 
 // New returns a Handler configured by opts.
@@ -47,6 +53,9 @@ func New(opts Options) (*Handler, error) {
 		policy:    httpcache.Policy{HeuristicMax: opts.HeuristicMax},
 		via:       "1.1 " + opts.Name,
 		seed:      maphash.MakeSeed(),
+
+		flights:     map[string]*flight{},
+		uncacheable: map[string]time.Time{},
 	}
 	if h.transport == nil {
 		h.transport = newTransport(opts)
@@ -135,7 +144,17 @@ func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request) {
 			httpcache.CacheStatus{Fwd: found.fwd, Detail: reasonOnlyIfCached})
 		return
 	}
-	h.fetch(w, r, reqCC, primary, found)
+	f, leader := h.join(primary)
+	switch {
+	case f == nil:
+		h.fetch(w, r, reqCC, primary, found, nil)
+	case leader:
+		defer h.land(f)
+		h.fetch(w, r, reqCC, primary, found, f)
+	default:
+		found.close()
+		h.follow(w, r, reqCC, primary, f, found.fwd)
+	}
 }
 
 func reasonIf(ok bool, r httpcache.Reason) httpcache.Reason {

@@ -96,9 +96,19 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 // hangs up does not stop the store from getting the whole body; a body that
 // breaks is never committed, and the client's connection is then cut
 // (http.ErrAbortHandler) so that a short body never looks complete.
-// after runs once the entry is committed.
+// after runs once the entry is committed. When f is not nil, the response
+// is published to the flight's followers (shared when it is being stored)
+// and its body fed to them, even after this client has gone.
 func (h *Handler) stream(w http.ResponseWriter, r *http.Request, resp response, bw store.BodyWriter,
-	cs httpcache.CacheStatus, after func()) {
+	cs httpcache.CacheStatus, after func(), f *flight) {
+	if f != nil {
+		f.publish(r, resp, bw != nil, cs)
+		if bw == nil {
+			h.markUncacheable(f.key)
+			f.finish(nil)
+			f = nil
+		}
+	}
 	out := w.Header()
 	for k, vs := range resp.header {
 		out[k] = vs
@@ -118,9 +128,12 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, resp response, 
 	bufp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bufp)
 	buf := *bufp
-	for toClient || bw != nil {
+	for toClient || bw != nil || f != nil {
 		n, err := resp.body.Read(buf)
 		if n > 0 {
+			if f != nil {
+				f.write(buf[:n])
+			}
 			if bw != nil {
 				if _, werr := bw.Write(buf[:n]); werr != nil {
 					if !errors.Is(werr, store.ErrTooLarge) {
@@ -147,6 +160,9 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, resp response, 
 			if bw != nil {
 				bw.Abort()
 			}
+			if f != nil {
+				f.finish(err)
+			}
 			h.opts.Logger.Warn("origin body broke", "path", r.URL.Path, "error", err)
 			if toClient {
 				panic(http.ErrAbortHandler)
@@ -157,10 +173,11 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, resp response, 
 	if bw != nil {
 		if err := bw.Commit(); err != nil {
 			h.opts.Logger.Warn("store commit failed", "path", r.URL.Path, "error", err)
-			return
-		}
-		if after != nil {
+		} else if after != nil {
 			after()
 		}
+	}
+	if f != nil {
+		f.finish(nil)
 	}
 }

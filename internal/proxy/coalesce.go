@@ -1,0 +1,188 @@
+package proxy
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hoard-cache/hoard/internal/httpcache"
+)
+
+// uncacheableFor is how long a key whose response turned out not to be
+// storable skips request coalescing, so that requests for it do not queue
+// behind each other only to go to the origin one by one.
+const uncacheableFor = 10 * time.Second
+
+// flight is one origin fetch that concurrent requests for the same primary
+// key share (collapsed forwarding). The first request leads: it fetches,
+// stores and publishes the response; the others follow: they wait for the
+// response header and then stream the body as it arrives.
+//
+// Contract: ready is closed exactly once, by publish or fail; the fields
+// set before it (status ... err) are read-only afterwards. The body grows
+// under mu until finish.
+type flight struct {
+	key   string
+	ready chan struct{}
+
+	status    int
+	header    http.Header // as sent to the leader's client, without Via and Cache-Status
+	length    int64
+	shared    bool        // followers may use the response: it is being stored
+	reqHeader http.Header // the leader's request, to check a follower against Vary
+	cs        httpcache.CacheStatus
+	err       error // the origin failed before a response
+
+	mu      sync.Mutex
+	body    []byte        // guarded by mu
+	done    bool          // guarded by mu
+	bodyErr error         // guarded by mu
+	changed chan struct{} // guarded by mu; closed and replaced whenever body, done change
+}
+
+func newFlight(key string) *flight {
+	return &flight{key: key, ready: make(chan struct{}), changed: make(chan struct{})}
+}
+
+// publish makes the response header known to followers.
+func (f *flight) publish(r *http.Request, resp response, shared bool, cs httpcache.CacheStatus) {
+	f.status, f.header, f.length, f.shared, f.reqHeader, f.cs = resp.status, resp.header, resp.length, shared, r.Header, cs
+	close(f.ready)
+}
+
+// fail tells followers that the origin gave no response.
+func (f *flight) fail(err error) {
+	f.err = err
+	close(f.ready)
+	f.finish(err)
+}
+
+// write appends body bytes for the followers.
+func (f *flight) write(p []byte) {
+	f.mu.Lock()
+	f.body = append(f.body, p...)
+	close(f.changed)
+	f.changed = make(chan struct{})
+	f.mu.Unlock()
+}
+
+// finish ends the body: err nil means it is complete. Only the first call
+// counts.
+func (f *flight) finish(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.done {
+		return
+	}
+	f.done, f.bodyErr = true, err
+	close(f.changed)
+}
+
+// flightReader reads a flight's body from the start, waiting for more as
+// the leader receives it.
+type flightReader struct {
+	ctx context.Context
+	f   *flight
+	off int
+}
+
+func (r *flightReader) Read(p []byte) (int, error) {
+	for {
+		r.f.mu.Lock()
+		if r.off < len(r.f.body) {
+			n := copy(p, r.f.body[r.off:])
+			r.off += n
+			r.f.mu.Unlock()
+			return n, nil
+		}
+		if r.f.done {
+			err := r.f.bodyErr
+			r.f.mu.Unlock()
+			if err == nil {
+				err = io.EOF
+			}
+			return 0, err
+		}
+		changed := r.f.changed
+		r.f.mu.Unlock()
+		select {
+		case <-changed:
+		case <-r.ctx.Done():
+			return 0, r.ctx.Err()
+		}
+	}
+}
+
+// join returns the flight for key and whether the caller leads it. It
+// returns nil when the key was recently uncacheable: the caller then goes
+// to the origin on its own.
+func (h *Handler) join(key string) (*flight, bool) {
+	h.flightsMu.Lock()
+	defer h.flightsMu.Unlock()
+	if until, ok := h.uncacheable[key]; ok {
+		if h.opts.Clock().Before(until) {
+			return nil, false
+		}
+		delete(h.uncacheable, key)
+	}
+	if f, ok := h.flights[key]; ok {
+		return f, false
+	}
+	f := newFlight(key)
+	h.flights[key] = f
+	return f, true
+}
+
+// land ends a flight the caller led: later requests find the store (or
+// start a new flight). A flight whose leader ended without publishing (a
+// panic) fails, so no follower waits forever.
+func (h *Handler) land(f *flight) {
+	h.flightsMu.Lock()
+	if h.flights[f.key] == f {
+		delete(h.flights, f.key)
+	}
+	h.flightsMu.Unlock()
+	select {
+	case <-f.ready:
+		f.finish(errFlightAbandoned)
+	default:
+		f.fail(errFlightAbandoned)
+	}
+}
+
+// markUncacheable remembers that key's response was not stored.
+func (h *Handler) markUncacheable(key string) {
+	h.flightsMu.Lock()
+	defer h.flightsMu.Unlock()
+	if len(h.uncacheable) > 100_000 {
+		// Bounded: forget everything rather than grow without limit.
+		clear(h.uncacheable)
+	}
+	h.uncacheable[key] = h.opts.Clock().Add(uncacheableFor)
+}
+
+// follow answers a request from another request's flight: the same
+// response, streamed as the leader receives it. When the response cannot
+// be shared (not storable, or another variant) the request goes to the
+// origin on its own.
+func (h *Handler) follow(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives, primary string, f *flight, fwd httpcache.Forward) {
+	select {
+	case <-f.ready:
+	case <-r.Context().Done():
+		return // the client left; the flight goes on for the others
+	}
+	if f.err != nil {
+		h.failOrigin(w, r, f.err, fwd, false)
+		return
+	}
+	if !f.shared || !httpcache.VaryMatches(httpcache.VaryNames(f.header), f.reqHeader, r.Header) {
+		h.fetch(w, r, reqCC, primary, lookupResult{fwd: fwd}, nil)
+		return
+	}
+	cs := f.cs
+	cs.Stored, cs.Collapsed = false, true
+	h.stream(w, r, response{status: f.status, header: f.header, body: &flightReader{ctx: r.Context(), f: f}, length: f.length},
+		nil, cs, nil, nil)
+}

@@ -1,0 +1,163 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// getAll sends n concurrent GETs for path and returns the bodies and
+// Cache-Status values.
+func getAll(t *testing.T, h *harness, n int, path string) (bodies, statuses []string) {
+	t.Helper()
+	bodies, statuses = make([]string, n), make([]string, n)
+	var wg sync.WaitGroup
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 0, MaxIdleConnsPerHost: n}}
+	defer client.CloseIdleConnections()
+	for i := range n {
+		wg.Go(func() {
+			resp, err := client.Get(h.front.URL + path)
+			if err != nil {
+				t.Errorf("client %d: %v", i, err)
+				return
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Errorf("client %d: body: %v", i, err)
+			}
+			bodies[i], statuses[i] = string(b), resp.Header.Get("Cache-Status")
+		})
+	}
+	wg.Wait()
+	return bodies, statuses
+}
+
+// TestCoalescing200ClientsOneOriginRequest: 200 concurrent clients on a
+// cold URL whose origin takes a second make exactly one origin request.
+func TestCoalescing200ClientsOneOriginRequest(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Second) // a slow origin; the clients arrive meanwhile
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "shared body")
+	})
+	bodies, statuses := getAll(t, h, 200, "/cold")
+	collapsed := 0
+	for i, b := range bodies {
+		if b != "shared body" {
+			t.Errorf("client %d got %q", i, b)
+		}
+		if strings.Contains(statuses[i], "collapsed") {
+			collapsed++
+		}
+	}
+	h.wantOrigin(1)
+	if collapsed == 0 {
+		t.Errorf("no response says collapsed: %q", statuses[0])
+	}
+}
+
+// TestCoalescedFollowersStream: a follower sees the first bytes of the
+// body before the origin has sent the rest.
+func TestCoalescedFollowersStream(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{})
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "first;")
+		w.(http.Flusher).Flush()
+		close(started)
+		<-release
+		fmt.Fprint(w, "rest")
+	})
+	leader, err := http.Get(h.front.URL + "/s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leader.Body.Close()
+	<-started
+	follower, err := http.Get(h.front.URL + "/s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer follower.Body.Close()
+	br := bufio.NewReader(follower.Body)
+	first, err := br.ReadString(';')
+	if err != nil || first != "first;" {
+		t.Fatalf("follower read %q, %v before the origin finished", first, err)
+	}
+	close(release)
+	rest, _ := io.ReadAll(br)
+	if string(rest) != "rest" || !strings.Contains(follower.Header.Get("Cache-Status"), "collapsed") {
+		t.Errorf("follower: rest %q, Cache-Status %q", rest, follower.Header.Get("Cache-Status"))
+	}
+	if b, _ := io.ReadAll(leader.Body); string(b) != "first;rest" {
+		t.Errorf("leader body %q", b)
+	}
+	h.wantOrigin(1)
+}
+
+// TestUncacheableFollowersGoAlone: when the shared response is not
+// storable, the waiting requests each go to the origin, and later requests
+// for the key are not queued behind one another.
+func TestUncacheableFollowersGoAlone(t *testing.T) {
+	var mu sync.Mutex
+	n := 0
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n++
+		id := n
+		mu.Unlock()
+		time.Sleep(200 * time.Millisecond)
+		w.Header().Set("Cache-Control", "private")
+		fmt.Fprintf(w, "response %d", id)
+	})
+	bodies, _ := getAll(t, h, 5, "/p")
+	seen := map[string]bool{}
+	for _, b := range bodies {
+		seen[b] = true
+	}
+	if len(seen) != 5 {
+		t.Errorf("private responses shared between clients: %v", bodies)
+	}
+	h.wantOrigin(5)
+	if f, _ := h.proxy.join(primaryKeyFor(h, "/p")); f != nil {
+		t.Errorf("an uncacheable key is coalesced again right away")
+	}
+}
+
+func primaryKeyFor(h *harness, path string) string {
+	return keyFor("http", strings.TrimPrefix(h.front.URL, "http://"), path)
+}
+
+// TestLeaderHangupDoesNotCancelFetch: the client whose request leads a fetch
+// leaves before the origin answers; the fetch goes on for the others
+func TestLeaderHangupDoesNotCancelFetch(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "done")
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.front.URL+"/h", nil)
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let the first client become the leader
+	cancel()
+	<-errc
+	h.get("/h").expect(t, 200, "done", "hoard;")
+	h.get("/h").expect(t, 200, "done", "hoard; hit")
+	h.wantOrigin(1)
+}
