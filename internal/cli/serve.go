@@ -79,6 +79,7 @@ func runServer(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 		MaxObjectSize: cfg.MaxObjectSize,
 		HeuristicMax:  cfg.HeuristicMax,
 		OriginTimeout: cfg.OriginTimeout,
+		StaleIfError:  cfg.StaleIfError,
 		Logger:        logger,
 	})
 	if err != nil {

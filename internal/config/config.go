@@ -61,6 +61,14 @@ type Config struct {
 	// Flag --origin-timeout. Default 30s.
 	OriginTimeout time.Duration
 
+	// StaleIfError is how long past its freshness a stored response may
+	// still be served when the origin is down, times out or answers 500,
+	// 502, 503 or 504, for responses without their own stale-if-error
+	// directive (RFC 5861 §4). Never where must-revalidate,
+	// proxy-revalidate or s-maxage forbid it. 0s turns the grace off.
+	// Flag --stale-if-error. Default 0s.
+	StaleIfError time.Duration
+
 	// LogLevel is the least severe level logged: debug (one line per
 	// request), info (start-up and shutdown), warn or error. Flag
 	// --log-level. Default info.
@@ -134,6 +142,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OriginTimeout <= 0 {
 		bad("origin-timeout", c.OriginTimeout.String(), "must be positive")
+	}
+	if c.StaleIfError < 0 {
+		bad("stale-if-error", c.StaleIfError.String(), "must not be negative")
 	}
 	if _, ok := levelNames[c.LogLevel]; !ok {
 		bad("log-level", c.LogLevel.String(), "want debug, info, warn or error")

@@ -165,9 +165,9 @@ func (h *Handler) markUncacheable(key string) {
 
 // follow answers a request from another request's flight: the same
 // response, streamed as the leader receives it. When the response cannot
-// be shared (not storable, or another variant) the request goes to the
-// origin on its own.
-func (h *Handler) follow(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives, primary string, f *flight, fwd httpcache.Forward) {
+// be shared (not storable, another variant, or a stale response served on
+// error) the request is served on its own, from the store or the origin.
+func (h *Handler) follow(w http.ResponseWriter, r *http.Request, f *flight, fwd httpcache.Forward) {
 	select {
 	case <-f.ready:
 	case <-r.Context().Done():
@@ -178,7 +178,7 @@ func (h *Handler) follow(w http.ResponseWriter, r *http.Request, reqCC httpcache
 		return
 	}
 	if !f.shared || !httpcache.VaryMatches(httpcache.VaryNames(f.header), f.reqHeader, r.Header) {
-		h.fetch(w, r, reqCC, primary, lookupResult{fwd: fwd}, nil)
+		h.serveCacheable(w, r, false)
 		return
 	}
 	cs := f.cs

@@ -15,6 +15,9 @@ const (
 	reasonOriginUnreachable httpcache.Reason = "origin-unreachable"
 	reasonOnlyIfCached      httpcache.Reason = "only-if-cached"
 	reasonBadRequest        httpcache.Reason = "bad-request"
+
+	reasonStaleWhileRevalidate httpcache.Reason = "stale-while-revalidate"
+	reasonStaleIfError         httpcache.Reason = "stale-if-error"
 )
 
 // originFailure maps an error from the origin exchange to the status Hoard

@@ -50,10 +50,13 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 	requestTime := h.opts.Clock()
 	resp, cancel, err := h.roundTrip(out)
 	if err != nil {
+		if h.serveStaleOnError(w, r, reqCC, found, 0, f) {
+			return
+		}
 		if f != nil {
 			f.fail(err)
 		}
-		h.failOrigin(w, r, err, found.fwd, found.hit != nil)
+		h.failOrigin(w, r, err, found.fwd, found.hit != nil && httpcache.StaleForbidden(found.hit.cc))
 		return
 	}
 	defer cancel()
@@ -62,6 +65,10 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 	httpcache.RemoveHopByHop(resp.Header)
 	ensureDate(resp.Header, responseTime)
 
+	if httpcache.ErrorStatus(resp.StatusCode) && h.serveStaleOnError(w, r, reqCC, found, resp.StatusCode, f) {
+		drain(resp.Body)
+		return
+	}
 	if resp.StatusCode == http.StatusNotModified && len(candidates) > 0 {
 		drain(resp.Body)
 		if h.refresh(w, r, reqCC, primary, found, candidates, resp, requestTime, responseTime, f) {
@@ -75,6 +82,32 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 	}
 	h.storeAndServe(w, r, reqCC, primary, resp, requestTime, responseTime,
 		httpcache.CacheStatus{Fwd: found.fwd, FwdStatus: resp.StatusCode}, f)
+}
+
+// serveStaleOnError serves the stale stored response when the origin failed
+// (status 0) or answered with a 5xx error and stale-if-error allows it
+// (RFC 5861 §4). It reports whether it did.
+func (h *Handler) serveStaleOnError(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives,
+	found lookupResult, status int, f *flight) bool {
+	c := found.hit
+	if c == nil || c.body == nil {
+		return false
+	}
+	d := httpcache.Evaluate(r.Header, reqCC, c.stored(), h.opts.Clock(), h.policy)
+	if !d.Stale || !httpcache.StaleIfError(c.cc, reqCC, -d.TTL(), h.opts.StaleIfError) {
+		return false
+	}
+	h.opts.Logger.Warn("serving stale: origin failed", "path", r.URL.Path, "status", status)
+	cs := httpcache.CacheStatus{Hit: true, Fwd: httpcache.FwdStale, FwdStatus: status, TTL: d.TTL(), TTLKnown: true,
+		Detail: reasonStaleIfError}
+	if f != nil {
+		// Followers cannot share a stored body being read by this request:
+		// they go to the origin (or the store) on their own.
+		f.publish(r, response{status: c.entry.Status, header: c.entry.Header}, false, cs)
+		f.finish(nil)
+	}
+	h.serveStored(w, r, c, d, cs)
+	return true
 }
 
 // refresh handles a 304 Not Modified to a validation (RFC 9111 §4.3.4): the

@@ -101,10 +101,10 @@ func (h *Handler) roundTrip(out *http.Request) (*http.Response, context.CancelFu
 // origin was too slow, 502 when it could not be reached or answered
 // garbage, and nothing at all when the client has gone.
 //
-// With a stale response stored that may not be served (RFC 9111 §4.2.4,
-// §5.2.2.2), the answer is 504 whatever the failure: the cache is
-// disconnected and must generate an error rather than reuse it.
-func (h *Handler) failOrigin(w http.ResponseWriter, r *http.Request, err error, fwd httpcache.Forward, haveStale bool) {
+// With a stored response that must-revalidate (or proxy-revalidate or
+// s-maxage) forbids serving stale, the answer is 504 whatever the failure:
+// the cache is disconnected and must generate an error (RFC 9111 §5.2.2.2).
+func (h *Handler) failOrigin(w http.ResponseWriter, r *http.Request, err error, fwd httpcache.Forward, mustRevalidate bool) {
 	if r.Context().Err() != nil {
 		h.opts.Logger.Debug("client gone before the origin answered", "path", r.URL.Path)
 		return
@@ -114,7 +114,7 @@ func (h *Handler) failOrigin(w http.ResponseWriter, r *http.Request, err error, 
 	var oe *originError
 	if errors.As(err, &oe) && oe.timeout {
 		status, reason, text = http.StatusGatewayTimeout, reasonOriginTimeout, "origin timed out"
-	} else if haveStale {
+	} else if mustRevalidate {
 		status, text = http.StatusGatewayTimeout, "origin unreachable; the stored response must be revalidated"
 	}
 	h.opts.Logger.Warn("origin request failed", "method", r.Method, "path", r.URL.Path, "status", status, "error", err)

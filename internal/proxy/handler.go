@@ -92,7 +92,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		h.serveCacheable(w, r)
+		h.serveCacheable(w, r, true)
 		return
 	}
 	h.serveForwarded(w, r)
@@ -116,8 +116,9 @@ func (h *Handler) recoverPanic(w http.ResponseWriter, r *http.Request) {
 
 // serveCacheable answers a GET or HEAD: from the store when a stored
 // response may be reused, else from the origin (validating what is stored
-// when there is something to validate).
-func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request) {
+// when there is something to validate). With coalesce, concurrent origin
+// fetches for the same key are shared.
+func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, coalesce bool) {
 	ctx := r.Context()
 	reqCC := httpcache.ParseCacheControl(r.Header)
 	primary := primaryKey(r)
@@ -129,6 +130,13 @@ func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request) {
 			h.serveStored(w, r, found.hit, d, httpcache.CacheStatus{
 				Hit: true, TTL: d.TTL(), TTLKnown: true, Detail: reasonIf(d.Reason == httpcache.ReasonMaxStale, d.Reason),
 			})
+			return
+		}
+		if d.Reason == httpcache.ReasonStale && httpcache.StaleWhileRevalidate(found.hit.cc, -d.TTL()) {
+			h.serveStored(w, r, found.hit, d, httpcache.CacheStatus{
+				Hit: true, TTL: d.TTL(), TTLKnown: true, Detail: reasonStaleWhileRevalidate,
+			})
+			h.revalidateInBackground(r, reqCC, primary)
 			return
 		}
 		found.fwd, found.reason = httpcache.FwdStale, d.Reason
@@ -144,7 +152,11 @@ func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request) {
 			httpcache.CacheStatus{Fwd: found.fwd, Detail: reasonOnlyIfCached})
 		return
 	}
-	f, leader := h.join(primary)
+	var f *flight
+	var leader bool
+	if coalesce {
+		f, leader = h.join(primary)
+	}
 	switch {
 	case f == nil:
 		h.fetch(w, r, reqCC, primary, found, nil)
@@ -153,7 +165,7 @@ func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request) {
 		h.fetch(w, r, reqCC, primary, found, f)
 	default:
 		found.close()
-		h.follow(w, r, reqCC, primary, f, found.fwd)
+		h.follow(w, r, f, found.fwd)
 	}
 }
 
@@ -163,6 +175,44 @@ func reasonIf(ok bool, r httpcache.Reason) httpcache.Reason {
 	}
 	return ""
 }
+
+// revalidateInBackground refreshes a stale stored response after it was
+// served under stale-while-revalidate (RFC 5861 §3). One refresh per key
+// runs at a time: it leads the key's flight, so concurrent misses wait for
+// it and further stale hits start none.
+func (h *Handler) revalidateInBackground(r *http.Request, reqCC httpcache.Directives, primary string) {
+	f, leader := h.join(primary)
+	if !leader {
+		return
+	}
+	ctx := context.WithoutCancel(r.Context())
+	bg := r.Clone(ctx)
+	bg.Header.Del("If-None-Match")
+	bg.Header.Del("If-Modified-Since")
+	h.background.Add(1)
+	go func() {
+		defer h.background.Done()
+		defer h.land(f)
+		found := h.lookup(ctx, primary, bg.Header)
+		found.fwd = httpcache.FwdStale
+		h.fetch(discard{header: http.Header{}}, bg, reqCC, primary, found, f)
+	}()
+}
+
+// Close waits for background revalidations to end. The handler must not
+// serve requests after Close.
+func (h *Handler) Close() error {
+	h.background.Wait()
+	return nil
+}
+
+// discard is a ResponseWriter that drops the response: a background
+// revalidation has no client.
+type discard struct{ header http.Header }
+
+func (d discard) Header() http.Header         { return d.header }
+func (d discard) Write(p []byte) (int, error) { return len(p), nil }
+func (d discard) WriteHeader(int)             {}
 
 // storeGet reads one key, treating a corrupt entry as absent (and deleting
 // it) and other store errors as a miss that is logged.

@@ -27,6 +27,11 @@ type Options struct {
 	MaxObjectSize int64
 	// HeuristicMax caps heuristic freshness (RFC 9111 §4.2.2). Zero means 24h.
 	HeuristicMax time.Duration
+	// StaleIfError is how long past its freshness a stored response may be
+	// served when the origin is unreachable or answers 5xx, for responses
+	// that do not carry their own stale-if-error (RFC 5861 §4). Zero means
+	// never, unless the response or request allows it.
+	StaleIfError time.Duration
 	// OriginTimeout bounds a whole origin exchange up to the end of the
 	// response header. Zero means 30s.
 	OriginTimeout time.Duration
@@ -77,6 +82,9 @@ func (o *Options) validate() error {
 	}
 	if o.HeuristicMax < 0 {
 		return fmt.Errorf("proxy: Options.HeuristicMax %s is negative", o.HeuristicMax)
+	}
+	if o.StaleIfError < 0 {
+		return fmt.Errorf("proxy: Options.StaleIfError %s is negative", o.StaleIfError)
 	}
 	if o.OriginTimeout < 0 {
 		return fmt.Errorf("proxy: Options.OriginTimeout %s is negative", o.OriginTimeout)
