@@ -42,6 +42,7 @@ type Store interface {
 
 	// Put starts writing an entry under key. The body is written to the
 	// returned BodyWriter, which must end with exactly one Commit or Abort.
+	// The store copies what it keeps of e: the caller may reuse its maps.
 	Put(ctx context.Context, key string, e Entry) (BodyWriter, error)
 
 	// Delete removes the entry under key. Deleting an absent key is not an
@@ -51,7 +52,12 @@ type Store interface {
 
 // BodyWriter receives an entry's body. Nothing is visible to Get until Commit
 // returns nil; Abort discards everything written. Calling Abort after Commit,
-// or twice, is harmless.
+// or twice, is harmless. A BodyWriter is used by one goroutine at a time.
+//
+// Write and Commit may return ErrTooLarge (at Commit, the key and metadata
+// count too). A successful Commit does not promise that Get finds the entry:
+// a bounded store may decline to keep it, or evict it at once; committing
+// an entry that has already expired removes the older entry under its key.
 type BodyWriter interface {
 	io.Writer
 	Commit() error

@@ -107,9 +107,11 @@ func New(opts Options) (*Store, error) {
 		maxWeight:     min(opts.MaxBytes, maxWeight),
 	}
 	oo := &otter.Options[string, *stored]{
-		MaximumWeight:    uint64(opts.MaxBytes),
-		Weigher:          func(_ string, v *stored) uint32 { return v.weight },
-		ExpiryCalculator: expiry{},
+		MaximumWeight: uint64(opts.MaxBytes),
+		Weigher:       func(_ string, v *stored) uint32 { return v.weight },
+		// The deadline is set on every write and never moved by a read, so
+		// a read does not run the calculator.
+		ExpiryCalculator: otter.ExpiryWritingFunc(timeLeft),
 		// Logger is left to otter's default, slog.Default: otter logs only
 		// panics of our weigher and calculator, which would be bugs.
 	}
@@ -129,29 +131,16 @@ func New(opts Options) (*Store, error) {
 // Get returns the entry stored under key, or store.ErrNotFound if it is
 // absent, evicted or expired. The body reader shares the stored bytes; it
 // also implements io.WriterTo. No call blocks, so ctx is not consulted.
+//
+// Otter hides an entry from the instant of its Entry.Expires on (see
+// timeLeft) and removes it in its maintenance, so Get reads no clock of its
+// own. Otter's clock is Options.Clock or, when that is nil, the real time.
 func (s *Store) Get(_ context.Context, key string) (store.Entry, io.ReadCloser, error) {
 	v, ok := s.cache.GetIfPresent(key)
 	if !ok {
 		return store.Entry{}, nil, store.ErrNotFound
 	}
-	// Otter expires entries by the same clock, but may keep one for a moment
-	// after its deadline; Entry.Expires is the authority.
-	if !v.entry.Expires.IsZero() && v.entry.Expired(s.clock()) {
-		s.dropExpired(key, v)
-		return store.Entry{}, nil, store.ErrNotFound
-	}
 	return v.entry, &bodyReader{body: v.body}, nil
-}
-
-// dropExpired deletes key if it still holds v, so that an entry committed
-// after Get found v expired is kept.
-func (s *Store) dropExpired(key string, v *stored) {
-	s.cache.ComputeIfPresent(key, func(current *stored) (*stored, otter.ComputeOp) {
-		if current == v {
-			return nil, otter.InvalidateOp
-		}
-		return current, otter.CancelOp
-	})
 }
 
 // Put starts writing an entry under key. It copies e's maps and slices, so
@@ -279,15 +268,15 @@ func (w *bodyWriter) end(why error) {
 }
 
 // bodyReader reads a stored body. It shares the stored bytes, which nothing
-// modifies, so it outlives an overwrite or a Delete of its key.
+// modifies, so it outlives an overwrite or a Delete of its key. It is kept to
+// 32 bytes, the one allocation of a hit.
 type bodyReader struct {
-	body   []byte
-	off    int
-	closed bool
+	body []byte
+	off  int // -1 once closed
 }
 
 func (r *bodyReader) Read(p []byte) (int, error) {
-	if r.closed {
+	if r.off < 0 {
 		return 0, fs.ErrClosed
 	}
 	if r.off >= len(r.body) {
@@ -301,7 +290,7 @@ func (r *bodyReader) Read(p []byte) (int, error) {
 // WriteTo writes the rest of the body to dst in one call, so that io.Copy
 // needs no buffer of its own.
 func (r *bodyReader) WriteTo(dst io.Writer) (int64, error) {
-	if r.closed {
+	if r.off < 0 {
 		return 0, fs.ErrClosed
 	}
 	rest := r.body[r.off:]
@@ -317,30 +306,14 @@ func (r *bodyReader) WriteTo(dst io.Writer) (int64, error) {
 }
 
 func (r *bodyReader) Close() error {
-	r.closed = true
-	r.body = nil
+	r.body, r.off = nil, -1
 	return nil
 }
 
-// expiry tells otter when an entry expires: at its Entry.Expires, never
-// moved by a read.
-type expiry struct{}
-
-func (expiry) ExpireAfterCreate(e otter.Entry[string, *stored]) time.Duration {
-	return timeLeft(e)
-}
-
-func (expiry) ExpireAfterUpdate(e otter.Entry[string, *stored], _ *stored) time.Duration {
-	return timeLeft(e)
-}
-
-func (expiry) ExpireAfterRead(e otter.Entry[string, *stored]) time.Duration {
-	return e.ExpiresAfter()
-}
-
-// timeLeft is the time from otter's now to the entry's Expires. Otter reads
-// a non-positive duration as "keep the deadline", so an entry that expires
-// as it is written gets a nanosecond.
+// timeLeft is the time from otter's now to the entry's Expires, so that
+// otter's deadline is Expires itself. Otter reads a non-positive duration as
+// "keep the deadline", so an entry that expires as it is written gets a
+// nanosecond (Commit does not store those anyway).
 func timeLeft(e otter.Entry[string, *stored]) time.Duration {
 	expires := e.Value.entry.Expires
 	if expires.IsZero() {

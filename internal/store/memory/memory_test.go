@@ -263,26 +263,6 @@ func TestExpiryFakeClock(t *testing.T) {
 	}
 }
 
-// TestDropExpiredKeepsNewer walks through the race dropExpired guards
-// against: Get finds an expired entry, a writer commits a fresh one, then
-// Get drops the key. The fresh entry must stay.
-func TestDropExpiredKeepsNewer(t *testing.T) {
-	t.Parallel()
-	clock := &fakeClock{now: time.Now()}
-	s := newStore(t, Options{Clock: clock.Now})
-	putBody(t, s, "k", store.Entry{Expires: clock.Now().Add(time.Second)}, []byte("old"))
-	old, ok := s.cache.GetIfPresent("k")
-	if !ok {
-		t.Fatal("k not stored")
-	}
-	clock.Advance(2 * time.Second)
-	putBody(t, s, "k", store.Entry{Expires: clock.Now().Add(time.Hour)}, []byte("new"))
-	s.dropExpired("k", old)
-	if _, body := mustGet(t, s, "k"); string(body) != "new" {
-		t.Errorf("after dropExpired(old), body = %q, want %q", body, "new")
-	}
-}
-
 func TestCommitTrimsBuffer(t *testing.T) {
 	t.Parallel()
 	s := newStore(t, Options{})
