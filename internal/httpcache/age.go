@@ -3,26 +3,31 @@ package httpcache
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 )
 
 // ageValue reads the Age field (RFC 9111 §5.1): a non-negative
-// delta-seconds. A missing or invalid Age counts as 0; when the field
-// appears more than once the first valid value is used.
-func ageValue(h http.Header) time.Duration {
-	for _, v := range h.Values("Age") {
-		v = trimOWS(v)
-		if i := strings.IndexByte(v, ','); i >= 0 {
-			v = trimOWS(v[:i])
-		}
-		d := parseDelta(v, true)
-		if d.Valid {
-			return d.Value
-		}
-		return 0
+// delta-seconds in the first field line; later lines are discarded. It
+// reports false when that value is invalid (a list, a sign, a fraction,
+// anything but digits), which makes the response stale; the age then
+// counts as 0 so that the Age Hoard sends stays sane.
+func ageValue(h http.Header) (time.Duration, bool) {
+	vs := h["Age"]
+	if len(vs) == 0 {
+		return 0, true
 	}
-	return 0
+	d := parseDelta(trimOWS(vs[0]), true)
+	if !d.Valid {
+		return 0, false
+	}
+	return d.Value, true
+}
+
+// ValidAge reports whether a response's Age field, if any, is valid
+// (RFC 9111 §5.1); a response with an invalid one is stale.
+func ValidAge(h http.Header) bool {
+	_, ok := ageValue(h)
+	return ok
 }
 
 // CurrentAge computes the age of a stored response at now (RFC 9111 §4.2.3):
@@ -39,7 +44,8 @@ func CurrentAge(h http.Header, requestTime, responseTime, now time.Time) time.Du
 		apparentAge = max(0, responseTime.Sub(date))
 	}
 	responseDelay := max(0, responseTime.Sub(requestTime))
-	correctedAgeValue := ageValue(h) + responseDelay
+	ageVal, _ := ageValue(h)
+	correctedAgeValue := ageVal + responseDelay
 	correctedInitialAge := max(apparentAge, correctedAgeValue)
 	residentTime := max(0, now.Sub(responseTime))
 	return correctedInitialAge + residentTime

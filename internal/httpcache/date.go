@@ -2,6 +2,7 @@ package httpcache
 
 import (
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -26,8 +27,19 @@ var dateShapes = [...]string{
 // ParseDate parses an HTTP-date (RFC 9110 §5.6.7) in any of its three
 // formats. It reports false for anything else, including values with extra
 // white space, one-digit fields or trailing garbage.
+//
+// Following RFC 9111 §4.2, the zone name is matched case-insensitively, and
+// a leap second (23:59:60) is read as the second before it. Two-digit years
+// of the obsolete RFC 850 format are read as time.Parse does (69-99 as
+// 19xx), not relative to the current year as RFC 9110 §5.6.7 asks.
 func ParseDate(s string) (time.Time, bool) {
 	s = trimOWS(s)
+	if n := len(s); n > 4 && s[n-4] == ' ' && strings.EqualFold(s[n-3:], "GMT") {
+		s = s[:n-3] + "GMT"
+	}
+	if i := strings.Index(s, ":60"); i >= 0 && (i+3 == len(s) || s[i+3] == ' ') {
+		s = s[:i] + ":59" + s[i+3:]
+	}
 	for i, layout := range dateLayouts {
 		if !hasDateShape(s, dateShapes[i]) {
 			continue

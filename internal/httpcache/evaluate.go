@@ -65,7 +65,8 @@ func Evaluate(reqHeader http.Header, reqCC Directives, s Stored, now time.Time, 
 		Lifetime: FreshnessLifetime(s.Header, s.CC, s.Status, s.ResponseTime, p.HeuristicMax),
 		Age:      CurrentAge(s.Header, s.RequestTime, s.ResponseTime, now),
 	}
-	d.Stale = d.Age >= d.Lifetime.Duration
+	// An invalid Age makes the response stale (§5.1).
+	d.Stale = d.Age >= d.Lifetime.Duration || !ValidAge(s.Header)
 	switch {
 	case s.CC.NoCache && len(s.CC.NoCacheFields) == 0:
 		return d.validate(ReasonNoCache)

@@ -16,7 +16,7 @@ var hopByHop = [...]string{
 	"Proxy-Authenticate",
 	"Proxy-Authentication-Info",
 	"Proxy-Authorization",
-	"TE",
+	"Te", // TE, in the canonical form of http.Header keys
 	"Trailer",
 	"Transfer-Encoding",
 	"Upgrade",

@@ -20,7 +20,8 @@ func StaleWhileRevalidate(respCC Directives, staleness time.Duration) bool {
 // proxy-revalidate or s-maxage forbid serving stale (RFC 9111 §4.2.4,
 // §5.2.2.2, §5.2.2.8, §5.2.2.10).
 func StaleIfError(respCC, reqCC Directives, staleness, defaultGrace time.Duration) bool {
-	if StaleForbidden(respCC) {
+	// An unqualified no-cache forbids stale responses too (§4.2.4).
+	if StaleForbidden(respCC) || respCC.NoCache && len(respCC.NoCacheFields) == 0 {
 		return false
 	}
 	allowed := defaultGrace

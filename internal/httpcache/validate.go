@@ -56,10 +56,13 @@ func SelectFor304(resp http.Header, candidates []http.Header) int {
 				return i
 			}
 		}
-		// Weak tags only ever refresh a response with the same weak tag.
-		for i, h := range candidates {
-			if c, ok := parseETag(h.Get("ETag")); ok && weakMatch(t, c) {
-				return i
+		// A weak tag refreshes a response with the same weak tag; a
+		// strong one only a response with the same strong tag.
+		if t.weak {
+			for i, h := range candidates {
+				if c, ok := parseETag(h.Get("ETag")); ok && c.weak && weakMatch(t, c) {
+					return i
+				}
 			}
 		}
 		return -1
@@ -72,7 +75,9 @@ func SelectFor304(resp http.Header, candidates []http.Header) int {
 		}
 		return -1
 	}
-	if len(candidates) == 1 {
+	// Without validators, only a single stored response that lacks them
+	// too.
+	if len(candidates) == 1 && !HasValidator(candidates[0]) {
 		return 0
 	}
 	return -1
@@ -98,6 +103,10 @@ func UpdateStoredHeader(stored, fresh http.Header) http.Header {
 	// does not repeat is dropped rather than carried forward.
 	if _, ok := update["Age"]; !ok {
 		delete(out, "Age")
+	}
+	// Fields a qualified private names are never stored (§3.1, §5.2.2.7).
+	for _, f := range ParseCacheControl(out).PrivateFields {
+		out.Del(f)
 	}
 	return out
 }

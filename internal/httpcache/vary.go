@@ -36,24 +36,23 @@ func VaryStar(h http.Header) bool {
 }
 
 // NormalizeFieldValue combines the field lines of name in h into one value
-// (RFC 9110 §5.3) and normalises white space around list commas, which does
-// not change the meaning of any list-based field (RFC 9111 §4.1). An absent
-// field and an empty one both give "".
-func NormalizeFieldValue(h http.Header, name string) string {
-	vs := h.Values(name)
-	switch len(vs) {
-	case 0:
-		return ""
-	case 1:
-		if !strings.ContainsAny(vs[0], ", \t") {
-			return vs[0]
-		}
+// (RFC 9110 §5.3) and trims the white space around list members, which
+// does not change the meaning of any list-based field (RFC 9111 §4.1).
+// Commas and white space inside quoted strings are kept as they are. It
+// reports false when the field is absent: an absent field only matches an
+// absent one (RFC 9111 §4.1).
+func NormalizeFieldValue(h http.Header, name string) (string, bool) {
+	vs, ok := h[textproto.CanonicalMIMEHeaderKey(name)]
+	if !ok {
+		return "", false
+	}
+	if len(vs) == 1 && !strings.ContainsAny(vs[0], ", \t\"") {
+		return vs[0], true
 	}
 	var b strings.Builder
 	first := true
 	for _, line := range vs {
-		for _, member := range strings.Split(line, ",") {
-			member = strings.Join(strings.Fields(member), " ")
+		for _, member := range splitList(line) {
 			if member == "" {
 				continue
 			}
@@ -64,13 +63,36 @@ func NormalizeFieldValue(h http.Header, name string) string {
 			b.WriteString(member)
 		}
 	}
-	return b.String()
+	return b.String(), true
+}
+
+// splitList splits a list-based field value at the commas that are not
+// inside a quoted string (RFC 9110 §5.6.1, §5.6.4), trimming each member.
+func splitList(v string) []string {
+	var members []string
+	inQuote, escaped, start := false, false, 0
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case escaped:
+			escaped = false
+		case inQuote && c == '\\':
+			escaped = true
+		case c == '"':
+			inQuote = !inQuote
+		case c == ',' && !inQuote:
+			members = append(members, trimOWS(v[start:i]))
+			start = i + 1
+		}
+	}
+	return append(members, trimOWS(v[start:]))
 }
 
 // SecondaryKey is the part of a cache key that Vary adds (RFC 9111 §4.1):
-// each nominated field name with the request's normalised value. Two
-// requests with the same secondary key for the same names select the same
-// stored response. The names must come from VaryNames.
+// each nominated field name with the request's normalised value, or the
+// bare name when the request lacks the field. Two requests with the same
+// secondary key for the same names select the same stored response. The
+// names must come from VaryNames.
 func SecondaryKey(names []string, req http.Header) string {
 	var b strings.Builder
 	for i, n := range names {
@@ -78,21 +100,26 @@ func SecondaryKey(names []string, req http.Header) string {
 			b.WriteByte('&')
 		}
 		b.WriteString(url.QueryEscape(n))
-		b.WriteByte('=')
-		b.WriteString(url.QueryEscape(NormalizeFieldValue(req, n)))
+		if v, ok := NormalizeFieldValue(req, n); ok {
+			b.WriteByte('=')
+			b.WriteString(url.QueryEscape(v))
+		}
 	}
 	return b.String()
 }
 
 // VaryMatches reports whether a request matches a stored response whose
 // Vary names and request fields are given (RFC 9111 §4.1): every nominated
-// field has the same normalised value in both; "*" never matches.
+// field is absent from both, or present in both with the same normalised
+// value; "*" never matches.
 func VaryMatches(names []string, stored, req http.Header) bool {
 	for _, n := range names {
 		if n == "*" {
 			return false
 		}
-		if NormalizeFieldValue(stored, n) != NormalizeFieldValue(req, n) {
+		a, aok := NormalizeFieldValue(stored, n)
+		b, bok := NormalizeFieldValue(req, n)
+		if aok != bok || a != b {
 			return false
 		}
 	}
