@@ -27,6 +27,10 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 	out.Method = http.MethodGet
 	out.Header.Del("If-None-Match")
 	out.Header.Del("If-Modified-Since")
+	// A range request fetches the whole object, so that later ranges hit;
+	// the ranges are cut from it on the way to the client.
+	out.Header.Del("Range")
+	out.Header.Del("If-Range")
 
 	var candidates []*cached
 	if found.hit != nil {
@@ -65,6 +69,12 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 	httpcache.RemoveHopByHop(resp.Header)
 	ensureDate(resp.Header, responseTime)
 
+	if r.Header.Get("Range") != "" && resp.StatusCode == http.StatusOK && resp.ContentLength > h.opts.MaxObjectSize {
+		// Too large to store: let the origin answer the range itself.
+		resp.Body.Close()
+		h.passThrough(w, r, found.fwd, f)
+		return
+	}
 	if httpcache.ErrorStatus(resp.StatusCode) && h.serveStaleOnError(w, r, reqCC, found, resp.StatusCode, f) {
 		drain(resp.Body)
 		return
@@ -82,6 +92,25 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 	}
 	h.storeAndServe(w, r, reqCC, primary, resp, requestTime, responseTime,
 		httpcache.CacheStatus{Fwd: found.fwd, FwdStatus: resp.StatusCode}, f)
+}
+
+// passThrough forwards a request as it is and streams the answer without
+// storing it.
+func (h *Handler) passThrough(w http.ResponseWriter, r *http.Request, fwd httpcache.Forward, f *flight) {
+	resp, cancel, err := h.roundTrip(h.outbound(r.Context(), r))
+	if err != nil {
+		if f != nil {
+			f.fail(err)
+		}
+		h.failOrigin(w, r, err, fwd, false)
+		return
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	httpcache.RemoveHopByHop(resp.Header)
+	ensureDate(resp.Header, h.opts.Clock())
+	h.stream(w, r, response{status: resp.StatusCode, header: resp.Header, body: resp.Body, length: resp.ContentLength},
+		nil, httpcache.CacheStatus{Fwd: fwd, FwdStatus: resp.StatusCode, Detail: httpcache.ReasonTooLarge}, nil, f)
 }
 
 // serveStaleOnError serves the stale stored response when the origin failed

@@ -50,6 +50,14 @@ func (h *Handler) writeStored(w http.ResponseWriter, r *http.Request, e store.En
 	if h.answerConditional(w, r, e.Status, header) {
 		return
 	}
+	switch ranges, outcome := rangeRequest(r, e.Status, header, e.Size); outcome {
+	case httpcache.RangeUnsatisfiable:
+		h.writeUnsatisfiable(w, e.Size)
+		return
+	case httpcache.RangePartial:
+		h.writeRanges(w, r, ranges, e.Size, body)
+		return
+	}
 	w.WriteHeader(e.Status)
 	if r.Method == http.MethodHead || !bodyAllowed(e.Status) {
 		return
@@ -120,8 +128,26 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, resp response, 
 			toClient = false
 		}
 	}
+	var client io.Writer = w
 	if toClient {
-		w.WriteHeader(resp.status)
+		switch ranges, outcome := rangeRequest(r, resp.status, resp.header, resp.length); {
+		case outcome == httpcache.RangeUnsatisfiable:
+			h.writeUnsatisfiable(w, resp.length)
+			toClient = false
+		case outcome == httpcache.RangePartial && len(ranges) == 1:
+			// One range of a body still arriving: pass on only its bytes.
+			// Several ranges are answered with the whole response, which
+			// a server may always do (RFC 9110 §14.2).
+			rg := ranges[0]
+			out.Set("Content-Range", rg.ContentRange(resp.length))
+			out.Set("Content-Length", strconv.FormatInt(rg.Length, 10))
+			w.WriteHeader(http.StatusPartialContent)
+			client = &rangeFilter{w: w, start: rg.Start, end: rg.Start + rg.Length}
+		default:
+			w.WriteHeader(resp.status)
+		}
+	}
+	if toClient {
 		toClient = r.Method != http.MethodHead && bodyAllowed(resp.status)
 	}
 	flusher := http.NewResponseController(w)
@@ -144,7 +170,7 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, resp response, 
 				}
 			}
 			if toClient {
-				if _, werr := w.Write(buf[:n]); werr != nil {
+				if _, werr := client.Write(buf[:n]); werr != nil {
 					toClient = false
 				} else if err == nil && n < len(buf) {
 					// The origin sent less than a buffer: pass it on now

@@ -305,6 +305,25 @@ func (r *bodyReader) WriteTo(dst io.Writer) (int64, error) {
 	return int64(n), err
 }
 
+// ReadAt reads from the body at off, for range requests; it does not move
+// the Read offset.
+func (r *bodyReader) ReadAt(p []byte, off int64) (int, error) {
+	if r.off < 0 {
+		return 0, fs.ErrClosed
+	}
+	if off < 0 {
+		return 0, errors.New("memory store: negative offset")
+	}
+	if off >= int64(len(r.body)) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.body[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
 func (r *bodyReader) Close() error {
 	r.body, r.off = nil, -1
 	return nil
