@@ -119,3 +119,43 @@ func (e *Entry) MetaSize() int64 {
 	}
 	return n
 }
+
+// Purger is implemented by stores that can remove many entries at once,
+// for purges by URL prefix and by tag. Callers check for it with a type
+// assertion.
+type Purger interface {
+	// DeletePrefix removes every entry whose key starts with prefix and
+	// returns how many it removed.
+	DeletePrefix(ctx context.Context, prefix string) (int, error)
+	// DeleteTag removes every entry whose Tags include tag and returns how
+	// many it removed.
+	DeleteTag(ctx context.Context, tag string) (int, error)
+}
+
+// Locker is implemented by stores shared between Hoard processes, so that
+// one process fills an entry while the others wait for it instead of each
+// asking the origin.
+type Locker interface {
+	// TryLock takes the lock named key for at most ttl. It reports false,
+	// without waiting, when another holder has it. unlock releases it (only
+	// if still held by this caller).
+	TryLock(ctx context.Context, key string, ttl time.Duration) (unlock func(), ok bool, err error)
+}
+
+// Invalidation is a message between Hoard processes sharing a store: drop
+// these keys, prefixes or tags from local tiers.
+type Invalidation struct {
+	Keys     []string `json:"keys,omitempty"`
+	Prefixes []string `json:"prefixes,omitempty"`
+	Tags     []string `json:"tags,omitempty"`
+}
+
+// Broadcaster is implemented by shared stores that carry invalidations to
+// every process using them (for example Redis pub/sub).
+type Broadcaster interface {
+	// Publish sends inv to every subscriber, this process's included.
+	Publish(ctx context.Context, inv Invalidation) error
+	// Subscribe calls fn for each invalidation published until ctx ends.
+	// It returns once the subscription is active.
+	Subscribe(ctx context.Context, fn func(Invalidation)) error
+}
