@@ -1,0 +1,274 @@
+// Package tiered puts a small fast store (memory) in front of a larger or
+// shared one (disk, Redis): hot objects are served from the front, misses
+// fall through to the back and are copied forward as they are read.
+//
+// When the back tier is shared between Hoard processes and can broadcast
+// (store.Broadcaster), every deletion and purge is published so that the
+// front tiers of all processes drop their copies too. A failing back tier
+// degrades to a miss, logged at most once per interval; it never fails a
+// request.
+package tiered
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hoard-cache/hoard/internal/store"
+)
+
+// logEvery bounds how often back-tier failures are logged.
+const logEvery = 10 * time.Second
+
+// Store is a front tier over a back tier.
+type Store struct {
+	front, back store.Store
+	log         *slog.Logger
+
+	mu       sync.Mutex // guards lastLog, failures
+	lastLog  time.Time
+	failures int
+}
+
+var (
+	_ store.Store  = (*Store)(nil)
+	_ store.Purger = (*Store)(nil)
+	_ store.Locker = (*Store)(nil)
+)
+
+// New returns a store that reads front first. logger may be nil.
+func New(front, back store.Store, logger *slog.Logger) *Store {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Store{front: front, back: back, log: logger}
+}
+
+// Start subscribes to the back tier's invalidations, when it broadcasts
+// them, so that purges made by other processes reach the front tier. It
+// returns once subscribed; the subscription lasts until ctx ends.
+func (s *Store) Start(ctx context.Context) error {
+	b, ok := s.back.(store.Broadcaster)
+	if !ok {
+		return nil
+	}
+	return b.Subscribe(ctx, s.applyLocally)
+}
+
+// applyLocally drops what an invalidation names from the front tier.
+func (s *Store) applyLocally(inv store.Invalidation) {
+	ctx := context.Background()
+	for _, k := range inv.Keys {
+		_ = s.front.Delete(ctx, k) // a front tier (memory) does not fail deletes
+	}
+	if p, ok := s.front.(store.Purger); ok {
+		for _, prefix := range inv.Prefixes {
+			_, _ = p.DeletePrefix(ctx, prefix)
+		}
+		for _, tag := range inv.Tags {
+			_, _ = p.DeleteTag(ctx, tag)
+		}
+	}
+}
+
+// backFailed logs a back-tier failure, at most once per logEvery.
+func (s *Store) backFailed(op, key string, err error) {
+	s.mu.Lock()
+	s.failures++
+	if time.Since(s.lastLog) < logEvery {
+		s.mu.Unlock()
+		return
+	}
+	n := s.failures
+	s.failures, s.lastLog = 0, time.Now()
+	s.mu.Unlock()
+	s.log.Warn("shared store failing; serving from memory and origin", "op", op, "cache_key", key,
+		"failures", n, "error", err)
+}
+
+// Get reads the front tier, then the back tier. An entry found in the back
+// is copied to the front while the caller reads it.
+func (s *Store) Get(ctx context.Context, key string) (store.Entry, io.ReadCloser, error) {
+	e, body, err := s.front.Get(ctx, key)
+	if err == nil {
+		return e, body, nil
+	}
+	e, body, err = s.back.Get(ctx, key)
+	switch {
+	case err == nil:
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrCorrupt):
+		return store.Entry{}, nil, err
+	default:
+		s.backFailed("get", key, err)
+		return store.Entry{}, nil, store.ErrNotFound
+	}
+	bw, perr := s.front.Put(ctx, key, e)
+	if perr != nil {
+		return e, body, nil
+	}
+	return e, &promote{ReadCloser: body, bw: bw, size: e.Size}, nil
+}
+
+// promote copies a back-tier body into the front tier as it is read, and
+// commits it only when all of it was read.
+type promote struct {
+	io.ReadCloser
+	bw   store.BodyWriter
+	size int64
+	read int64
+}
+
+func (p *promote) Read(b []byte) (int, error) {
+	n, err := p.ReadCloser.Read(b)
+	if n > 0 && p.bw != nil {
+		if _, werr := p.bw.Write(b[:n]); werr != nil {
+			p.bw.Abort()
+			p.bw = nil
+		}
+		p.read += int64(n)
+	}
+	if err == io.EOF && p.bw != nil {
+		if p.read == p.size {
+			_ = p.bw.Commit() // the front tier may decline to keep it
+		} else {
+			p.bw.Abort()
+		}
+		p.bw = nil
+	}
+	return n, err
+}
+
+// ReadAt passes random access through (for Range requests); a body read
+// that way is not promoted.
+func (p *promote) ReadAt(b []byte, off int64) (int, error) {
+	if ra, ok := p.ReadCloser.(io.ReaderAt); ok {
+		return ra.ReadAt(b, off)
+	}
+	return 0, errors.New("tiered store: body has no random access")
+}
+
+func (p *promote) Close() error {
+	if p.bw != nil {
+		p.bw.Abort()
+		p.bw = nil
+	}
+	return p.ReadCloser.Close()
+}
+
+// Put writes to both tiers; the entry is committed to each.
+func (s *Store) Put(ctx context.Context, key string, e store.Entry) (store.BodyWriter, error) {
+	fw, err := s.front.Put(ctx, key, e)
+	if err != nil {
+		return nil, err
+	}
+	bw, err := s.back.Put(ctx, key, e)
+	if err != nil {
+		s.backFailed("put", key, err)
+		bw = nil
+	}
+	return &bothWriter{s: s, key: key, front: fw, back: bw}, nil
+}
+
+// bothWriter writes one body to both tiers. A back-tier failure only drops
+// the back copy.
+type bothWriter struct {
+	s           *Store
+	key         string
+	front, back store.BodyWriter
+}
+
+func (w *bothWriter) Write(p []byte) (int, error) {
+	if w.back != nil {
+		if _, err := w.back.Write(p); err != nil {
+			if !errors.Is(err, store.ErrTooLarge) {
+				w.s.backFailed("write", w.key, err)
+			}
+			w.back.Abort()
+			w.back = nil
+		}
+	}
+	return w.front.Write(p)
+}
+
+func (w *bothWriter) Commit() error {
+	if w.back != nil {
+		if err := w.back.Commit(); err != nil && !errors.Is(err, store.ErrTooLarge) {
+			w.s.backFailed("commit", w.key, err)
+		}
+	}
+	return w.front.Commit()
+}
+
+func (w *bothWriter) Abort() {
+	if w.back != nil {
+		w.back.Abort()
+	}
+	w.front.Abort()
+}
+
+// Delete removes key from both tiers and, when the back tier broadcasts,
+// from every other process's front tier.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.front.Delete(ctx, key); err != nil {
+		return err
+	}
+	if err := s.back.Delete(ctx, key); err != nil {
+		s.backFailed("delete", key, err)
+	}
+	s.publish(ctx, store.Invalidation{Keys: []string{key}})
+	return nil
+}
+
+func (s *Store) publish(ctx context.Context, inv store.Invalidation) {
+	if b, ok := s.back.(store.Broadcaster); ok {
+		if err := b.Publish(ctx, inv); err != nil {
+			s.backFailed("publish", strings.Join(inv.Keys, " "), err)
+		}
+	}
+}
+
+// DeletePrefix purges by key prefix in both tiers and broadcasts it.
+func (s *Store) DeletePrefix(ctx context.Context, prefix string) (int, error) {
+	return s.purge(ctx, store.Invalidation{Prefixes: []string{prefix}}, func(p store.Purger) (int, error) {
+		return p.DeletePrefix(ctx, prefix)
+	})
+}
+
+// DeleteTag purges by tag in both tiers and broadcasts it.
+func (s *Store) DeleteTag(ctx context.Context, tag string) (int, error) {
+	return s.purge(ctx, store.Invalidation{Tags: []string{tag}}, func(p store.Purger) (int, error) {
+		return p.DeleteTag(ctx, tag)
+	})
+}
+
+// purge runs one purge on each tier that can, and reports the larger
+// count (the tiers mostly hold the same entries).
+func (s *Store) purge(ctx context.Context, inv store.Invalidation, run func(store.Purger) (int, error)) (int, error) {
+	n := 0
+	for _, t := range []store.Store{s.front, s.back} {
+		p, ok := t.(store.Purger)
+		if !ok {
+			continue
+		}
+		m, err := run(p)
+		if err != nil {
+			return n, err
+		}
+		n = max(n, m)
+	}
+	s.publish(ctx, inv)
+	return n, nil
+}
+
+// TryLock uses the back tier's lock when it has one; otherwise the lock
+// is always granted (one process needs no fleet-wide lock).
+func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	if l, ok := s.back.(store.Locker); ok {
+		return l.TryLock(ctx, key, ttl)
+	}
+	return func() {}, true, nil
+}

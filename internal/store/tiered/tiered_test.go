@@ -1,0 +1,93 @@
+package tiered
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/hoard-cache/hoard/internal/store"
+	"github.com/hoard-cache/hoard/internal/store/memory"
+	"github.com/hoard-cache/hoard/internal/store/storetest"
+)
+
+func newMemory(t *testing.T) *memory.Store {
+	t.Helper()
+	s, err := memory.New(memory.Options{MaxBytes: 64 << 20, MaxObjectSize: 32 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return New(newMemory(t), newMemory(t), nil)
+	})
+}
+
+func put(t *testing.T, s store.Store, key, body string) {
+	t.Helper()
+	bw, err := s.Put(t.Context(), key, store.Entry{Status: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(bw, body)
+	if err := bw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func get(t *testing.T, s store.Store, key string) (string, error) {
+	t.Helper()
+	_, body, err := s.Get(t.Context(), key)
+	if err != nil {
+		return "", err
+	}
+	defer body.Close()
+	b, err := io.ReadAll(body)
+	return string(b), err
+}
+
+// TestPromotesBackHits: an entry found only in the back tier is copied to
+// the front once it has been read whole.
+func TestPromotesBackHits(t *testing.T) {
+	front, back := newMemory(t), newMemory(t)
+	s := New(front, back, nil)
+	put(t, back, "k", "from the back")
+	if got, err := get(t, s, "k"); err != nil || got != "from the back" {
+		t.Fatalf("Get = %q, %v", got, err)
+	}
+	if got, err := get(t, front, "k"); err != nil || got != "from the back" {
+		t.Errorf("front after a back hit: %q, %v; want the promoted copy", got, err)
+	}
+}
+
+// failing is a back tier that is down.
+type failing struct{}
+
+var errDown = errors.New("connection refused")
+
+func (failing) Get(context.Context, string) (store.Entry, io.ReadCloser, error) {
+	return store.Entry{}, nil, errDown
+}
+func (failing) Put(context.Context, string, store.Entry) (store.BodyWriter, error) {
+	return nil, errDown
+}
+func (failing) Delete(context.Context, string) error { return errDown }
+
+// TestBackDownKeepsServing: a failing back tier degrades to the front.
+func TestBackDownKeepsServing(t *testing.T) {
+	s := New(newMemory(t), failing{}, nil)
+	if _, err := get(t, s, "absent"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Get with the back down: %v, want ErrNotFound", err)
+	}
+	put(t, s, "k", "v")
+	if got, err := get(t, s, "k"); err != nil || got != "v" {
+		t.Errorf("Get after Put with the back down: %q, %v", got, err)
+	}
+	if err := s.Delete(t.Context(), "k"); err != nil {
+		t.Errorf("Delete with the back down: %v", err)
+	}
+}
