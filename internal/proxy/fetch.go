@@ -171,6 +171,7 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 	cc := httpcache.ParseCacheControl(e.Header)
 	lifetime := httpcache.FreshnessLifetime(e.Header, cc, e.Status, responseTime, h.opts.HeuristicMax)
 	e.Expires = h.expiresHint(responseTime, lifetime, cc, e.Header)
+	e.Tags = responseTags(e.Header)
 	e.Size = 0
 
 	cs := httpcache.CacheStatus{Fwd: found.fwd, FwdStatus: http.StatusNotModified}
@@ -232,6 +233,7 @@ func (h *Handler) storeAndServe(w http.ResponseWriter, r *http.Request, reqCC ht
 			RequestTime:   requestTime,
 			ResponseTime:  responseTime,
 			RequestHeader: httpcache.VaryRequestHeader(names, r.Header),
+			Tags:          responseTags(resp.Header),
 			Expires:       h.expiresHint(responseTime, lifetime, respCC, resp.Header),
 		}
 		bw = h.put(r.Context(), key, e)

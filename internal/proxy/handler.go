@@ -91,8 +91,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			httpcache.CacheStatus{Fwd: httpcache.FwdBypass, Detail: reasonBadRequest})
 		return
 	}
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
 		h.serveCacheable(w, r, true)
+		return
+	case "PURGE":
+		h.servePurge(w, r)
 		return
 	}
 	h.serveForwarded(w, r)

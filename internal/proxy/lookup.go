@@ -122,18 +122,20 @@ func (h *Handler) addVariant(ctx context.Context, primary, vk string, e store.En
 }
 
 // invalidate removes what is stored for a primary key, variants included
-// (RFC 9111 §4.4).
-func (h *Handler) invalidate(ctx context.Context, primary string) {
+// (RFC 9111 §4.4), and reports whether anything was stored.
+func (h *Handler) invalidate(ctx context.Context, primary string) bool {
 	mu := h.indexLock(primary)
 	mu.Lock()
 	defer mu.Unlock()
-	if e, body, ok := h.storeGet(ctx, primary); ok {
+	e, body, found := h.storeGet(ctx, primary)
+	if found {
 		body.Close()
 		for _, vk := range e.Variants {
 			h.storeDelete(ctx, vk)
 		}
 	}
 	h.storeDelete(ctx, primary)
+	return found
 }
 
 func (h *Handler) storeDelete(ctx context.Context, key string) {

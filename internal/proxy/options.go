@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 
@@ -39,6 +40,9 @@ type Options struct {
 	Clock func() time.Time
 	// Logger receives per-request debug lines and warnings. Nil discards.
 	Logger *slog.Logger
+	// PurgeAllow lists the client networks allowed to send PURGE. Nil
+	// means loopback only (127.0.0.0/8 and ::1).
+	PurgeAllow []netip.Prefix
 	// Name is the cache's name in Cache-Status and Via. Empty means "hoard".
 	Name string
 }
@@ -58,6 +62,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.PurgeAllow == nil {
+		o.PurgeAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	}
 	if o.Name == "" {
 		o.Name = "hoard"

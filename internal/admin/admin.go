@@ -1,0 +1,74 @@
+// Package admin is Hoard's admin API: purges and health, served on its own
+// address (loopback by default), apart from client traffic. It answers in
+// JSON and calls the engine; it never reaches into a store.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/hoard-cache/hoard/internal/proxy"
+)
+
+// Purger is the part of the engine the admin API drives.
+type Purger interface {
+	Purge(ctx context.Context, p proxy.Purge) (int, error)
+}
+
+// Options configures the admin handler.
+type Options struct {
+	Engine Purger
+	Logger *slog.Logger // nil discards
+}
+
+// maxBody bounds a request body.
+const maxBody = 1 << 20
+
+// New returns the admin API handler:
+//
+//	POST /_hoard/purge  {"urls":[...],"prefixes":[...],"tags":[...]} → {"purged":N}
+//	GET  /_hoard/health → {"status":"ok"}
+func New(opts Options) http.Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /_hoard/purge", func(w http.ResponseWriter, r *http.Request) {
+		var p proxy.Purge
+		dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&p); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be a JSON object with urls, prefixes and tags: " + err.Error()})
+			return
+		}
+		if len(p.URLs)+len(p.Prefixes)+len(p.Tags) == 0 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "nothing to purge: give urls, prefixes or tags"})
+			return
+		}
+		n, err := opts.Engine.Purge(r.Context(), p)
+		switch {
+		case errors.Is(err, proxy.ErrBadPurge):
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		case err != nil:
+			opts.Logger.Error("purge failed", "error", err)
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "purge failed", "purged": n})
+		default:
+			writeJSON(w, http.StatusOK, map[string]int{"purged": n})
+		}
+	})
+	mux.HandleFunc("GET /_hoard/health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // the client may be gone
+}

@@ -1,0 +1,141 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/hoard-cache/hoard/internal/httpcache"
+	"github.com/hoard-cache/hoard/internal/store"
+)
+
+// Purge names what to remove from the cache: absolute URLs (every variant
+// of each), URL prefixes and tags.
+type Purge struct {
+	URLs     []string `json:"urls,omitempty"`
+	Prefixes []string `json:"prefixes,omitempty"`
+	Tags     []string `json:"tags,omitempty"`
+}
+
+// ErrBadPurge is wrapped by Purge errors that are the caller's fault.
+var ErrBadPurge = errors.New("bad purge request")
+
+// Purge removes what p names and returns how many stored entries went.
+// URLs and prefixes must be absolute http or https URLs. Prefixes and tags
+// need a store that can purge (store.Purger).
+func (h *Handler) Purge(ctx context.Context, p Purge) (int, error) {
+	keys := make([]string, 0, len(p.URLs))
+	for _, raw := range p.URLs {
+		u, err := absoluteURL(raw)
+		if err != nil {
+			return 0, err
+		}
+		keys = append(keys, keyOfURL(u))
+	}
+	prefixes := make([]string, 0, len(p.Prefixes))
+	for _, raw := range p.Prefixes {
+		u, err := absoluteURL(raw)
+		if err != nil {
+			return 0, err
+		}
+		prefix := keyOfURL(u)
+		if u.Path == "" && u.RawQuery == "" {
+			prefix = strings.TrimSuffix(prefix, "/")
+		}
+		prefixes = append(prefixes, prefix)
+	}
+	purger, canPurge := h.opts.Store.(store.Purger)
+	if (len(prefixes) > 0 || len(p.Tags) > 0) && !canPurge {
+		return 0, fmt.Errorf("%w: this store cannot purge by prefix or tag", ErrBadPurge)
+	}
+	n := 0
+	for _, k := range keys {
+		if h.invalidate(ctx, k) {
+			n++
+		}
+	}
+	for _, prefix := range prefixes {
+		m, err := purger.DeletePrefix(ctx, prefix)
+		n += m
+		if err != nil {
+			return n, fmt.Errorf("purge prefix %s: %w", prefix, err)
+		}
+	}
+	for _, tag := range p.Tags {
+		m, err := purger.DeleteTag(ctx, tag)
+		n += m
+		if err != nil {
+			return n, fmt.Errorf("purge tag %s: %w", tag, err)
+		}
+	}
+	h.opts.Logger.Info("purged", "urls", len(keys), "prefixes", len(prefixes), "tags", len(p.Tags), "entries", n)
+	return n, nil
+}
+
+func absoluteURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%w: %q is not an absolute http or https URL", ErrBadPurge, raw)
+	}
+	return u, nil
+}
+
+// servePurge answers the PURGE method: the target URL, every variant, is
+// removed. Only clients in Options.PurgeAllow may purge.
+func (h *Handler) servePurge(w http.ResponseWriter, r *http.Request) {
+	cs := httpcache.CacheStatus{Fwd: httpcache.FwdBypass, Detail: "purge"}
+	if !h.purgeAllowed(r.RemoteAddr) {
+		h.writeError(w, http.StatusForbidden, "PURGE is not allowed from this address", cs)
+		return
+	}
+	n := 0
+	if h.invalidate(context.WithoutCancel(r.Context()), primaryKey(r)) {
+		n = 1
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Cache-Status", cs.String(h.opts.Name))
+	_ = json.NewEncoder(w).Encode(map[string]int{"purged": n}) // the client may be gone
+}
+
+func (h *Handler) purgeAllowed(remoteAddr string) bool {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range h.opts.PurgeAllow {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// responseTags are the invalidation tags an origin attached to a response:
+// Surrogate-Key (space-separated) and Cache-Tag (comma-separated).
+func responseTags(h http.Header) []string {
+	var tags []string
+	for _, v := range h.Values("Surrogate-Key") {
+		tags = append(tags, strings.Fields(v)...)
+	}
+	for _, v := range h.Values("Cache-Tag") {
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				tags = append(tags, t)
+			}
+		}
+	}
+	return tags
+}

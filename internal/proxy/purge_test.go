@@ -1,0 +1,65 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func tagged(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "max-age=600")
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/a/"):
+		w.Header().Set("Surrogate-Key", "red blue")
+	case strings.HasPrefix(r.URL.Path, "/b/"):
+		w.Header().Set("Cache-Tag", "green, blue")
+	}
+	fmt.Fprint(w, r.URL.Path)
+}
+
+func TestPurgeMethod(t *testing.T) {
+	h := newHarness(t, tagged)
+	h.get("/a/1")
+	h.get("/a/1").expect(t, 200, "/a/1", "hoard; hit")
+	h.do("PURGE", "/a/1").expect(t, 200, `{"purged":1}`+"\n", "hoard; fwd=bypass; detail=purge")
+	h.get("/a/1").expect(t, 200, "/a/1", "hoard; fwd=uri-miss")
+}
+
+func TestPurgeMethodForbidden(t *testing.T) {
+	h := newHarness(t, tagged, func(o *Options) {
+		o.PurgeAllow = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	})
+	h.get("/a/1")
+	h.do("PURGE", "/a/1").expect(t, 403, "", "hoard; fwd=bypass; detail=purge")
+	h.get("/a/1").expect(t, 200, "/a/1", "hoard; hit")
+}
+
+func TestPurgeByURLPrefixAndTag(t *testing.T) {
+	h := newHarness(t, tagged)
+	for _, p := range []string{"/a/1", "/a/2", "/b/1", "/c/1"} {
+		h.get(p)
+	}
+	base := h.front.URL
+	n, err := h.proxy.Purge(t.Context(), Purge{Tags: []string{"green"}})
+	if err != nil || n != 1 {
+		t.Errorf("purge tag green: %d, %v; want 1", n, err)
+	}
+	h.get("/b/1").expect(t, 200, "/b/1", "hoard; fwd=uri-miss")
+	h.get("/a/1").expect(t, 200, "/a/1", "hoard; hit")
+	n, err = h.proxy.Purge(t.Context(), Purge{Prefixes: []string{base + "/a/"}})
+	if err != nil || n != 2 {
+		t.Errorf("purge prefix /a/: %d, %v; want 2", n, err)
+	}
+	h.get("/a/2").expect(t, 200, "/a/2", "hoard; fwd=uri-miss")
+	n, err = h.proxy.Purge(t.Context(), Purge{URLs: []string{base + "/c/1"}})
+	if err != nil || n != 1 {
+		t.Errorf("purge URL: %d, %v; want 1", n, err)
+	}
+	h.get("/c/1").expect(t, 200, "/c/1", "hoard; fwd=uri-miss")
+	if _, err := h.proxy.Purge(t.Context(), Purge{URLs: []string{"/relative"}}); !errors.Is(err, ErrBadPurge) {
+		t.Errorf("purge of a relative URL: %v, want ErrBadPurge", err)
+	}
+}
