@@ -166,11 +166,43 @@ func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, coalesc
 		h.fetch(w, r, reqCC, primary, found, nil)
 	case leader:
 		defer h.land(f)
+		if found.hit == nil {
+			unlock, waited := h.fleetFill(r.Context(), primary)
+			if unlock != nil {
+				defer unlock()
+			}
+			if waited && h.serveFilledByFleet(w, r, reqCC, primary, f) {
+				return
+			}
+		}
 		h.fetch(w, r, reqCC, primary, found, f)
 	default:
 		found.close()
 		h.follow(w, r, f, found.fwd)
 	}
+}
+
+// serveFilledByFleet serves a response another process stored while this
+// one waited for it, and reports whether it did. The flight's followers are
+// told to look in the store themselves.
+func (h *Handler) serveFilledByFleet(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives,
+	primary string, f *flight) bool {
+	again := h.lookup(r.Context(), primary, r.Header)
+	if again.hit == nil {
+		return false
+	}
+	d := httpcache.Evaluate(r.Header, reqCC, again.hit.stored(), h.opts.Clock(), h.policy)
+	if d.Action != httpcache.Serve {
+		again.close()
+		return false
+	}
+	defer again.close()
+	f.publish(r, response{status: again.hit.entry.Status, header: again.hit.entry.Header}, false, httpcache.CacheStatus{})
+	f.finish(nil)
+	h.serveStored(w, r, again.hit, d, httpcache.CacheStatus{
+		Hit: true, TTL: d.TTL(), TTLKnown: true, Collapsed: true,
+	})
+	return true
 }
 
 func reasonIf(ok bool, r httpcache.Reason) httpcache.Reason {
