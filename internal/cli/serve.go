@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/hoard-cache/hoard/internal/admin"
 	"github.com/hoard-cache/hoard/internal/config"
 	"github.com/hoard-cache/hoard/internal/proxy"
 )
@@ -80,13 +81,31 @@ func runServer(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 		HeuristicMax:  cfg.HeuristicMax,
 		OriginTimeout: cfg.OriginTimeout,
 		StaleIfError:  cfg.StaleIfError,
+		PurgeAllow:    cfg.PurgeAllow,
 		Logger:        logger,
 	})
 	if err != nil {
 		return err
 	}
+	defer h.Close() // waits for background revalidations
 
-	return listenAndServe(ctx, cfg.Listen, h, logger, func(addr string) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := startStore(ctx, st); err != nil {
+		return err
+	}
+	adminDone := make(chan error, 1)
+	if cfg.AdminListen != "" {
+		go func() {
+			adminDone <- listenAndServe(ctx, cfg.AdminListen, admin.New(admin.Options{Engine: h, Logger: logger}), logger,
+				func(addr string) { logger.Info("admin API listening", "addr", addr) })
+			cancel() // without its admin API the process stops, rather than run half-configured
+		}()
+	} else {
+		adminDone <- nil
+	}
+
+	err = listenAndServe(ctx, cfg.Listen, h, logger, func(addr string) {
 		logger.Info("listening", "addr", addr, "origin", origin.String())
 		if cfg.Demo {
 			printDemoUsage(stdout, addr, origin)
@@ -95,6 +114,11 @@ func runServer(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 			ready(addr)
 		}
 	})
+	cancel()
+	if aerr := <-adminDone; aerr != nil {
+		err = errors.Join(err, fmt.Errorf("admin API: %w", aerr))
+	}
+	return err
 }
 
 // listenAndServe serves h on addr until ctx is done, then shuts down

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+	"fmt"
 	"io"
 
 	"github.com/hoard-cache/hoard/internal/config"
@@ -23,4 +25,15 @@ func newStore(cfg config.Config) (closingStore, error) {
 		return nil, err // returned bare: a nil *memory.Store must not become a non-nil interface
 	}
 	return st, nil
+}
+
+// startStore starts what a store runs beside requests: a tiered store's
+// subscription to fleet-wide invalidations.
+func startStore(ctx context.Context, st store.Store) error {
+	if s, ok := st.(interface{ Start(context.Context) error }); ok {
+		if err := s.Start(ctx); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+	}
+	return nil
 }

@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -68,6 +70,28 @@ type Config struct {
 	// proxy-revalidate or s-maxage forbid it. 0s turns the grace off.
 	// Flag --stale-if-error. Default 0s.
 	StaleIfError time.Duration
+
+	// Store is where responses are kept: "memory" (bounded by MaxMemory),
+	// "disk:PATH" (a directory that survives restarts, bounded by MaxDisk,
+	// with memory in front), or "redis://HOST:PORT/DB" (a Redis server
+	// shared by a fleet of Hoard processes, with memory in front; several
+	// comma-separated HOST:PORT seeds mean a Redis Cluster). Flag --store.
+	// Default memory.
+	Store string
+
+	// MaxDisk bounds the disk store, in bytes (bodies and metadata). Flag
+	// --max-disk. Default 1GiB.
+	MaxDisk int64
+
+	// AdminListen is the address of the admin API (POST /_hoard/purge,
+	// GET /_hoard/health); empty turns it off. Keep it on loopback or a
+	// private network. Flag --admin-listen. Default "" (off).
+	AdminListen string
+
+	// PurgeAllow lists the client networks (CIDRs, comma-separated) allowed
+	// to send the PURGE method; others get 403. Flag --purge-allow.
+	// Default 127.0.0.0/8,::1/128.
+	PurgeAllow []netip.Prefix
 
 	// LogLevel is the least severe level logged: debug (one line per
 	// request), info (start-up and shutdown), warn or error. Flag
@@ -143,6 +167,17 @@ func (c *Config) Validate() error {
 	if c.OriginTimeout <= 0 {
 		bad("origin-timeout", c.OriginTimeout.String(), "must be positive")
 	}
+	if _, err := ParseStore(c.Store); err != nil {
+		bad("store", c.Store, err.Error())
+	}
+	if c.MaxDisk <= 0 {
+		bad("max-disk", FormatSize(c.MaxDisk), "must be positive")
+	}
+	if c.AdminListen != "" {
+		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
+			bad("admin-listen", c.AdminListen, "want host:port, like 127.0.0.1:9080")
+		}
+	}
 	if c.StaleIfError < 0 {
 		bad("stale-if-error", c.StaleIfError.String(), "must not be negative")
 	}
@@ -180,4 +215,42 @@ func checkOrigin(origin string) string {
 // the value, and why it is wrong.
 func invalid(source, value string, reason error) error {
 	return fmt.Errorf("%s %q: %w", source, value, reason)
+}
+
+// StoreSpec is a parsed --store value.
+type StoreSpec struct {
+	Kind  string   // "memory", "disk" or "redis"
+	Path  string   // disk: the directory
+	URL   string   // redis: the redis:// URL of a single server
+	Addrs []string // redis: Cluster seed addresses, when more than one
+}
+
+// ParseStore reads a --store value: memory, disk:PATH or redis://... .
+func ParseStore(s string) (StoreSpec, error) {
+	switch {
+	case s == "" || s == "memory":
+		return StoreSpec{Kind: "memory"}, nil
+	case strings.HasPrefix(s, "disk:"):
+		path := strings.TrimPrefix(s, "disk:")
+		if path == "" {
+			return StoreSpec{}, errors.New("disk: needs a directory, like disk:/var/cache/hoard")
+		}
+		return StoreSpec{Kind: "disk", Path: path}, nil
+	case strings.HasPrefix(s, "redis://"), strings.HasPrefix(s, "rediss://"):
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" {
+			return StoreSpec{}, errors.New("want redis://HOST:PORT/DB")
+		}
+		hosts := strings.Split(u.Host, ",")
+		for _, h := range hosts {
+			if _, _, err := net.SplitHostPort(h); err != nil {
+				return StoreSpec{}, fmt.Errorf("Redis address %q: want HOST:PORT", h)
+			}
+		}
+		if len(hosts) > 1 {
+			return StoreSpec{Kind: "redis", Addrs: hosts}, nil
+		}
+		return StoreSpec{Kind: "redis", URL: s}, nil
+	}
+	return StoreSpec{}, errors.New("want memory, disk:PATH or redis://HOST:PORT/DB")
 }

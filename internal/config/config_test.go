@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/token"
 	"log/slog"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -21,9 +22,12 @@ func TestDefault(t *testing.T) {
 		OriginTimeout: 30 * time.Second,
 		LogLevel:      slog.LevelInfo,
 		LogFormat:     LogText,
+		Store:         "memory",
+		MaxDisk:       1 << 30,
+		PurgeAllow:    []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 	}
 	got := Default()
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() = %+v, want %+v", got, want)
 	}
 	got.Origin = "http://127.0.0.1:9000"

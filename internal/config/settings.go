@@ -3,7 +3,9 @@ package config
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +37,18 @@ var settings = []setting{
 	{name: "origin-timeout", def: "30s",
 		usage: "`duration` to wait for the origin's response header before answering 504",
 		bind:  func(c *Config) flag.Value { return (*durationValue)(&c.OriginTimeout) }},
+	{name: "store", def: "memory",
+		usage: "`where` responses are kept: memory, disk:PATH or redis://HOST:PORT/DB (memory stays in front)",
+		bind:  func(c *Config) flag.Value { return (*stringValue)(&c.Store) }},
+	{name: "max-disk", def: "1GiB",
+		usage: "`size` of the disk store",
+		bind:  func(c *Config) flag.Value { return (*sizeValue)(&c.MaxDisk) }},
+	{name: "admin-listen", def: "",
+		usage: "`address` (host:port) of the admin API; empty: off",
+		bind:  func(c *Config) flag.Value { return (*stringValue)(&c.AdminListen) }},
+	{name: "purge-allow", def: "127.0.0.0/8,::1/128",
+		usage: "client `networks` (comma-separated CIDRs) allowed to send PURGE",
+		bind:  func(c *Config) flag.Value { return (*prefixListValue)(&c.PurgeAllow) }},
 	{name: "stale-if-error", def: "0s",
 		usage: "`duration` a stale response may still be served while the origin fails (0s: only when the response allows it)",
 		bind:  func(c *Config) flag.Value { return (*durationValue)(&c.StaleIfError) }},
@@ -174,6 +188,37 @@ func (v *boolValue) Set(s string) error {
 	return nil
 }
 func (v *boolValue) String() string { return strconv.FormatBool(bool(*v)) }
+
+type prefixListValue []netip.Prefix
+
+func (v *prefixListValue) Set(s string) error {
+	var out []netip.Prefix
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			a, aerr := netip.ParseAddr(part)
+			if aerr != nil {
+				return fmt.Errorf("%q is not a CIDR like 10.0.0.0/8 or an address", part)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	*v = out
+	return nil
+}
+
+func (v *prefixListValue) String() string {
+	parts := make([]string, len(*v))
+	for i, p := range *v {
+		parts[i] = p.String()
+	}
+	return strings.Join(parts, ",")
+}
 
 type sizeValue int64
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +40,7 @@ func TestLoad(t *testing.T) {
 			func(c Config) string {
 				want := Default()
 				want.Origin = "http://o"
-				return diff(c == want, c, "want", want)
+				return diff(reflect.DeepEqual(c, want), c, "want", want)
 			}},
 		{"env beats default",
 			nil, envMap{"HOARD_ORIGIN": "http://env", "HOARD_MAX_MEMORY": "1GiB"},
@@ -65,20 +67,28 @@ func TestLoad(t *testing.T) {
 			func(c Config) string { return diff(!c.Demo, c.Demo) }},
 		{"every setting by flag",
 			[]string{"-listen=:0", "-origin=https://o/p", "-max-memory=10MB", "-max-object-size=1MB",
-				"-heuristic-max=1h", "-origin-timeout=5s", "-log-level=DEBUG", "-log-format=json"}, nil,
+				"-heuristic-max=1h", "-origin-timeout=5s", "-log-level=DEBUG", "-log-format=json",
+				"-store=disk:/tmp/x", "-max-disk=2GiB", "-admin-listen=127.0.0.1:0", "-purge-allow=10.0.0.0/8, 192.0.2.1",
+				"-stale-if-error=1m"}, nil,
 			func(c Config) string {
 				want := Config{Listen: ":0", Origin: "https://o/p", MaxMemory: 10e6, MaxObjectSize: 1e6,
-					HeuristicMax: time.Hour, OriginTimeout: 5 * time.Second, LogLevel: slog.LevelDebug, LogFormat: LogJSON}
-				return diff(c == want, c, "want", want)
+					HeuristicMax: time.Hour, OriginTimeout: 5 * time.Second, LogLevel: slog.LevelDebug, LogFormat: LogJSON,
+					Store: "disk:/tmp/x", MaxDisk: 2 << 30, AdminListen: "127.0.0.1:0", StaleIfError: time.Minute,
+					PurgeAllow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32")}}
+				return diff(reflect.DeepEqual(c, want), c, "want", want)
 			}},
 		{"every setting by env",
 			nil, envMap{"HOARD_LISTEN": ":0", "HOARD_ORIGIN": "https://o/p", "HOARD_MAX_MEMORY": "10MB",
 				"HOARD_MAX_OBJECT_SIZE": "1MB", "HOARD_HEURISTIC_MAX": "1h", "HOARD_ORIGIN_TIMEOUT": "5s",
-				"HOARD_LOG_LEVEL": "warn", "HOARD_LOG_FORMAT": "JSON"},
+				"HOARD_LOG_LEVEL": "warn", "HOARD_LOG_FORMAT": "JSON", "HOARD_STORE": "redis://127.0.0.1:6379/0",
+				"HOARD_MAX_DISK": "1MiB", "HOARD_ADMIN_LISTEN": "127.0.0.1:9080", "HOARD_PURGE_ALLOW": "::1/128",
+				"HOARD_STALE_IF_ERROR": "10s"},
 			func(c Config) string {
 				want := Config{Listen: ":0", Origin: "https://o/p", MaxMemory: 10e6, MaxObjectSize: 1e6,
-					HeuristicMax: time.Hour, OriginTimeout: 5 * time.Second, LogLevel: slog.LevelWarn, LogFormat: LogJSON}
-				return diff(c == want, c, "want", want)
+					HeuristicMax: time.Hour, OriginTimeout: 5 * time.Second, LogLevel: slog.LevelWarn, LogFormat: LogJSON,
+					Store: "redis://127.0.0.1:6379/0", MaxDisk: 1 << 20, AdminListen: "127.0.0.1:9080", StaleIfError: 10 * time.Second,
+					PurgeAllow: []netip.Prefix{netip.MustParsePrefix("::1/128")}}
+				return diff(reflect.DeepEqual(c, want), c, "want", want)
 			}},
 	}
 	for _, tt := range tests {
