@@ -67,8 +67,8 @@ type Config struct {
 	// still be served when the origin is down, times out or answers 500,
 	// 502, 503 or 504, for responses without their own stale-if-error
 	// directive (RFC 5861 §4). Never where must-revalidate,
-	// proxy-revalidate or s-maxage forbid it. 0s turns the grace off.
-	// Flag --stale-if-error. Default 0s.
+	// proxy-revalidate, s-maxage or no-cache forbid it. 0s turns the grace
+	// off. Flag --stale-if-error. Default 60s.
 	StaleIfError time.Duration
 
 	// Store is where responses are kept: "memory" (bounded by MaxMemory),

@@ -24,6 +24,7 @@ func TestDefault(t *testing.T) {
 		LogFormat:     LogText,
 		Store:         "memory",
 		MaxDisk:       1 << 30,
+		StaleIfError:  time.Minute,
 		PurgeAllow:    []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 	}
 	got := Default()

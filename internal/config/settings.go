@@ -49,7 +49,7 @@ var settings = []setting{
 	{name: "purge-allow", def: "127.0.0.0/8,::1/128",
 		usage: "client `networks` (comma-separated CIDRs) allowed to send PURGE",
 		bind:  func(c *Config) flag.Value { return (*prefixListValue)(&c.PurgeAllow) }},
-	{name: "stale-if-error", def: "0s",
+	{name: "stale-if-error", def: "60s",
 		usage: "`duration` a stale response may still be served while the origin fails (0s: only when the response allows it)",
 		bind:  func(c *Config) flag.Value { return (*durationValue)(&c.StaleIfError) }},
 	{name: "log-level", def: "info",

@@ -3,31 +3,25 @@ package httpcache
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
-// ageValue reads the Age field (RFC 9111 §5.1): a non-negative
-// delta-seconds in the first field line; later lines are discarded. It
-// reports false when that value is invalid (a list, a sign, a fraction,
-// anything but digits), which makes the response stale; the age then
-// counts as 0 so that the Age Hoard sends stays sane.
+// ageValue reads the Age field (RFC 9111 §5.1): the first member of the
+// first field line, a non-negative delta-seconds; the rest is discarded. An
+// invalid value (a sign, a fraction, a parameter) is ignored: it counts as
+// 0 and ageValue reports false.
 func ageValue(h http.Header) (time.Duration, bool) {
 	vs := h["Age"]
 	if len(vs) == 0 {
 		return 0, true
 	}
-	d := parseDelta(trimOWS(vs[0]), true)
+	v, _, _ := strings.Cut(vs[0], ",") // a list: the first member counts
+	d := parseDelta(trimOWS(v), true)
 	if !d.Valid {
-		return 0, false
+		return 0, false // invalid: ignored (RFC 9111 §5.1), i.e. age 0
 	}
 	return d.Value, true
-}
-
-// ValidAge reports whether a response's Age field, if any, is valid
-// (RFC 9111 §5.1); a response with an invalid one is stale.
-func ValidAge(h http.Header) bool {
-	_, ok := ageValue(h)
-	return ok
 }
 
 // CurrentAge computes the age of a stored response at now (RFC 9111 §4.2.3):

@@ -49,6 +49,10 @@ type Directives struct {
 	NoTransform     bool // no-transform (§5.2.1.6, §5.2.2.6)
 	OnlyIfCached    bool // only-if-cached (§5.2.1.7)
 	Immutable       bool // immutable (RFC 8246)
+
+	// Targeted is true when the directives come from CDN-Cache-Control
+	// (RFC 9213): Cache-Control and Expires are then ignored.
+	Targeted bool
 }
 
 // ParseCacheControl parses every Cache-Control field line of h.

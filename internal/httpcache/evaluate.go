@@ -65,8 +65,7 @@ func Evaluate(reqHeader http.Header, reqCC Directives, s Stored, now time.Time, 
 		Lifetime: FreshnessLifetime(s.Header, s.CC, s.Status, s.ResponseTime, p.HeuristicMax),
 		Age:      CurrentAge(s.Header, s.RequestTime, s.ResponseTime, now),
 	}
-	// An invalid Age makes the response stale (§5.1).
-	d.Stale = d.Age >= d.Lifetime.Duration || !ValidAge(s.Header)
+	d.Stale = d.Age >= d.Lifetime.Duration
 	switch {
 	case s.CC.NoCache && len(s.CC.NoCacheFields) == 0:
 		return d.validate(ReasonNoCache)

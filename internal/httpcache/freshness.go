@@ -38,7 +38,7 @@ func FreshnessLifetime(h http.Header, cc Directives, status int, responseTime ti
 	if !ok {
 		date = responseTime
 	}
-	if len(h["Expires"]) > 0 {
+	if len(h["Expires"]) > 0 && !cc.Targeted {
 		// An invalid Expires, "0" included, means already expired (§5.3).
 		expires, ok := headerDate(h, "Expires")
 		if !ok {
@@ -60,7 +60,7 @@ func FreshnessLifetime(h http.Header, cc Directives, status int, responseTime ti
 // HasExplicitFreshness reports whether a response states its own lifetime:
 // s-maxage, max-age or Expires (RFC 9111 §3, §4.2.1).
 func HasExplicitFreshness(h http.Header, cc Directives) bool {
-	return cc.SMaxAge.Present || cc.MaxAge.Present || len(h["Expires"]) > 0
+	return cc.SMaxAge.Present || cc.MaxAge.Present || len(h["Expires"]) > 0 && !cc.Targeted
 }
 
 // HeuristicallyCacheable reports whether a status code may be given a

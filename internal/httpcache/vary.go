@@ -41,13 +41,35 @@ func VaryStar(h http.Header) bool {
 // Commas and white space inside quoted strings are kept as they are. It
 // reports false when the field is absent: an absent field only matches an
 // absent one (RFC 9111 §4.1).
+//
+// The values of Accept-Encoding, Accept-Language and Accept-Charset are
+// compared in lower case: content codings, language ranges and charset
+// names are case-insensitive (RFC 9110 §8.4.1, §12.5.4; RFC 4647 §2).
 func NormalizeFieldValue(h http.Header, name string) (string, bool) {
-	vs, ok := h[textproto.CanonicalMIMEHeaderKey(name)]
+	name = textproto.CanonicalMIMEHeaderKey(name)
+	vs, ok := h[name]
 	if !ok {
 		return "", false
 	}
+	v := normalizeMembers(vs)
+	if caseInsensitiveValue[name] {
+		v = strings.ToLower(v)
+	}
+	return v, true
+}
+
+// caseInsensitiveValue lists the fields whose values Vary compares without
+// regard to case.
+var caseInsensitiveValue = map[string]bool{
+	"Accept-Encoding": true,
+	"Accept-Language": true,
+	"Accept-Charset":  true,
+}
+
+// normalizeMembers joins field lines and trims list members.
+func normalizeMembers(vs []string) string {
 	if len(vs) == 1 && !strings.ContainsAny(vs[0], ", \t\"") {
-		return vs[0], true
+		return vs[0]
 	}
 	var b strings.Builder
 	first := true
@@ -63,7 +85,7 @@ func NormalizeFieldValue(h http.Header, name string) (string, bool) {
 			b.WriteString(member)
 		}
 	}
-	return b.String(), true
+	return b.String()
 }
 
 // splitList splits a list-based field value at the commas that are not

@@ -73,6 +73,7 @@ func TestNormalizeFieldValue(t *testing.T) {
 	}{
 		{"absent (RFC 9111 §4.1)", hdr(), "Accept", "<absent>"},
 		{"empty is present (RFC 9111 §4.1)", hdr("Accept", ""), "Accept", ""},
+		{"language ranges compared in lower case (RFC 4647 §2)", hdr("Accept-Language", "en-US, FR"), "Accept-Language", "en-us, fr"},
 		{"commas inside a quoted string kept (RFC 9110 §5.6.4)", hdr("X-Custom", `"a,b" , c`), "X-Custom", `"a,b", c`},
 		{"single value unchanged", hdr("Accept", "text/html"), "Accept", "text/html"},
 		{"field name in any case (RFC 9110 §5.1)", hdr("Accept", "text/html"), "accept", "text/html"},

@@ -52,7 +52,7 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 	}
 
 	requestTime := h.opts.Clock()
-	resp, cancel, err := h.roundTrip(out)
+	resp, cancel, err := h.roundTripTo(w, out)
 	if err != nil {
 		if h.serveStaleOnError(w, r, reqCC, found, 0, f) {
 			return
@@ -168,7 +168,7 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 	e.RequestTime, e.ResponseTime = requestTime, responseTime
 	names := httpcache.VaryNames(e.Header)
 	e.RequestHeader = httpcache.VaryRequestHeader(names, r.Header)
-	cc := httpcache.ParseCacheControl(e.Header)
+	cc := httpcache.ParseResponseCacheControl(e.Header)
 	lifetime := httpcache.FreshnessLifetime(e.Header, cc, e.Status, responseTime, h.opts.HeuristicMax)
 	e.Expires = h.expiresHint(responseTime, lifetime, cc, e.Header)
 	e.Tags = responseTags(e.Header)
@@ -206,7 +206,7 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 // way when RFC 9111 §3 allows and it is worth keeping.
 func (h *Handler) storeAndServe(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives, primary string,
 	resp *http.Response, requestTime, responseTime time.Time, cs httpcache.CacheStatus, f *flight) {
-	respCC := httpcache.ParseCacheControl(resp.Header)
+	respCC := httpcache.ParseResponseCacheControl(resp.Header)
 	ok, why := httpcache.Storable(httpcache.Exchange{
 		Method: http.MethodGet, ReqHeader: r.Header, ReqCC: reqCC,
 		Status: resp.StatusCode, RespHeader: resp.Header, RespCC: respCC,

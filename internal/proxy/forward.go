@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"strings"
 	"time"
 
@@ -81,7 +83,30 @@ func (e *originError) Unwrap() error { return e.err }
 // does not arrive within OriginTimeout. The returned cancel must be called
 // once the response body is done with.
 func (h *Handler) roundTrip(out *http.Request) (*http.Response, context.CancelFunc, error) {
+	return h.roundTripTo(nil, out)
+}
+
+// roundTripTo is roundTrip that also relays the origin's interim (1xx)
+// responses, 100 and 101 excepted, to w (RFC 9110 §15.2).
+func (h *Handler) roundTripTo(w http.ResponseWriter, out *http.Request) (*http.Response, context.CancelFunc, error) {
 	ctx, cancel := context.WithCancelCause(out.Context())
+	if w != nil {
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			Got1xxResponse: func(code int, hdr textproto.MIMEHeader) error {
+				if code == http.StatusContinue || code == http.StatusSwitchingProtocols {
+					return nil
+				}
+				wh := w.Header()
+				for k, vs := range hdr {
+					wh[k] = vs
+				}
+				httpcache.RemoveHopByHop(wh)
+				w.WriteHeader(code)
+				clear(wh) // the final response starts from an empty header
+				return nil
+			},
+		})
+	}
 	timer := time.AfterFunc(h.opts.OriginTimeout, func() { cancel(errOriginTimeout) })
 	resp, err := h.transport.RoundTrip(out.WithContext(ctx))
 	timer.Stop()
@@ -126,7 +151,7 @@ func (h *Handler) failOrigin(w http.ResponseWriter, r *http.Request, err error, 
 // changed (RFC 9111 §4.4).
 func (h *Handler) serveForwarded(w http.ResponseWriter, r *http.Request) {
 	out := h.outbound(r.Context(), r)
-	resp, cancel, err := h.roundTrip(out)
+	resp, cancel, err := h.roundTripTo(w, out)
 	if err != nil {
 		h.failOrigin(w, r, err, httpcache.FwdMethod, false)
 		return

@@ -23,7 +23,7 @@ type cached struct {
 }
 
 func newCached(key string, e store.Entry, body io.ReadCloser) *cached {
-	return &cached{key: key, entry: e, cc: httpcache.ParseCacheControl(e.Header), body: body}
+	return &cached{key: key, entry: e, cc: httpcache.ParseResponseCacheControl(e.Header), body: body}
 }
 
 func (c *cached) stored() httpcache.Stored {
