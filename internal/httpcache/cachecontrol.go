@@ -59,7 +59,7 @@ type Directives struct {
 func ParseCacheControl(h http.Header) Directives {
 	var d Directives
 	var seen uint32
-	for _, line := range h.Values("Cache-Control") {
+	for _, line := range h["Cache-Control"] {
 		d.parseLine(line, &seen)
 	}
 	return d

@@ -83,7 +83,7 @@ func splitETags(v string) (tags []eTag, any bool) {
 //   - otherwise If-Modified-Since: true when the stored Last-Modified (or,
 //     lacking one, Date) is no later than its date.
 func NotModified(req, stored http.Header) bool {
-	if inm := req.Values("If-None-Match"); len(inm) > 0 {
+	if inm := req["If-None-Match"]; len(inm) > 0 {
 		current, ok := parseETag(stored.Get("ETag"))
 		for _, line := range inm {
 			tags, any := splitETags(line)

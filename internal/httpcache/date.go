@@ -88,7 +88,7 @@ func hasDateShape(s, shape string) bool {
 // headerDate parses the date in field name of h. A field that appears more
 // than once, or holds no valid HTTP-date, reports false.
 func headerDate(h http.Header, name string) (time.Time, bool) {
-	vs := h.Values(name)
+	vs := h[name] // callers pass canonical names
 	if len(vs) != 1 {
 		return time.Time{}, false
 	}

@@ -11,6 +11,25 @@ type Stored struct {
 	Header                    http.Header
 	CC                        Directives // parsed from Header
 	RequestTime, ResponseTime time.Time
+	// Facts, when not nil, holds what Analyze derived from the fields
+	// above, so that Evaluate does not parse them again.
+	Facts *Facts
+}
+
+// Facts are what the reuse rules derive from a stored response alone, once:
+// its freshness lifetime (§4.2.1) and its corrected initial age (§4.2.3),
+// to which only the resident time is added at each use.
+type Facts struct {
+	Lifetime            Lifetime
+	CorrectedInitialAge time.Duration
+}
+
+// Analyze derives the Facts of a stored response.
+func Analyze(s Stored, heuristicMax time.Duration) Facts {
+	return Facts{
+		Lifetime:            FreshnessLifetime(s.Header, s.CC, s.Status, s.ResponseTime, heuristicMax),
+		CorrectedInitialAge: CurrentAge(s.Header, s.RequestTime, s.ResponseTime, s.ResponseTime),
+	}
 }
 
 // Action is what a cache does with a request given a stored response.
@@ -61,9 +80,15 @@ type Policy struct {
 // forbids it with must-revalidate, proxy-revalidate or s-maxage (§4.2.4,
 // §5.2.2.2, §5.2.2.8, §5.2.2.10).
 func Evaluate(reqHeader http.Header, reqCC Directives, s Stored, now time.Time, p Policy) Decision {
+	facts := s.Facts
+	if facts == nil {
+		f := Analyze(s, p.HeuristicMax)
+		facts = &f
+	}
 	d := Decision{
-		Lifetime: FreshnessLifetime(s.Header, s.CC, s.Status, s.ResponseTime, p.HeuristicMax),
-		Age:      CurrentAge(s.Header, s.RequestTime, s.ResponseTime, now),
+		Lifetime: facts.Lifetime,
+		// current_age = corrected_initial_age + resident_time (§4.2.3)
+		Age: facts.CorrectedInitialAge + max(0, now.Sub(s.ResponseTime)),
 	}
 	d.Stale = d.Age >= d.Lifetime.Duration
 	switch {
@@ -113,7 +138,7 @@ func RequestNoCache(h http.Header, cc Directives) bool {
 	if len(h["Cache-Control"]) > 0 {
 		return false
 	}
-	for _, v := range h.Values("Pragma") {
+	for _, v := range h["Pragma"] {
 		if containsToken(v, "no-cache") {
 			return true
 		}

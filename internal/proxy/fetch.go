@@ -184,6 +184,7 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 		Method: http.MethodGet, ReqHeader: r.Header, ReqCC: reqCC,
 		Status: e.Status, RespHeader: e.Header, RespCC: cc,
 	}); ok {
+		e.Memo = h.newMemo(e, c.entry.Size)
 		bw = h.put(r.Context(), key, e)
 	} else {
 		cs.Detail = why
@@ -236,6 +237,7 @@ func (h *Handler) storeAndServe(w http.ResponseWriter, r *http.Request, reqCC ht
 			Tags:          responseTags(resp.Header),
 			Expires:       h.expiresHint(responseTime, lifetime, respCC, resp.Header),
 		}
+		e.Memo = h.newMemo(e, resp.ContentLength)
 		bw = h.put(r.Context(), key, e)
 		after = h.afterStore(r, primary, key, e)
 		age := httpcache.CurrentAge(resp.Header, requestTime, responseTime, responseTime)

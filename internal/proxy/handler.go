@@ -28,6 +28,7 @@ type Handler struct {
 	transport http.RoundTripper
 	policy    httpcache.Policy
 	via       string
+	viaField  []string // {via}, shared by responses that had no Via
 
 	// indexLocks serialise updates of one URL's variant index, so that two
 	// variants stored at once do not drop each other from the index.
@@ -52,6 +53,7 @@ func New(opts Options) (*Handler, error) {
 		transport: opts.Transport,
 		policy:    httpcache.Policy{HeuristicMax: opts.HeuristicMax},
 		via:       "1.1 " + opts.Name,
+		viaField:  []string{"1.1 " + opts.Name},
 		seed:      maphash.MakeSeed(),
 
 		flights:     map[string]*flight{},

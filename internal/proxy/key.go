@@ -18,7 +18,11 @@ func primaryKey(r *http.Request) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return keyFor(scheme, r.Host, r.URL.RequestURI())
+	target := r.RequestURI // as received: origin-form needs no rebuilding
+	if !strings.HasPrefix(target, "/") {
+		target = r.URL.RequestURI()
+	}
+	return keyFor(scheme, r.Host, target)
 }
 
 func keyFor(scheme, host, requestURI string) string {

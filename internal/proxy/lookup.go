@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/hoard-cache/hoard/internal/httpcache"
@@ -18,18 +19,57 @@ const maxVariants = 16
 type cached struct {
 	key   string
 	entry store.Entry
-	cc    httpcache.Directives
-	body  io.ReadCloser // nil for a sibling whose body was not opened
+	*memo
+	body io.ReadCloser // nil for a sibling whose body was not opened
 }
 
-func newCached(key string, e store.Entry, body io.ReadCloser) *cached {
-	return &cached{key: key, entry: e, cc: httpcache.ParseResponseCacheControl(e.Header), body: body}
+// memo is what the proxy derives from a stored response's fields. It is
+// computed once when the response is stored and kept in the entry
+// (store.Entry.Memo) by in-process stores, so that a hit parses nothing;
+// for entries read from other stores it is computed on each read.
+type memo struct {
+	cc        httpcache.Directives
+	varyNames []string
+	facts     httpcache.Facts
+	// contentLength is the Content-Length field of the stored body, when
+	// known at store time.
+	contentLength []string
+}
+
+// memoOf returns the memo of an entry, computing it when the store did not
+// keep one.
+func (h *Handler) memoOf(e store.Entry) *memo {
+	if m, ok := e.Memo.(*memo); ok {
+		return m
+	}
+	return h.newMemo(e, -1)
+}
+
+// newMemo derives the memo of an entry whose body has size bytes (-1 when
+// not known yet).
+func (h *Handler) newMemo(e store.Entry, size int64) *memo {
+	m := &memo{cc: httpcache.ParseResponseCacheControl(e.Header), varyNames: httpcache.VaryNames(e.Header)}
+	m.facts = httpcache.Analyze(httpcache.Stored{
+		Status: e.Status, Header: e.Header, CC: m.cc, RequestTime: e.RequestTime, ResponseTime: e.ResponseTime,
+	}, h.opts.HeuristicMax)
+	if size < 0 && e.Size > 0 {
+		size = e.Size
+	}
+	if size >= 0 {
+		m.contentLength = []string{strconv.FormatInt(size, 10)}
+	}
+	return m
+}
+
+func (h *Handler) newCached(key string, e store.Entry, body io.ReadCloser) *cached {
+	return &cached{key: key, entry: e, memo: h.memoOf(e), body: body}
 }
 
 func (c *cached) stored() httpcache.Stored {
 	return httpcache.Stored{
 		Status: c.entry.Status, Header: c.entry.Header, CC: c.cc,
 		RequestTime: c.entry.RequestTime, ResponseTime: c.entry.ResponseTime,
+		Facts: &c.facts,
 	}
 }
 
@@ -61,11 +101,13 @@ func (h *Handler) lookup(ctx context.Context, primary string, req http.Header) l
 		return lookupResult{fwd: httpcache.FwdURIMiss}
 	}
 	if len(e.Variants) == 0 {
-		if httpcache.VaryMatches(httpcache.VaryNames(e.Header), e.RequestHeader, req) {
-			return lookupResult{hit: newCached(primary, e, body)}
+		c := h.newCached(primary, e, body)
+		if httpcache.VaryMatches(c.varyNames, e.RequestHeader, req) {
+			return lookupResult{hit: c}
 		}
 		body.Close()
-		return lookupResult{fwd: httpcache.FwdVaryMiss, siblings: []*cached{newCached(primary, e, nil)}}
+		c.body = nil
+		return lookupResult{fwd: httpcache.FwdVaryMiss, siblings: []*cached{c}}
 	}
 	body.Close() // an index has no body
 	res := lookupResult{fwd: httpcache.FwdVaryMiss}
@@ -77,8 +119,8 @@ func (h *Handler) lookup(ctx context.Context, primary string, req http.Header) l
 		if !ok {
 			break
 		}
-		if httpcache.VaryMatches(httpcache.VaryNames(ve.Header), ve.RequestHeader, req) {
-			res.hit = newCached(vk, ve, vbody)
+		if c := h.newCached(vk, ve, vbody); httpcache.VaryMatches(c.varyNames, ve.RequestHeader, req) {
+			res.hit = c
 			return res
 		}
 		vbody.Close()
@@ -86,7 +128,7 @@ func (h *Handler) lookup(ctx context.Context, primary string, req http.Header) l
 	for _, vk := range e.Variants[:min(len(e.Variants), maxVariants)] {
 		if ve, vbody, ok := h.storeGet(ctx, vk); ok {
 			vbody.Close()
-			res.siblings = append(res.siblings, newCached(vk, ve, nil))
+			res.siblings = append(res.siblings, h.newCached(vk, ve, nil))
 		}
 	}
 	return res

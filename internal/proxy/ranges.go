@@ -15,10 +15,11 @@ import (
 // size bytes (RFC 9110 §14.2), honouring If-Range (§13.1.5). RangeIgnore
 // means: answer with the whole response.
 func rangeRequest(r *http.Request, status int, header http.Header, size int64) ([]httpcache.ByteRange, httpcache.RangeOutcome) {
-	v := r.Header.Get("Range")
-	if v == "" || r.Method != http.MethodGet || status != http.StatusOK || size < 0 {
+	vs := r.Header["Range"]
+	if len(vs) == 0 || r.Method != http.MethodGet || status != http.StatusOK || size < 0 {
 		return nil, httpcache.RangeIgnore
 	}
+	v := vs[0]
 	if !httpcache.IfRangeMatches(r.Header, header) {
 		return nil, httpcache.RangeIgnore
 	}

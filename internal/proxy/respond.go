@@ -44,8 +44,12 @@ func (h *Handler) writeStored(w http.ResponseWriter, r *http.Request, e store.En
 	for k, vs := range header {
 		out[k] = vs
 	}
-	out["Age"] = []string{httpcache.FormatAge(age)}
-	out["Content-Length"] = []string{strconv.FormatInt(e.Size, 10)}
+	out["Age"] = ageField(age)
+	if m, ok := e.Memo.(*memo); ok && m.contentLength != nil {
+		out["Content-Length"] = m.contentLength
+	} else {
+		out["Content-Length"] = []string{strconv.FormatInt(e.Size, 10)}
+	}
 	h.finishHeader(out, cs)
 	if h.answerConditional(w, r, e.Status, header) {
 		return
@@ -70,7 +74,11 @@ func (h *Handler) writeStored(w http.ResponseWriter, r *http.Request, e store.En
 // finishHeader adds Via (RFC 9110 §7.6.3) and Cache-Status (RFC 9211) to a
 // response header. Shared slices from a stored header are never appended to.
 func (h *Handler) finishHeader(out http.Header, cs httpcache.CacheStatus) {
-	out["Via"] = append(slices.Clip(out["Via"]), h.via)
+	if prior := out["Via"]; len(prior) > 0 {
+		out["Via"] = append(slices.Clip(prior), h.via)
+	} else {
+		out["Via"] = h.viaField // shared and never modified
+	}
 	out["Cache-Status"] = []string{cs.String(h.opts.Name)}
 }
 
@@ -206,4 +214,22 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, resp response, 
 	if f != nil {
 		f.finish(nil)
 	}
+}
+
+// ageFields holds ready-made Age fields for the first hour, so that most
+// hits need not build one. They are shared and never modified.
+var ageFields = func() [][]string {
+	t := make([][]string, 3600)
+	for i := range t {
+		t[i] = []string{strconv.Itoa(i)}
+	}
+	return t
+}()
+
+// ageField returns the Age field for age (RFC 9111 §5.1).
+func ageField(age time.Duration) []string {
+	if s := int64(age / time.Second); s >= 0 && s < int64(len(ageFields)) {
+		return ageFields[s]
+	}
+	return []string{httpcache.FormatAge(age)}
 }

@@ -92,6 +92,12 @@ type Entry struct {
 	// Size is the body's length in bytes, set by the store when the entry is
 	// committed.
 	Size int64
+	// Memo is derived data the caller attaches at Put for its own use (the
+	// proxy keeps the parsed header fields there, so that a hit does not
+	// parse them again). Stores in this process keep the pointer and return
+	// it with the entry; stores that serialise entries drop it and return
+	// nil. No store looks inside.
+	Memo any `json:"-"`
 }
 
 // Expired reports whether the entry may be dropped at now.

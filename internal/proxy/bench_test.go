@@ -1,0 +1,90 @@
+package proxy
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/hoard-cache/hoard/internal/store/memory"
+)
+
+// nullWriter is a ResponseWriter that keeps nothing, so that a benchmark
+// measures the handler and not a recorder.
+type nullWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *nullWriter) Header() http.Header         { return w.h }
+func (w *nullWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *nullWriter) WriteHeader(s int)           { w.status = s }
+
+func newBenchHandler(b *testing.B, size int) *Handler {
+	b.Helper()
+	body := bytes.Repeat([]byte("x"), size)
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=3600")
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("ETag", `"bench"`)
+		w.Write(body)
+	})
+	st, err := memory.New(memory.Options{MaxBytes: 256 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	h, err := New(Options{
+		Origin:    &url.URL{Scheme: "http", Host: "origin.test"},
+		Store:     st,
+		Transport: handlerTransport{origin},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h
+}
+
+// handlerTransport answers requests with an in-process handler.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := newRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.result(r), nil
+}
+
+// BenchmarkHit measures serving a fresh stored response (the hit path).
+func BenchmarkHit(b *testing.B) {
+	for _, size := range []int{1 << 10, 16 << 10, 1 << 20} {
+		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
+			h := newBenchHandler(b, size)
+			req, _ := http.NewRequest(http.MethodGet, "http://hoard.test/obj", nil)
+			req.RemoteAddr = "127.0.0.1:1"
+			h.ServeHTTP(&nullWriter{h: http.Header{}}, req) // fill
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				w := &nullWriter{h: http.Header{}}
+				for pb.Next() {
+					clear(w.h)
+					h.ServeHTTP(w, req)
+					if w.status != http.StatusOK {
+						b.Fatalf("status %d", w.status)
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkPrimaryKey measures building the cache key of a request.
+func BenchmarkPrimaryKey(b *testing.B) {
+	req, _ := http.NewRequest(http.MethodGet, "http://hoard.test/some/path?q=1", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = primaryKey(req)
+	}
+}
