@@ -65,7 +65,7 @@ func runServer(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 		}
 	}
 
-	st, err := newStore(cfg)
+	st, err := newStore(cfg, logger)
 	if err != nil {
 		return err
 	}

@@ -48,15 +48,44 @@ func New(front, back store.Store, logger *slog.Logger) *Store {
 	return &Store{front: front, back: back, log: logger}
 }
 
+// subscribeRetry is how long Start waits between attempts to subscribe
+// while the back tier is unreachable.
+const subscribeRetry = time.Second
+
 // Start subscribes to the back tier's invalidations, when it broadcasts
-// them, so that purges made by other processes reach the front tier. It
-// returns once subscribed; the subscription lasts until ctx ends.
+// them, so that purges made by other processes reach the front tier; the
+// subscription lasts until ctx ends. When the back tier is unreachable,
+// the process still starts: Start logs it and keeps trying in the
+// background, and the front tier is emptied once the subscription is up,
+// since invalidations sent meanwhile were missed.
 func (s *Store) Start(ctx context.Context) error {
 	b, ok := s.back.(store.Broadcaster)
 	if !ok {
 		return nil
 	}
-	return b.Subscribe(ctx, s.applyLocally)
+	err := b.Subscribe(ctx, s.applyLocally)
+	if err == nil {
+		return nil
+	}
+	s.backFailed("subscribe", "", err)
+	go func() {
+		t := time.NewTicker(subscribeRetry)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if err := b.Subscribe(ctx, s.applyLocally); err != nil {
+				s.backFailed("subscribe", "", err)
+				continue
+			}
+			s.applyLocally(store.Invalidation{Prefixes: []string{""}})
+			return
+		}
+	}()
+	return nil
 }
 
 // applyLocally drops what an invalidation names from the front tier.
@@ -271,4 +300,17 @@ func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (fun
 		return l.TryLock(ctx, key, ttl)
 	}
 	return func() {}, true, nil
+}
+
+// Close closes both tiers (those that can be closed).
+func (s *Store) Close() error {
+	var errs []error
+	for _, t := range []store.Store{s.front, s.back} {
+		if c, ok := t.(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
