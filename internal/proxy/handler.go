@@ -29,6 +29,7 @@ type Handler struct {
 	policy    httpcache.Policy
 	via       string
 	viaField  []string // {via}, shared by responses that had no Via
+	hitFields *hitStatusFields
 
 	// indexLocks serialise updates of one URL's variant index, so that two
 	// variants stored at once do not drop each other from the index.
@@ -61,6 +62,11 @@ func New(opts Options) (*Handler, error) {
 	}
 	if h.transport == nil {
 		h.transport = newTransport(opts)
+	}
+	h.hitFields = new(hitStatusFields)
+	for i := range h.hitFields {
+		cs := httpcache.CacheStatus{Hit: true, TTL: time.Duration(i) * time.Second, TTLKnown: true}
+		h.hitFields[i] = []string{cs.String(opts.Name)}
 	}
 	return h, nil
 }

@@ -79,7 +79,22 @@ func (h *Handler) finishHeader(out http.Header, cs httpcache.CacheStatus) {
 	} else {
 		out["Via"] = h.viaField // shared and never modified
 	}
-	out["Cache-Status"] = []string{cs.String(h.opts.Name)}
+	out["Cache-Status"] = h.cacheStatusField(cs)
+}
+
+// hitStatusFields holds ready-made Cache-Status fields for plain hits with
+// a remaining freshness of up to an hour, the common case on a busy cache;
+// they are shared and never modified.
+type hitStatusFields [3601][]string
+
+// cacheStatusField returns the Cache-Status field for cs.
+func (h *Handler) cacheStatusField(cs httpcache.CacheStatus) []string {
+	if plain := (httpcache.CacheStatus{Hit: true, TTL: cs.TTL, TTLKnown: true}); cs == plain {
+		if s := int64(cs.TTL / time.Second); s >= 0 && s < int64(len(h.hitFields)) {
+			return h.hitFields[s]
+		}
+	}
+	return []string{cs.String(h.opts.Name)}
 }
 
 // answerConditional sends 304 Not Modified when the client's GET or HEAD
