@@ -192,7 +192,7 @@ func (v *boolValue) String() string { return strconv.FormatBool(bool(*v)) }
 type prefixListValue []netip.Prefix
 
 func (v *prefixListValue) Set(s string) error {
-	var out []netip.Prefix
+	out := []netip.Prefix{} // empty, not nil: nobody may purge
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {

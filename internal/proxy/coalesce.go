@@ -33,7 +33,8 @@ type flight struct {
 	shared    bool        // followers may use the response: it is being stored
 	reqHeader http.Header // the leader's request, to check a follower against Vary
 	cs        httpcache.CacheStatus
-	err       error // the origin failed before a response
+	err       error // the origin failed: no response to share
+	errStatus int   // with err: the 5xx the origin answered, 0 when it gave no answer
 
 	mu      sync.Mutex
 	body    []byte        // guarded by mu
@@ -135,6 +136,26 @@ func (h *Handler) join(key string) (*flight, bool) {
 	return f, true
 }
 
+// followFailure answers a follower whose leader found the origin failing:
+// with its own stale response where stale-if-error allows (RFC 5861 §4),
+// so that it does not wait for the failing origin a second time; else,
+// when the origin answered an error, by asking it on its own; else with
+// the leader's failure.
+func (h *Handler) followFailure(w http.ResponseWriter, r *http.Request, f *flight, fwd httpcache.Forward) {
+	reqCC := httpcache.ParseCacheControl(r.Header)
+	found := h.lookup(r.Context(), primaryKey(r), r.Header)
+	defer found.close()
+	if h.serveStaleOnError(w, r, reqCC, found, f.errStatus, nil) {
+		return
+	}
+	if f.errStatus != 0 {
+		found.close()
+		h.serveCacheable(w, r, false)
+		return
+	}
+	h.failOrigin(w, r, f.err, fwd, found.hit != nil && httpcache.StaleForbidden(found.hit.cc))
+}
+
 // land ends a flight the caller led: later requests find the store (or
 // start a new flight). A flight whose leader ended without publishing (a
 // panic) fails, so no follower waits forever.
@@ -174,7 +195,7 @@ func (h *Handler) follow(w http.ResponseWriter, r *http.Request, f *flight, fwd 
 		return // the client left; the flight goes on for the others
 	}
 	if f.err != nil {
-		h.failOrigin(w, r, f.err, fwd, false)
+		h.followFailure(w, r, f, fwd)
 		return
 	}
 	if !f.shared || !httpcache.VaryMatches(httpcache.VaryNames(f.header), f.reqHeader, r.Header) {

@@ -15,6 +15,7 @@ const (
 	reasonOriginUnreachable httpcache.Reason = "origin-unreachable"
 	reasonOnlyIfCached      httpcache.Reason = "only-if-cached"
 	reasonBadRequest        httpcache.Reason = "bad-request"
+	reasonPrecondition      httpcache.Reason = "precondition"
 
 	reasonStaleWhileRevalidate httpcache.Reason = "stale-while-revalidate"
 	reasonStaleIfError         httpcache.Reason = "stale-if-error"

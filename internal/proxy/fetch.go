@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -38,11 +39,18 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 	}
 	candidates = append(candidates, found.siblings...)
 	if len(candidates) > 0 {
-		headers := make([]http.Header, len(candidates))
-		for i, c := range candidates {
-			headers[i] = c.entry.Header
+		// If-Modified-Since only for the response this request selects;
+		// other variants offer only their entity tags (RFC 9111 §4.3.1),
+		// since a date cannot tell variants apart.
+		var selected http.Header
+		if found.hit != nil {
+			selected = found.hit.entry.Header
 		}
-		inm, ims := httpcache.ConditionalHeaders(headers[0], headers[1:]...)
+		others := make([]http.Header, 0, len(found.siblings))
+		for _, c := range found.siblings {
+			others = append(others, c.entry.Header)
+		}
+		inm, ims := httpcache.ConditionalHeaders(selected, others...)
 		if inm != "" {
 			out.Header.Set("If-None-Match", inm)
 		}
@@ -72,7 +80,7 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 	if r.Header.Get("Range") != "" && resp.StatusCode == http.StatusOK && resp.ContentLength > h.opts.MaxObjectSize {
 		// Too large to store: let the origin answer the range itself.
 		resp.Body.Close()
-		h.passThrough(w, r, found.fwd, f)
+		h.passThrough(w, r, found.fwd, httpcache.ReasonTooLarge, f)
 		return
 	}
 	if httpcache.ErrorStatus(resp.StatusCode) && h.serveStaleOnError(w, r, reqCC, found, resp.StatusCode, f) {
@@ -96,7 +104,7 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 
 // passThrough forwards a request as it is and streams the answer without
 // storing it.
-func (h *Handler) passThrough(w http.ResponseWriter, r *http.Request, fwd httpcache.Forward, f *flight) {
+func (h *Handler) passThrough(w http.ResponseWriter, r *http.Request, fwd httpcache.Forward, why httpcache.Reason, f *flight) {
 	resp, cancel, err := h.roundTrip(h.outbound(r.Context(), r))
 	if err != nil {
 		if f != nil {
@@ -110,7 +118,7 @@ func (h *Handler) passThrough(w http.ResponseWriter, r *http.Request, fwd httpca
 	httpcache.RemoveHopByHop(resp.Header)
 	ensureDate(resp.Header, h.opts.Clock())
 	h.stream(w, r, response{status: resp.StatusCode, header: resp.Header, body: resp.Body, length: resp.ContentLength},
-		nil, httpcache.CacheStatus{Fwd: fwd, FwdStatus: resp.StatusCode, Detail: httpcache.ReasonTooLarge}, nil, f)
+		nil, httpcache.CacheStatus{Fwd: fwd, FwdStatus: resp.StatusCode, Detail: why}, nil, f)
 }
 
 // serveStaleOnError serves the stale stored response when the origin failed
@@ -127,13 +135,15 @@ func (h *Handler) serveStaleOnError(w http.ResponseWriter, r *http.Request, reqC
 		return false
 	}
 	h.opts.Logger.Warn("serving stale: origin failed", "path", r.URL.Path, "status", status)
-	cs := httpcache.CacheStatus{Hit: true, Fwd: httpcache.FwdStale, FwdStatus: status, TTL: d.TTL(), TTLKnown: true,
+	// Not "hit": the request was forwarded (RFC 9211 §2.1); the detail
+	// says the stored response was served.
+	cs := httpcache.CacheStatus{Fwd: httpcache.FwdStale, FwdStatus: status, TTL: d.TTL(), TTLKnown: true,
 		Detail: reasonStaleIfError}
 	if f != nil {
-		// Followers cannot share a stored body being read by this request:
-		// they go to the origin (or the store) on their own.
-		f.publish(r, response{status: c.entry.Status, header: c.entry.Header}, false, cs)
-		f.finish(nil)
+		// Followers serve their own stale response (or fail) rather than
+		// wait for the failing origin again.
+		f.errStatus = status
+		f.fail(fmt.Errorf("origin failed (status %d)", status))
 	}
 	h.serveStored(w, r, c, d, cs)
 	return true
@@ -150,6 +160,10 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 		headers[i] = c.entry.Header
 	}
 	i := httpcache.SelectFor304(resp.Header, headers)
+	if found.hit == nil && resp.Header.Get("ETag") == "" {
+		// Only an entity tag says which other variant a 304 names.
+		i = -1
+	}
 	if i < 0 {
 		return false
 	}
@@ -222,6 +236,7 @@ func (h *Handler) storeAndServe(w http.ResponseWriter, r *http.Request, reqCC ht
 	}
 	var bw store.BodyWriter
 	var after func()
+	var shared http.Header
 	if ok {
 		names := httpcache.VaryNames(resp.Header)
 		key := primary
@@ -239,6 +254,7 @@ func (h *Handler) storeAndServe(w http.ResponseWriter, r *http.Request, reqCC ht
 		}
 		e.Memo = h.newMemo(e, resp.ContentLength)
 		bw = h.put(r.Context(), key, e)
+		shared = e.Header
 		after = h.afterStore(r, primary, key, e)
 		age := httpcache.CurrentAge(resp.Header, requestTime, responseTime, responseTime)
 		cs.TTL, cs.TTLKnown = lifetime.Duration-age, true
@@ -248,8 +264,8 @@ func (h *Handler) storeAndServe(w http.ResponseWriter, r *http.Request, reqCC ht
 	if bw != nil {
 		cs.Stored = true
 	}
-	h.stream(w, r, response{status: resp.StatusCode, header: resp.Header, body: resp.Body, length: resp.ContentLength},
-		bw, cs, after, f)
+	h.stream(w, r, response{status: resp.StatusCode, header: resp.Header, body: resp.Body, length: resp.ContentLength,
+		shared: shared}, bw, cs, after, f)
 }
 
 // put starts storing an entry, logging (not failing the request) when the

@@ -17,9 +17,10 @@ func fleetLockKey(primary string) string { return "fill:" + primary }
 // fleetFill coordinates a miss with the other processes sharing the store
 // (store.Locker), so that a fleet asks the origin once per object. It takes
 // the key's fill lock; the caller then fetches and calls unlock. When
-// another process holds the lock, it waits (at most the lock's lifetime, so
-// a dead process never blocks the others) until the entry appears in the
-// store, and reports waited: the caller looks again before fetching.
+// another process holds the lock, it waits until the entry appears in the
+// store or the lock is free again (the holder's response was not storable,
+// or it died: the lock's lifetime bounds that), and reports waited: the
+// caller looks again before fetching, holding the lock if it got it.
 // Without a shared store, or when the lock cannot be taken because the
 // store is failing, the caller just fetches.
 func (h *Handler) fleetFill(ctx context.Context, primary string) (unlock func(), waited bool) {
@@ -50,6 +51,9 @@ func (h *Handler) fleetFill(ctx context.Context, primary string) (unlock func(),
 			if _, body, ok := h.storeGet(ctx, primary); ok {
 				body.Close()
 				return nil, true
+			}
+			if unlock, held, err := locker.TryLock(ctx, fleetLockKey(primary), ttl); err == nil && held {
+				return unlock, true
 			}
 		}
 	}

@@ -90,7 +90,7 @@ func (h *Handler) roundTrip(out *http.Request) (*http.Response, context.CancelFu
 // responses, 100 and 101 excepted, to w (RFC 9110 §15.2).
 func (h *Handler) roundTripTo(w http.ResponseWriter, out *http.Request) (*http.Response, context.CancelFunc, error) {
 	ctx, cancel := context.WithCancelCause(out.Context())
-	if w != nil {
+	if w != nil && out.ProtoAtLeast(1, 1) { // never 1xx to an HTTP/1.0 client (RFC 9110 §15.2)
 		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 			Got1xxResponse: func(code int, hdr textproto.MIMEHeader) error {
 				if code == http.StatusContinue || code == http.StatusSwitchingProtocols {
@@ -119,7 +119,32 @@ func (h *Handler) roundTripTo(w http.ResponseWriter, out *http.Request) (*http.R
 		}
 		return nil, nil, &originError{timeout: timeout, err: err}
 	}
+	// After the header, the body must keep moving: a read that waits longer
+	// than OriginTimeout ends the exchange. Nothing else would: fetches run
+	// without the client's context, so a stalled origin would pin the fetch
+	// and its flight for good.
+	resp.Body = newIdleBody(resp.Body, h.opts.OriginTimeout, func() { cancel(errOriginTimeout) })
 	return resp, func() { cancel(nil) }, nil
+}
+
+// idleBody ends a body whose reads wait longer than d.
+type idleBody struct {
+	io.ReadCloser
+	d time.Duration
+	t *time.Timer
+}
+
+func newIdleBody(body io.ReadCloser, d time.Duration, expire func()) *idleBody {
+	t := time.AfterFunc(d, expire)
+	t.Stop()
+	return &idleBody{ReadCloser: body, d: d, t: t}
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	b.t.Reset(b.d)
+	n, err := b.ReadCloser.Read(p)
+	b.t.Stop()
+	return n, err
 }
 
 // failOrigin answers a request whose origin exchange failed: 504 when the

@@ -132,6 +132,13 @@ func (h *Handler) recoverPanic(w http.ResponseWriter, r *http.Request) {
 // fetches for the same key are shared.
 func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, coalesce bool) {
 	ctx := r.Context()
+	if _, ok := r.Header["If-Match"]; ok || r.Header["If-Unmodified-Since"] != nil {
+		// Preconditions Hoard does not evaluate from the cache: the origin
+		// answers them, and its answer (a 412 perhaps) is not stored
+		// (RFC 9111 §4.3.2).
+		h.passThrough(w, r, httpcache.FwdBypass, reasonPrecondition, nil)
+		return
+	}
 	reqCC := httpcache.ParseCacheControl(r.Header)
 	primary := primaryKey(r)
 	found := h.lookup(ctx, primary, r.Header)
@@ -237,6 +244,13 @@ func (h *Handler) revalidateInBackground(r *http.Request, reqCC httpcache.Direct
 	go func() {
 		defer h.background.Done()
 		defer h.land(f)
+		defer func() {
+			// stream cuts a broken body with http.ErrAbortHandler, which
+			// only an http.Server recovers; this goroutine has none.
+			if v := recover(); v != nil && v != http.ErrAbortHandler {
+				h.opts.Logger.Error("panic in background revalidation", "cache_key", primary, "panic", fmt.Sprint(v))
+			}
+		}()
 		found := h.lookup(ctx, primary, bg.Header)
 		found.fwd = httpcache.FwdStale
 		h.fetch(discard{header: http.Header{}}, bg, reqCC, primary, found, f)

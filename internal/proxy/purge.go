@@ -44,11 +44,9 @@ func (h *Handler) Purge(ctx context.Context, p Purge) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		prefix := keyOfURL(u)
-		if u.Path == "" && u.RawQuery == "" {
-			prefix = strings.TrimSuffix(prefix, "/")
-		}
-		prefixes = append(prefixes, prefix)
+		// A prefix without a path is the whole host: "http://h/", so that
+		// it cannot match "http://h.evil/" or another port.
+		prefixes = append(prefixes, keyOfURL(u))
 	}
 	purger, canPurge := h.opts.Store.(store.Purger)
 	if (len(prefixes) > 0 || len(p.Tags) > 0) && !canPurge {

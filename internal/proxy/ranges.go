@@ -31,6 +31,7 @@ func rangeRequest(r *http.Request, status int, header http.Header, size int64) (
 func (h *Handler) writeUnsatisfiable(w http.ResponseWriter, size int64) {
 	out := w.Header()
 	out.Del("Content-Length")
+	out.Del("Content-Encoding")
 	out.Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
 	out.Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)

@@ -19,6 +19,10 @@ type response struct {
 	header http.Header // not modified by stream
 	body   io.Reader
 	length int64 // body length, -1 when unknown
+	// shared, when not nil, is the header a flight's followers get: the
+	// stored fields, without those a qualified private keeps to this
+	// client (RFC 9111 §5.2.2.7).
+	shared http.Header
 }
 
 // serveStored answers a request from a stored response (RFC 9111 §4),
@@ -133,7 +137,11 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 func (h *Handler) stream(w http.ResponseWriter, r *http.Request, resp response, bw store.BodyWriter,
 	cs httpcache.CacheStatus, after func(), f *flight) {
 	if f != nil {
-		f.publish(r, resp, bw != nil, cs)
+		pub := resp
+		if pub.shared != nil {
+			pub.header = pub.shared
+		}
+		f.publish(r, pub, bw != nil, cs)
 		if bw == nil {
 			h.markUncacheable(f.key)
 			f.finish(nil)
@@ -180,9 +188,6 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, resp response, 
 	for toClient || bw != nil || f != nil {
 		n, err := resp.body.Read(buf)
 		if n > 0 {
-			if f != nil {
-				f.write(buf[:n])
-			}
 			if bw != nil {
 				if _, werr := bw.Write(buf[:n]); werr != nil {
 					if !errors.Is(werr, store.ErrTooLarge) {
@@ -190,7 +195,17 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, resp response, 
 					}
 					bw.Abort()
 					bw = nil
+					if f != nil {
+						// Not stored after all: stop buffering the body
+						// for followers, which would grow without bound.
+						f.finish(errFlightAbandoned)
+						h.markUncacheable(f.key)
+						f = nil
+					}
 				}
+			}
+			if f != nil {
+				f.write(buf[:n])
 			}
 			if toClient {
 				if _, werr := client.Write(buf[:n]); werr != nil {

@@ -48,10 +48,10 @@ func TestStaleIfError(t *testing.T) {
 		want     int
 		status   string
 	}{
-		{"directive allows stale on 503", "max-age=10, stale-if-error=60", 0, 30 * time.Second, 503, 200, "hoard; hit; fwd=stale; fwd-status=503; ttl=-20; detail=stale-if-error"},
-		{"directive allows stale when unreachable", "max-age=10, stale-if-error=60", 0, 30 * time.Second, 0, 200, "hoard; hit; fwd=stale; ttl=-20; detail=stale-if-error"},
+		{"directive allows stale on 503", "max-age=10, stale-if-error=60", 0, 30 * time.Second, 503, 200, "hoard; fwd=stale; fwd-status=503; ttl=-20; detail=stale-if-error"},
+		{"directive allows stale when unreachable", "max-age=10, stale-if-error=60", 0, 30 * time.Second, 0, 200, "hoard; fwd=stale; ttl=-20; detail=stale-if-error"},
 		{"past the allowance the error passes", "max-age=10, stale-if-error=5", 0, 30 * time.Second, 503, 503, "hoard; fwd=stale; fwd-status=503"},
-		{"default grace applies", "max-age=10", time.Minute, 30 * time.Second, 500, 200, "hoard; hit; fwd=stale; fwd-status=500"},
+		{"default grace applies", "max-age=10", time.Minute, 30 * time.Second, 500, 200, "hoard; fwd=stale; fwd-status=500; ttl=-20; detail=stale-if-error"},
 		{"directive overrides the grace", "max-age=10, stale-if-error=1", time.Minute, 30 * time.Second, 500, 500, "hoard; fwd=stale; fwd-status=500"},
 		{"must-revalidate forbids it", "max-age=10, must-revalidate, stale-if-error=60", time.Minute, 30 * time.Second, 0, 504, "hoard; fwd=stale; detail=origin-unreachable"},
 		{"s-maxage forbids it", "s-maxage=10, stale-if-error=60", time.Minute, 30 * time.Second, 503, 503, "hoard; fwd=stale; fwd-status=503"},

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hoard-cache/hoard/internal/store"
@@ -28,6 +29,11 @@ const logEvery = 10 * time.Second
 type Store struct {
 	front, back store.Store
 	log         *slog.Logger
+
+	// epoch counts deletions and purges: a promotion that started before
+	// one is not committed, so that a purge is never undone by a copy that
+	// was read before it.
+	epoch atomic.Uint64
 
 	mu       sync.Mutex // guards lastLog, failures
 	lastLog  time.Time
@@ -90,6 +96,7 @@ func (s *Store) Start(ctx context.Context) error {
 
 // applyLocally drops what an invalidation names from the front tier.
 func (s *Store) applyLocally(inv store.Invalidation) {
+	s.epoch.Add(1)
 	ctx := context.Background()
 	for _, k := range inv.Keys {
 		_ = s.front.Delete(ctx, k) // a front tier (memory) does not fail deletes
@@ -135,20 +142,39 @@ func (s *Store) Get(ctx context.Context, key string) (store.Entry, io.ReadCloser
 		s.backFailed("get", key, err)
 		return store.Entry{}, nil, store.ErrNotFound
 	}
+	epoch := s.epoch.Load()
 	bw, perr := s.front.Put(ctx, key, e)
 	if perr != nil {
 		return e, body, nil
 	}
-	return e, &promote{ReadCloser: body, bw: bw, size: e.Size}, nil
+	p := &promote{ReadCloser: body, bw: bw, size: e.Size, s: s, epoch: epoch}
+	if e.Size == 0 {
+		// Nothing to read (a variant index, an empty body): promote now,
+		// or entries read without their body would never reach the front.
+		p.commit()
+	}
+	return e, p, nil
 }
 
 // promote copies a back-tier body into the front tier as it is read, and
 // commits it only when all of it was read.
 type promote struct {
 	io.ReadCloser
-	bw   store.BodyWriter
-	size int64
-	read int64
+	bw    store.BodyWriter
+	size  int64
+	read  int64
+	s     *Store
+	epoch uint64 // s.epoch when the read began
+}
+
+// commit keeps the promoted copy unless something was deleted meanwhile.
+func (p *promote) commit() {
+	if p.s.epoch.Load() == p.epoch {
+		_ = p.bw.Commit() // the front tier may decline to keep it
+	} else {
+		p.bw.Abort()
+	}
+	p.bw = nil
 }
 
 func (p *promote) Read(b []byte) (int, error) {
@@ -162,11 +188,11 @@ func (p *promote) Read(b []byte) (int, error) {
 	}
 	if err == io.EOF && p.bw != nil {
 		if p.read == p.size {
-			_ = p.bw.Commit() // the front tier may decline to keep it
+			p.commit()
 		} else {
 			p.bw.Abort()
+			p.bw = nil
 		}
-		p.bw = nil
 	}
 	return n, err
 }
@@ -242,6 +268,7 @@ func (w *bothWriter) Abort() {
 // Delete removes key from both tiers and, when the back tier broadcasts,
 // from every other process's front tier.
 func (s *Store) Delete(ctx context.Context, key string) error {
+	s.epoch.Add(1)
 	if err := s.front.Delete(ctx, key); err != nil {
 		return err
 	}
@@ -277,6 +304,7 @@ func (s *Store) DeleteTag(ctx context.Context, tag string) (int, error) {
 // purge runs one purge on each tier that can, and reports the larger
 // count (the tiers mostly hold the same entries).
 func (s *Store) purge(ctx context.Context, inv store.Invalidation, run func(store.Purger) (int, error)) (int, error) {
+	s.epoch.Add(1)
 	n := 0
 	for _, t := range []store.Store{s.front, s.back} {
 		p, ok := t.(store.Purger)

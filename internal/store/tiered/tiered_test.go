@@ -91,3 +91,39 @@ func TestBackDownKeepsServing(t *testing.T) {
 		t.Errorf("Delete with the back down: %v", err)
 	}
 }
+
+// TestPurgeWhileReadingIsNotUndone: an entry deleted while its back-tier
+// copy is being read is not brought back by the promotion.
+func TestPurgeWhileReadingIsNotUndone(t *testing.T) {
+	front, back := newMemory(t), newMemory(t)
+	s := New(front, back, nil)
+	put(t, back, "k", "old content")
+	_, body, err := s.Get(t.Context(), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(t.Context(), "k"); err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(body)
+	body.Close()
+	if got, err := get(t, s, "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("after a delete during the read: %q, %v; want not found", got, err)
+	}
+}
+
+// TestEmptyBodiesPromoted: an entry whose body is empty (a variant index)
+// reaches the front tier without being read.
+func TestEmptyBodiesPromoted(t *testing.T) {
+	front, back := newMemory(t), newMemory(t)
+	s := New(front, back, nil)
+	put(t, back, "index", "")
+	_, body, err := s.Get(t.Context(), "index")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body.Close() // not read
+	if _, err := get(t, front, "index"); err != nil {
+		t.Errorf("front after reading an empty entry: %v, want it promoted", err)
+	}
+}

@@ -1,0 +1,260 @@
+package proxy
+
+import (
+	"bufio"
+	"fmt"
+	"github.com/hoard-cache/hoard/internal/store/memory"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A vary miss sends If-Modified-Since taken from a sibling variant; the
+// origin's 304 (same Last-Modified for every variant) makes Hoard serve the
+// sibling's body - the gzip variant to a client that did not accept gzip.
+func TestRegressionVaryMissIMSServesSiblingVariant(t *testing.T) {
+	lm := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Vary", "Accept-Encoding")
+		w.Header().Set("Last-Modified", lm.Format(http.TimeFormat))
+		if ims, err := http.ParseTime(r.Header.Get("If-Modified-Since")); err == nil && !lm.After(ims) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		if r.Header.Get("Accept-Encoding") == "gzip" {
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Write([]byte("GZIPPED-BYTES"))
+			return
+		}
+		w.Write([]byte("plain text"))
+	})
+	h.get("/v", "Accept-Encoding", "gzip").expect(t, 200, "GZIPPED-BYTES", "hoard; fwd=uri-miss")
+	r := h.get("/v", "Accept-Encoding", "identity")
+	t.Logf("second: %q CE=%q CS=%q", r.body, r.header.Get("Content-Encoding"), r.header.Get("Cache-Status"))
+	r.expect(t, 200, "plain text", "hoard; fwd=vary-miss")
+	// and it is now stored under the identity key:
+	r = h.get("/v", "Accept-Encoding", "identity")
+	t.Logf("third: %q CE=%q CS=%q", r.body, r.header.Get("Content-Encoding"), r.header.Get("Cache-Status"))
+}
+
+// If-Match is forwarded on a miss; the origin's 412 (with the site-wide
+// Cache-Control) is stored and served to every later client.
+func TestRegressionIfMatchPoisonsCache(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300") // site-wide header
+		w.Header().Set("ETag", `"v1"`)
+		if im := r.Header.Get("If-Match"); im != "" && im != `"v1"` && im != "*" {
+			w.WriteHeader(http.StatusPreconditionFailed)
+			return
+		}
+		w.Write([]byte("the page"))
+	})
+	r := h.get("/p", "If-Match", `"bogus"`)
+	t.Logf("attacker: %d %q", r.status, r.header.Get("Cache-Status"))
+	h.get("/p").expect(t, 200, "the page", "")
+}
+
+// A cacheable chunked response larger than MaxObjectSize: the store writer
+// aborts with ErrTooLarge, but the flight keeps appending every byte to
+// f.body, so the leader alone buffers the whole body in memory.
+func TestRegressionFlightBufferUnbounded(t *testing.T) {
+	sent := make(chan struct{})
+	release := make(chan struct{})
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60") // no Content-Length: chunked
+		chunk := make([]byte, 64<<10)
+		for i := 0; i < 8<<20/len(chunk); i++ {
+			w.Write(chunk)
+		}
+		w.(http.Flusher).Flush()
+		close(sent)
+		<-release
+	}, func(o *Options) {
+		// as cli wires it: the store's bound is the proxy's
+		o.MaxObjectSize = 1 << 20
+		o.Store, _ = memory.New(memory.Options{MaxBytes: 64 << 20, MaxObjectSize: 1 << 20})
+	})
+	resp, err := http.Get(h.front.URL + "/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 8<<20)
+	io.ReadFull(resp.Body, buf)
+	<-sent
+	h.proxy.flightsMu.Lock()
+	f := h.proxy.flights[primaryKey(&http.Request{Host: strings.TrimPrefix(h.front.URL, "http://"), RequestURI: "/big"})]
+	h.proxy.flightsMu.Unlock()
+	close(release)
+	if f == nil {
+		t.Fatal("no flight")
+	}
+	f.mu.Lock()
+	n := len(f.body)
+	f.mu.Unlock()
+	if n > 1<<20 {
+		t.Errorf("flight buffers %d bytes for a response over MaxObjectSize (1 MiB) that is not being stored", n)
+	}
+}
+
+// RFC 9110 §15.2: a server MUST NOT send a 1xx response to an HTTP/1.0
+// client. Hoard relays the origin's 103 to one.
+func TestRegressionInterimToHTTP10Client(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Write([]byte("ok"))
+	})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.front.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /hints HTTP/1.0\r\nHost: x\r\n\r\n")
+	line, _ := bufio.NewReader(conn).ReadString('\n')
+	if strings.Contains(line, " 103") {
+		t.Errorf("HTTP/1.0 client got %q", line)
+	}
+}
+
+// The origin stalls mid-body once (headers and a few bytes sent, then
+// silence, connection open). The fetch runs under WithoutCancel with no body
+// idle timeout, so its flight never lands: every later request for the URL
+// joins it and hangs, although the origin now answers at once.
+func TestRegressionStalledBodyWedgesKey(t *testing.T) {
+	stop := make(chan struct{})
+	var n atomic.Int32
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Content-Length", "10")
+		if n.Add(1) == 1 {
+			w.Write([]byte("part"))
+			w.(http.Flusher).Flush()
+			<-stop // stalls (until the test ends)
+			return
+		}
+		w.Write([]byte("0123456789"))
+	}, func(o *Options) { o.OriginTimeout = 300 * time.Millisecond })
+	defer close(stop)
+	client := &http.Client{Timeout: 500 * time.Millisecond}
+	if _, err := client.Get(h.front.URL + "/stall"); err != nil {
+		t.Logf("first client: %v", err)
+	}
+	time.Sleep(time.Second) // the first client has long gone
+	resp, err := client.Get(h.front.URL + "/stall")
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err != nil {
+		t.Errorf("second client, origin healthy now: %v (origin requests: %d)", err, n.Load())
+	}
+}
+
+// private="Set-Cookie" keeps the field out of the store, but collapsed
+// followers are sent the leader's origin header as is: the leader's
+// session cookie leaks to every concurrent client.
+func TestRegressionFollowersGetLeadersPrivateFields(t *testing.T) {
+	var n atomic.Int32
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", `max-age=60, private="Set-Cookie"`)
+		w.Header().Set("Set-Cookie", fmt.Sprintf("session=user%d", n.Add(1)))
+		time.Sleep(300 * time.Millisecond)
+		w.Write([]byte("page"))
+	})
+	var wg sync.WaitGroup
+	cookies := make([]string, 2)
+	for i := range 2 {
+		wg.Go(func() {
+			time.Sleep(time.Duration(i) * 100 * time.Millisecond)
+			resp, err := http.Get(h.front.URL + "/account")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.ReadAll(resp.Body)
+			resp.Body.Close()
+			cookies[i] = resp.Header.Get("Set-Cookie") + " / " + resp.Header.Get("Cache-Status")
+		})
+	}
+	wg.Wait()
+	t.Logf("leader: %s; follower: %s", cookies[0], cookies[1])
+	if strings.HasPrefix(cookies[1], "session=") {
+		t.Errorf("the follower received the leader's private Set-Cookie")
+	}
+	h.get("/account").expect(t, 200, "page", "hoard; hit")
+}
+
+// RFC 9110 §8.6: no Content-Length in a 204. A 204 hit gets one.
+func TestRegressionContentLengthOn204Hit(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.WriteHeader(http.StatusNoContent)
+	})
+	h.get("/nc")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.front.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /nc HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", strings.TrimPrefix(h.front.URL, "http://"))
+	raw, _ := io.ReadAll(conn)
+	if strings.Contains(string(raw), "Content-Length") {
+		t.Errorf("204 hit carries Content-Length:\n%s", raw)
+	}
+}
+
+func TestRegressionIfMatchPoisonsServeContent(t *testing.T) {
+	mod := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300") // middleware
+		w.Header().Set("ETag", `"v1"`)
+		http.ServeContent(w, r, "a.txt", mod, strings.NewReader("the file"))
+	})
+	r := h.get("/f", "If-Unmodified-Since", "Sun, 01 Jan 2023 00:00:00 GMT")
+	t.Logf("attacker: %d %q", r.status, r.header.Get("Cache-Status"))
+	h.get("/f").expect(t, 200, "the file", "")
+}
+
+// The origin hangs. The leader waits OriginTimeout and serves stale
+// (stale-if-error); its followers are then sent to the origin one by one,
+// each waiting OriginTimeout again: twice the latency, and a herd on a
+// failing origin.
+func TestRegressionStaleIfErrorFollowersWaitTwice(t *testing.T) {
+	var n atomic.Int32
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) > 1 {
+			time.Sleep(3 * time.Second) // hangs past OriginTimeout
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=1, stale-if-error=600")
+		w.Write([]byte("v1"))
+	}, func(o *Options) { o.OriginTimeout = 500 * time.Millisecond })
+	h.get("/sie")
+	h.clock.Advance(5 * time.Second)
+	var wg sync.WaitGroup
+	took := make([]time.Duration, 4)
+	for i := range took {
+		wg.Go(func() {
+			time.Sleep(time.Duration(i) * 50 * time.Millisecond)
+			start := time.Now()
+			r := h.get("/sie")
+			took[i] = time.Since(start)
+			if r.body != "v1" {
+				t.Errorf("client %d: %d %q", i, r.status, r.body)
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("latencies %v, origin requests %d", took, n.Load())
+	if n.Load() != 2 || took[1] > 800*time.Millisecond {
+		t.Errorf("followers: %d origin requests (want 2), follower latency %v with OriginTimeout 500ms", n.Load(), took[1])
+	}
+}
