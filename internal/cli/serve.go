@@ -75,14 +75,18 @@ func runServer(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 		}
 	}()
 	h, err := proxy.New(proxy.Options{
-		Origin:        origin,
-		Store:         st,
-		MaxObjectSize: cfg.MaxObjectSize,
-		HeuristicMax:  cfg.HeuristicMax,
-		OriginTimeout: cfg.OriginTimeout,
-		StaleIfError:  cfg.StaleIfError,
-		PurgeAllow:    cfg.PurgeAllow,
-		Logger:        logger,
+		Origin:          origin,
+		Store:           st,
+		MaxObjectSize:   cfg.MaxObjectSize,
+		HeuristicMax:    cfg.HeuristicMax,
+		OriginTimeout:   cfg.OriginTimeout,
+		ConnectTimeout:  cfg.OriginConnectTimeout,
+		IdleConnTimeout: cfg.OriginIdleTimeout,
+		MaxOriginConns:  cfg.OriginMaxConns,
+		MaxBackoff:      backoffOption(cfg.OriginMaxBackoff),
+		StaleIfError:    cfg.StaleIfError,
+		PurgeAllow:      cfg.PurgeAllow,
+		Logger:          logger,
 	})
 	if err != nil {
 		return err
@@ -181,4 +185,13 @@ func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// backoffOption maps --origin-max-backoff to proxy.Options.MaxBackoff, where
+// zero means the default and a negative value turns backoff off.
+func backoffOption(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

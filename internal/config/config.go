@@ -63,6 +63,26 @@ type Config struct {
 	// Flag --origin-timeout. Default 30s.
 	OriginTimeout time.Duration
 
+	// OriginConnectTimeout bounds opening a connection to the origin.
+	// Flag --origin-connect-timeout. Default 5s.
+	OriginConnectTimeout time.Duration
+
+	// OriginIdleTimeout is how long an idle keep-alive connection to the
+	// origin is kept for reuse. Flag --origin-idle-timeout. Default 90s.
+	OriginIdleTimeout time.Duration
+
+	// OriginMaxConns bounds the connections open to the origin at once;
+	// further requests wait for one to be free. 0 means no bound. Flag
+	// --origin-max-conns. Default 0.
+	OriginMaxConns int
+
+	// OriginMaxBackoff is the longest pause in dialling after the origin
+	// refuses connections: the pause starts at 100ms and doubles while
+	// refusals go on; requests in it fail at once, or are served stale
+	// where allowed. 0s turns backoff off. Flag --origin-max-backoff.
+	// Default 5s.
+	OriginMaxBackoff time.Duration
+
 	// StaleIfError is how long past its freshness a stored response may
 	// still be served when the origin is down, times out or answers 500,
 	// 502, 503 or 504, for responses without their own stale-if-error
@@ -177,6 +197,18 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
 			bad("admin-listen", c.AdminListen, "want host:port, like 127.0.0.1:9080")
 		}
+	}
+	if c.OriginConnectTimeout <= 0 {
+		bad("origin-connect-timeout", c.OriginConnectTimeout.String(), "must be positive")
+	}
+	if c.OriginIdleTimeout <= 0 {
+		bad("origin-idle-timeout", c.OriginIdleTimeout.String(), "must be positive")
+	}
+	if c.OriginMaxConns < 0 {
+		bad("origin-max-conns", fmt.Sprint(c.OriginMaxConns), "must not be negative")
+	}
+	if c.OriginMaxBackoff < 0 {
+		bad("origin-max-backoff", c.OriginMaxBackoff.String(), "must not be negative")
 	}
 	if c.StaleIfError < 0 {
 		bad("stale-if-error", c.StaleIfError.String(), "must not be negative")

@@ -25,7 +25,11 @@ func TestDefault(t *testing.T) {
 		Store:         "memory",
 		MaxDisk:       1 << 30,
 		StaleIfError:  time.Minute,
-		PurgeAllow:    []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+
+		OriginConnectTimeout: 5 * time.Second,
+		OriginIdleTimeout:    90 * time.Second,
+		OriginMaxBackoff:     5 * time.Second,
+		PurgeAllow:           []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 	}
 	got := Default()
 	if !reflect.DeepEqual(got, want) {

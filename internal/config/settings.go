@@ -49,6 +49,18 @@ var settings = []setting{
 	{name: "purge-allow", def: "127.0.0.0/8,::1/128",
 		usage: "client `networks` (comma-separated CIDRs) allowed to send PURGE",
 		bind:  func(c *Config) flag.Value { return (*prefixListValue)(&c.PurgeAllow) }},
+	{name: "origin-connect-timeout", def: "5s",
+		usage: "`duration` allowed for opening a connection to the origin",
+		bind:  func(c *Config) flag.Value { return (*durationValue)(&c.OriginConnectTimeout) }},
+	{name: "origin-idle-timeout", def: "90s",
+		usage: "`duration` an idle keep-alive connection to the origin is kept",
+		bind:  func(c *Config) flag.Value { return (*durationValue)(&c.OriginIdleTimeout) }},
+	{name: "origin-max-conns", def: "0",
+		usage: "`number` of connections open to the origin at most (0: no bound)",
+		bind:  func(c *Config) flag.Value { return (*intValue)(&c.OriginMaxConns) }},
+	{name: "origin-max-backoff", def: "5s",
+		usage: "longest `duration` of not dialling an origin that refuses connections (0s: off)",
+		bind:  func(c *Config) flag.Value { return (*durationValue)(&c.OriginMaxBackoff) }},
 	{name: "stale-if-error", def: "60s",
 		usage: "`duration` a stale response may still be served while the origin fails (0s: only when the response allows it)",
 		bind:  func(c *Config) flag.Value { return (*durationValue)(&c.StaleIfError) }},
@@ -188,6 +200,18 @@ func (v *boolValue) Set(s string) error {
 	return nil
 }
 func (v *boolValue) String() string { return strconv.FormatBool(bool(*v)) }
+
+type intValue int
+
+func (v *intValue) Set(s string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return errors.New("want a whole number")
+	}
+	*v = intValue(n)
+	return nil
+}
+func (v *intValue) String() string { return strconv.Itoa(int(*v)) }
 
 type prefixListValue []netip.Prefix
 

@@ -63,6 +63,9 @@ func New(opts Options) (*Handler, error) {
 	if h.transport == nil {
 		h.transport = newTransport(opts)
 	}
+	if opts.MaxBackoff > 0 {
+		h.transport = &backoff{next: h.transport, max: opts.MaxBackoff, clock: opts.Clock, log: opts.Logger}
+	}
 	h.hitFields = new(hitStatusFields)
 	for i := range h.hitFields {
 		cs := httpcache.CacheStatus{Hit: true, TTL: time.Duration(i) * time.Second, TTLKnown: true}
@@ -75,14 +78,15 @@ func New(opts Options) (*Handler, error) {
 // a keep-alive pool that never rewrites bodies (no transparent gzip) and
 // gives up on an origin that does not answer within OriginTimeout.
 func newTransport(opts Options) *http.Transport {
-	dialer := &net.Dialer{Timeout: min(opts.OriginTimeout, 10*time.Second), KeepAlive: 30 * time.Second}
+	dialer := &net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		Proxy:                 nil, // the origin is reached directly, whatever the environment says
 		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
+		MaxConnsPerHost:       opts.MaxOriginConns,
+		IdleConnTimeout:       opts.IdleConnTimeout,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: opts.OriginTimeout,
 		ExpectContinueTimeout: time.Second,

@@ -33,6 +33,21 @@ type Options struct {
 	// that do not carry their own stale-if-error (RFC 5861 §4). Zero means
 	// never, unless the response or request allows it.
 	StaleIfError time.Duration
+	// ConnectTimeout bounds opening a connection to the origin. Zero means
+	// 5s.
+	ConnectTimeout time.Duration
+	// IdleConnTimeout is how long an idle keep-alive connection to the
+	// origin is kept. Zero means 90s.
+	IdleConnTimeout time.Duration
+	// MaxOriginConns bounds the connections open to the origin at once;
+	// requests beyond it wait for one. Zero means no bound.
+	MaxOriginConns int
+	// MaxBackoff is the longest pause after the origin refuses
+	// connections: requests in the pause fail at once (or are served stale
+	// where allowed) instead of dialling again. The pause starts at 100ms
+	// and doubles while refusals go on. Zero means 5s; negative turns
+	// backoff off.
+	MaxBackoff time.Duration
 	// OriginTimeout bounds a whole origin exchange up to the end of the
 	// response header. Zero means 30s.
 	OriginTimeout time.Duration
@@ -53,6 +68,15 @@ func (o *Options) setDefaults() {
 	}
 	if o.HeuristicMax == 0 {
 		o.HeuristicMax = 24 * time.Hour
+	}
+	if o.ConnectTimeout == 0 {
+		o.ConnectTimeout = 5 * time.Second
+	}
+	if o.IdleConnTimeout == 0 {
+		o.IdleConnTimeout = 90 * time.Second
+	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = 5 * time.Second
 	}
 	if o.OriginTimeout == 0 {
 		o.OriginTimeout = 30 * time.Second
@@ -92,6 +116,15 @@ func (o *Options) validate() error {
 	}
 	if o.StaleIfError < 0 {
 		return fmt.Errorf("proxy: Options.StaleIfError %s is negative", o.StaleIfError)
+	}
+	if o.ConnectTimeout < 0 {
+		return fmt.Errorf("proxy: Options.ConnectTimeout %s is negative", o.ConnectTimeout)
+	}
+	if o.IdleConnTimeout < 0 {
+		return fmt.Errorf("proxy: Options.IdleConnTimeout %s is negative", o.IdleConnTimeout)
+	}
+	if o.MaxOriginConns < 0 {
+		return fmt.Errorf("proxy: Options.MaxOriginConns %d is negative", o.MaxOriginConns)
 	}
 	if o.OriginTimeout < 0 {
 		return fmt.Errorf("proxy: Options.OriginTimeout %s is negative", o.OriginTimeout)
