@@ -88,3 +88,22 @@ func BenchmarkPrimaryKey(b *testing.B) {
 		_ = primaryKey(req)
 	}
 }
+
+// BenchmarkMiss measures a cold miss: every request a new URL, fetched from
+// an in-process origin and stored.
+func BenchmarkMiss(b *testing.B) {
+	h := newBenchHandler(b, 1<<10)
+	b.ReportAllocs()
+	w := &nullWriter{h: http.Header{}}
+	i := 0
+	for b.Loop() {
+		i++
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://hoard.test/cold/%d", i), nil)
+		req.RemoteAddr = "127.0.0.1:1"
+		clear(w.h)
+		h.ServeHTTP(w, req)
+		if w.status != http.StatusOK {
+			b.Fatalf("status %d", w.status)
+		}
+	}
+}
