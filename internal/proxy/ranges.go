@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/hoard-cache/hoard/internal/httpcache"
+	"github.com/hoard-cache/hoard/internal/store"
 )
 
 // rangeRequest returns the ranges a GET asks of a complete 200 response of
@@ -50,7 +51,7 @@ func (h *Handler) writeRanges(w http.ResponseWriter, r *http.Request, ranges []h
 			h.opts.Logger.Warn("store read failed", "path", r.URL.Path, "error", err)
 			panic(http.ErrAbortHandler)
 		}
-		at = bytesReaderAt(b)
+		at = store.NewBody(b)
 	}
 	out := w.Header()
 	if len(ranges) == 1 {
@@ -82,19 +83,6 @@ func (h *Handler) writeRanges(w http.ResponseWriter, r *http.Request, ranges []h
 		}
 	}
 	_ = mw.Close() // writes the closing boundary; a failure means the client left
-}
-
-type bytesReaderAt []byte
-
-func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	if off >= int64(len(b)) {
-		return 0, io.EOF
-	}
-	n := copy(p, b[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
 }
 
 // rangeFilter passes on only the bytes of one range of a body streamed

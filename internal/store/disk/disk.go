@@ -357,7 +357,7 @@ func (s *Store) Get(ctx context.Context, key string) (store.Entry, io.ReadCloser
 		return store.Entry{}, nil, fmt.Errorf("disk store: get %s: %w", key, err)
 	}
 	s.recent.touch(key, now.UnixNano())
-	return e, &bodyReader{body: body}, nil
+	return e, store.NewBody(body), nil
 }
 
 // readBody copies key's body out of its chunks and checks its length and

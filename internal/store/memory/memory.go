@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"slices"
 	"time"
@@ -140,7 +139,7 @@ func (s *Store) Get(_ context.Context, key string) (store.Entry, io.ReadCloser, 
 	if !ok {
 		return store.Entry{}, nil, store.ErrNotFound
 	}
-	return v.entry, &bodyReader{body: v.body}, nil
+	return v.entry, store.NewBody(v.body), nil
 }
 
 // Put starts writing an entry under key. It copies e's maps and slices, so
@@ -265,68 +264,6 @@ func (w *bodyWriter) end(why error) {
 	w.ended = why
 	w.body = nil
 	w.entry = store.Entry{}
-}
-
-// bodyReader reads a stored body. It shares the stored bytes, which nothing
-// modifies, so it outlives an overwrite or a Delete of its key. It is kept to
-// 32 bytes, the one allocation of a hit.
-type bodyReader struct {
-	body []byte
-	off  int // -1 once closed
-}
-
-func (r *bodyReader) Read(p []byte) (int, error) {
-	if r.off < 0 {
-		return 0, fs.ErrClosed
-	}
-	if r.off >= len(r.body) {
-		return 0, io.EOF
-	}
-	n := copy(p, r.body[r.off:])
-	r.off += n
-	return n, nil
-}
-
-// WriteTo writes the rest of the body to dst in one call, so that io.Copy
-// needs no buffer of its own.
-func (r *bodyReader) WriteTo(dst io.Writer) (int64, error) {
-	if r.off < 0 {
-		return 0, fs.ErrClosed
-	}
-	rest := r.body[r.off:]
-	if len(rest) == 0 {
-		return 0, nil
-	}
-	n, err := dst.Write(rest)
-	r.off += n
-	if err == nil && n < len(rest) {
-		err = io.ErrShortWrite
-	}
-	return int64(n), err
-}
-
-// ReadAt reads from the body at off, for range requests; it does not move
-// the Read offset.
-func (r *bodyReader) ReadAt(p []byte, off int64) (int, error) {
-	if r.off < 0 {
-		return 0, fs.ErrClosed
-	}
-	if off < 0 {
-		return 0, errors.New("memory store: negative offset")
-	}
-	if off >= int64(len(r.body)) {
-		return 0, io.EOF
-	}
-	n := copy(p, r.body[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-func (r *bodyReader) Close() error {
-	r.body, r.off = nil, -1
-	return nil
 }
 
 // timeLeft is the time from otter's now to the entry's Expires, so that

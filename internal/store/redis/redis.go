@@ -19,7 +19,6 @@
 package redisstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -305,7 +304,7 @@ func (s *Store) Get(ctx context.Context, key string) (store.Entry, io.ReadCloser
 	if err := r.checkBody(body); err != nil {
 		return store.Entry{}, nil, fmt.Errorf("redis store: get %s: %w", key, err)
 	}
-	return r.entry, &bodyReader{bytes.NewReader(body)}, nil
+	return r.entry, store.NewBody(body), nil
 }
 
 // readChunks fetches the chunks of r in one pipeline and joins them.
@@ -397,15 +396,6 @@ func cloneEntry(e store.Entry) store.Entry {
 	e.Tags = slices.Clone(e.Tags)
 	e.Size = 0
 	return e
-}
-
-// bodyReader reads a body that Get has read whole and checked.
-type bodyReader struct{ *bytes.Reader }
-
-// Close releases the body; reads after it see io.EOF.
-func (r *bodyReader) Close() error {
-	r.Reset(nil)
-	return nil
 }
 
 // ttlUntil is how long Redis keeps an entry that expires at expires, rounded
