@@ -136,6 +136,26 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 // and its body fed to them, even after this client has gone.
 func (h *Handler) stream(w http.ResponseWriter, r *http.Request, resp response, bw store.BodyWriter,
 	cs httpcache.CacheStatus, after func(), f *flight) {
+	fl := h.startFill(r, resp, bw, cs, after, f)
+	client, toClient := h.writeClientHeader(w, r, resp, cs)
+	h.copyBody(w, r, resp.body, client, toClient, fl)
+}
+
+// fill is where an origin body goes besides the client: the store, and
+// the followers of the request's flight while it is being stored.
+type fill struct {
+	h     *Handler
+	path  string
+	bw    store.BodyWriter
+	f     *flight
+	after func()
+}
+
+// startFill publishes resp to the flight's followers: shared when it is
+// being stored (with the stored header), else they go on their own.
+func (h *Handler) startFill(r *http.Request, resp response, bw store.BodyWriter, cs httpcache.CacheStatus,
+	after func(), f *flight) *fill {
+	fl := &fill{h: h, path: r.URL.Path, bw: bw, f: f, after: after}
 	if f != nil {
 		pub := resp
 		if pub.shared != nil {
@@ -143,70 +163,115 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, resp response, 
 		}
 		f.publish(r, pub, bw != nil, cs)
 		if bw == nil {
-			h.markUncacheable(f.key)
-			f.finish(nil)
-			f = nil
+			fl.dropFlight(nil)
 		}
 	}
+	return fl
+}
+
+func (fl *fill) active() bool { return fl.bw != nil || fl.f != nil }
+
+// dropFlight ends the followers' body (err nil: complete) and keeps the key
+// out of coalescing for a while when err says it was not stored.
+func (fl *fill) dropFlight(err error) {
+	if fl.f == nil {
+		return
+	}
+	if fl.bw == nil {
+		fl.h.markUncacheable(fl.f.key)
+	}
+	fl.f.finish(err)
+	fl.f = nil
+}
+
+// write passes body bytes to the store, then to the followers. A store
+// that refuses them (too large, failing) ends both: followers are only fed
+// while the body is being stored, which bounds what they buffer.
+func (fl *fill) write(p []byte) {
+	if fl.bw != nil {
+		if _, err := fl.bw.Write(p); err != nil {
+			if !errors.Is(err, store.ErrTooLarge) {
+				fl.h.opts.Logger.Warn("store write failed", "path", fl.path, "error", err)
+			}
+			fl.bw.Abort()
+			fl.bw = nil
+			fl.dropFlight(errFlightAbandoned)
+		}
+	}
+	if fl.f != nil {
+		fl.f.write(p)
+	}
+}
+
+// fail discards what was written: the origin body broke.
+func (fl *fill) fail(err error) {
+	if fl.bw != nil {
+		fl.bw.Abort()
+	}
+	if fl.f != nil {
+		fl.f.finish(err)
+	}
+}
+
+// done commits the stored body and completes the followers'.
+func (fl *fill) done() {
+	if fl.bw != nil {
+		if err := fl.bw.Commit(); err != nil {
+			fl.h.opts.Logger.Warn("store commit failed", "path", fl.path, "error", err)
+		} else if fl.after != nil {
+			fl.after()
+		}
+	}
+	if fl.f != nil {
+		fl.f.finish(nil)
+	}
+}
+
+// writeClientHeader sends the client the response header, or the answer
+// its conditions (RFC 9110 §13.2) or a range (§14) call for instead. It
+// returns where body bytes for the client go, and whether the client takes
+// a body at all.
+func (h *Handler) writeClientHeader(w http.ResponseWriter, r *http.Request, resp response,
+	cs httpcache.CacheStatus) (io.Writer, bool) {
 	out := w.Header()
 	for k, vs := range resp.header {
 		out[k] = vs
 	}
 	h.finishHeader(out, cs)
-	toClient := true
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		if h.answerConditional(w, r, resp.status, resp.header) {
-			toClient = false
-		}
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && h.answerConditional(w, r, resp.status, resp.header) {
+		return nil, false
 	}
-	var client io.Writer = w
-	if toClient {
-		switch ranges, outcome := rangeRequest(r, resp.status, resp.header, resp.length); {
-		case outcome == httpcache.RangeUnsatisfiable:
-			h.writeUnsatisfiable(w, resp.length)
-			toClient = false
-		case outcome == httpcache.RangePartial && len(ranges) == 1:
-			// One range of a body still arriving: pass on only its bytes.
-			// Several ranges are answered with the whole response, which
-			// a server may always do (RFC 9110 §14.2).
-			rg := ranges[0]
-			out.Set("Content-Range", rg.ContentRange(resp.length))
-			out.Set("Content-Length", strconv.FormatInt(rg.Length, 10))
-			w.WriteHeader(http.StatusPartialContent)
-			client = &rangeFilter{w: w, start: rg.Start, end: rg.Start + rg.Length}
-		default:
-			w.WriteHeader(resp.status)
-		}
+	wantsBody := r.Method != http.MethodHead && bodyAllowed(resp.status)
+	switch ranges, outcome := rangeRequest(r, resp.status, resp.header, resp.length); {
+	case outcome == httpcache.RangeUnsatisfiable:
+		h.writeUnsatisfiable(w, resp.length)
+		return nil, false
+	case outcome == httpcache.RangePartial && len(ranges) == 1:
+		// One range of a body still arriving: pass on only its bytes.
+		// Several ranges are answered with the whole response, which a
+		// server may always do (RFC 9110 §14.2).
+		rg := ranges[0]
+		out.Set("Content-Range", rg.ContentRange(resp.length))
+		out.Set("Content-Length", strconv.FormatInt(rg.Length, 10))
+		w.WriteHeader(http.StatusPartialContent)
+		return &rangeFilter{w: w, start: rg.Start, end: rg.Start + rg.Length}, wantsBody
 	}
-	if toClient {
-		toClient = r.Method != http.MethodHead && bodyAllowed(resp.status)
-	}
+	w.WriteHeader(resp.status)
+	return w, wantsBody
+}
+
+// copyBody reads body to its end, writing it to client (while toClient
+// and the client takes it) and to fl. It stops early only when neither
+// wants more.
+func (h *Handler) copyBody(w http.ResponseWriter, r *http.Request, body io.Reader, client io.Writer, toClient bool, fl *fill) {
 	flusher := http.NewResponseController(w)
 	bufp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bufp)
 	buf := *bufp
-	for toClient || bw != nil || f != nil {
-		n, err := resp.body.Read(buf)
+	for toClient || fl.active() {
+		n, err := body.Read(buf)
 		if n > 0 {
-			if bw != nil {
-				if _, werr := bw.Write(buf[:n]); werr != nil {
-					if !errors.Is(werr, store.ErrTooLarge) {
-						h.opts.Logger.Warn("store write failed", "path", r.URL.Path, "error", werr)
-					}
-					bw.Abort()
-					bw = nil
-					if f != nil {
-						// Not stored after all: stop buffering the body
-						// for followers, which would grow without bound.
-						f.finish(errFlightAbandoned)
-						h.markUncacheable(f.key)
-						f = nil
-					}
-				}
-			}
-			if f != nil {
-				f.write(buf[:n])
-			}
+			fl.write(buf[:n])
 			if toClient {
 				if _, werr := client.Write(buf[:n]); werr != nil {
 					toClient = false
@@ -221,12 +286,7 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, resp response, 
 			break
 		}
 		if err != nil {
-			if bw != nil {
-				bw.Abort()
-			}
-			if f != nil {
-				f.finish(err)
-			}
+			fl.fail(err)
 			h.opts.Logger.Warn("origin body broke", "path", r.URL.Path, "error", err)
 			if toClient {
 				panic(http.ErrAbortHandler)
@@ -234,16 +294,7 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, resp response, 
 			return
 		}
 	}
-	if bw != nil {
-		if err := bw.Commit(); err != nil {
-			h.opts.Logger.Warn("store commit failed", "path", r.URL.Path, "error", err)
-		} else if after != nil {
-			after()
-		}
-	}
-	if f != nil {
-		f.finish(nil)
-	}
+	fl.done()
 }
 
 // ageFields holds ready-made Age fields for the first hour, so that most
