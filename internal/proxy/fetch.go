@@ -177,44 +177,62 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 		defer b.Close()
 		body = b
 	}
-	e := c.entry
-	e.Header = httpcache.UpdateStoredHeader(c.entry.Header, resp.Header)
-	e.RequestTime, e.ResponseTime = requestTime, responseTime
-	names := httpcache.VaryNames(e.Header)
-	e.RequestHeader = httpcache.VaryRequestHeader(names, r.Header)
-	cc := httpcache.ParseResponseCacheControl(e.Header)
-	lifetime := httpcache.FreshnessLifetime(e.Header, cc, e.Status, responseTime, h.opts.HeuristicMax)
-	e.Expires = h.expiresHint(responseTime, lifetime, cc, e.Header)
-	e.Tags = responseTags(e.Header)
-	e.Size = 0
+	status := c.entry.Status
+	stored := httpcache.UpdateStoredHeader(c.entry.Header, resp.Header)
+	cc := httpcache.ParseResponseCacheControl(stored)
+	lifetime := httpcache.FreshnessLifetime(stored, cc, status, responseTime, h.opts.HeuristicMax)
 
 	cs := httpcache.CacheStatus{Fwd: found.fwd, FwdStatus: http.StatusNotModified}
 	var bw store.BodyWriter
-	key := primary
-	if len(names) > 0 {
-		key = variantKey(primary, names, r.Header)
-	}
+	var after func()
 	if ok, why := httpcache.Storable(httpcache.Exchange{
 		Method: http.MethodGet, ReqHeader: r.Header, ReqCC: reqCC,
-		Status: e.Status, RespHeader: e.Header, RespCC: cc,
+		Status: status, RespHeader: stored, RespCC: cc,
 	}); ok {
-		e.Memo = h.newMemo(e, c.entry.Size)
-		bw = h.put(r.Context(), key, e)
+		bw, after = h.beginStore(r, primary, status, stored, cc, lifetime, requestTime, responseTime, c.entry.Size)
 	} else {
 		cs.Detail = why
 		h.invalidate(context.WithoutCancel(r.Context()), primary)
 	}
-	if bw != nil {
-		cs.Stored = true
-	}
-	age := httpcache.CurrentAge(e.Header, requestTime, responseTime, h.opts.Clock())
+	cs.Stored = bw != nil
+	age := httpcache.CurrentAge(stored, requestTime, responseTime, h.opts.Clock())
 	cs.TTL, cs.TTLKnown = lifetime.Duration-age, true
-	header := e.Header.Clone()
+	header := stored.Clone()
 	header.Set("Age", httpcache.FormatAge(age))
 	header.Set("Content-Length", strconv.FormatInt(c.entry.Size, 10))
-	h.stream(w, r, response{status: e.Status, header: header, body: body, length: c.entry.Size}, bw, cs,
-		h.afterStore(r, primary, key, e), f)
+	h.stream(w, r, response{status: status, header: header, body: body, length: c.entry.Size},
+		bw, cs, after, f)
 	return true
+}
+
+// beginStore starts storing a response under the request's key (the
+// primary key, or a variant key when the response has Vary): it builds the
+// entry from the stored header and the exchange's times and opens the
+// store's writer. It returns nil when the store refuses, and what to do once
+// the entry is committed.
+func (h *Handler) beginStore(r *http.Request, primary string, status int, stored http.Header,
+	cc httpcache.Directives, lifetime httpcache.Lifetime, requestTime, responseTime time.Time,
+	size int64) (store.BodyWriter, func()) {
+	names := httpcache.VaryNames(stored)
+	key := primary
+	if len(names) > 0 {
+		key = variantKey(primary, names, r.Header)
+	}
+	e := store.Entry{
+		Status:        status,
+		Header:        stored,
+		RequestTime:   requestTime,
+		ResponseTime:  responseTime,
+		RequestHeader: httpcache.VaryRequestHeader(names, r.Header),
+		Tags:          responseTags(stored),
+		Expires:       h.expiresHint(responseTime, lifetime, cc, stored),
+	}
+	e.Memo = h.newMemo(e, size)
+	bw := h.put(r.Context(), key, e)
+	if bw == nil {
+		return nil, nil
+	}
+	return bw, h.afterStore(r, primary, key, e)
 }
 
 // storeAndServe sends an origin response to the client, storing it on the
@@ -238,32 +256,15 @@ func (h *Handler) storeAndServe(w http.ResponseWriter, r *http.Request, reqCC ht
 	var after func()
 	var shared http.Header
 	if ok {
-		names := httpcache.VaryNames(resp.Header)
-		key := primary
-		if len(names) > 0 {
-			key = variantKey(primary, names, r.Header)
-		}
-		e := store.Entry{
-			Status:        resp.StatusCode,
-			Header:        httpcache.StoredHeader(resp.Header, respCC),
-			RequestTime:   requestTime,
-			ResponseTime:  responseTime,
-			RequestHeader: httpcache.VaryRequestHeader(names, r.Header),
-			Tags:          responseTags(resp.Header),
-			Expires:       h.expiresHint(responseTime, lifetime, respCC, resp.Header),
-		}
-		e.Memo = h.newMemo(e, resp.ContentLength)
-		bw = h.put(r.Context(), key, e)
-		shared = e.Header
-		after = h.afterStore(r, primary, key, e)
+		shared = httpcache.StoredHeader(resp.Header, respCC)
+		bw, after = h.beginStore(r, primary, resp.StatusCode, shared, respCC, lifetime, requestTime, responseTime,
+			resp.ContentLength)
 		age := httpcache.CurrentAge(resp.Header, requestTime, responseTime, responseTime)
 		cs.TTL, cs.TTLKnown = lifetime.Duration-age, true
 	} else if why != httpcache.ReasonNone {
 		cs.Detail = why
 	}
-	if bw != nil {
-		cs.Stored = true
-	}
+	cs.Stored = bw != nil
 	h.stream(w, r, response{status: resp.StatusCode, header: resp.Header, body: resp.Body, length: resp.ContentLength,
 		shared: shared}, bw, cs, after, f)
 }
