@@ -167,6 +167,11 @@ func (n *Node) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 		}
 		pending.Write(line)
 		pending.WriteByte('\n')
+		if !bytes.ContainsRune(line, '}') && pending.Len() <= maxMessage {
+			// An object can only end on a line with a closing brace:
+			// decoding the value so far again would be wasted work.
+			continue
+		}
 		var msg message
 		err := json.NewDecoder(bytes.NewReader(pending.Bytes())).Decode(&msg)
 		switch {
