@@ -165,11 +165,14 @@ func (n *Node) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 				continue
 			}
 		}
+		first := pending.Len() == 0
 		pending.Write(line)
 		pending.WriteByte('\n')
-		if !bytes.ContainsRune(line, '}') && pending.Len() <= maxMessage {
-			// An object can only end on a line with a closing brace:
-			// decoding the value so far again would be wasted work.
+		if !first && !bytes.ContainsRune(line, '}') && pending.Len() <= maxMessage {
+			// An object can only end on a line with a closing brace, so
+			// decoding the value so far again would be wasted work. (A
+			// first line is always decoded, so that garbage is reported
+			// at once.)
 			continue
 		}
 		var msg message
