@@ -2,9 +2,11 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/hoard-cache/hoard/internal/httpcache"
@@ -232,7 +234,28 @@ func (h *Handler) beginStore(r *http.Request, primary string, status int, stored
 	if bw == nil {
 		return nil, nil
 	}
-	return bw, h.afterStore(r, primary, key, e)
+	return &epochWriter{BodyWriter: bw, epoch: h.epoch(primary), at: h.epoch(primary).Load()}, h.afterStore(r, primary, key, e)
+}
+
+// epochWriter commits only if its key was not invalidated since the write
+// began: a purge (or an unsafe request) that arrives while a body is still
+// coming in wins over it.
+type epochWriter struct {
+	store.BodyWriter
+	epoch *atomic.Uint64
+	at    uint64
+}
+
+// errInvalidated is what Commit reports when the key was invalidated
+// during the write.
+var errInvalidated = errors.New("invalidated while it was being stored")
+
+func (w *epochWriter) Commit() error {
+	if w.epoch.Load() != w.at {
+		w.BodyWriter.Abort()
+		return errInvalidated
+	}
+	return w.BodyWriter.Commit()
 }
 
 // storeAndServe sends an origin response to the client, storing it on the

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hoard-cache/hoard/internal/httpcache"
@@ -35,6 +36,11 @@ type Handler struct {
 	// variants stored at once do not drop each other from the index.
 	indexLocks [64]sync.Mutex
 	seed       maphash.Seed
+	// epochs count invalidations, in the same 64 shards of primary keys:
+	// a fill that began before an invalidation of its key is not committed,
+	// so a purge or an unsafe request is never undone by a body that was
+	// still arriving (see beginStore and fill.done).
+	epochs [64]atomic.Uint64
 
 	flightsMu   sync.Mutex
 	flights     map[string]*flight   // guarded by flightsMu: fetches under way, by primary key
@@ -296,5 +302,20 @@ func (h *Handler) storeGet(ctx context.Context, key string) (store.Entry, io.Rea
 }
 
 func (h *Handler) indexLock(primary string) *sync.Mutex {
-	return &h.indexLocks[maphash.String(h.seed, primary)%uint64(len(h.indexLocks))]
+	return &h.indexLocks[h.shard(primary)]
+}
+
+func (h *Handler) shard(primary string) uint64 {
+	return maphash.String(h.seed, primary) % uint64(len(h.indexLocks))
+}
+
+// epoch is the invalidation count of primary's shard.
+func (h *Handler) epoch(primary string) *atomic.Uint64 { return &h.epochs[h.shard(primary)] }
+
+// invalidatedAll marks every shard: a purge by prefix or tag can concern
+// any key.
+func (h *Handler) invalidatedAll() {
+	for i := range h.epochs {
+		h.epochs[i].Add(1)
+	}
 }

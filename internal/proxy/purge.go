@@ -52,6 +52,9 @@ func (h *Handler) Purge(ctx context.Context, p Purge) (int, error) {
 	if (len(prefixes) > 0 || len(p.Tags) > 0) && !canPurge {
 		return 0, fmt.Errorf("%w: this store cannot purge by prefix or tag", ErrBadPurge)
 	}
+	if len(prefixes) > 0 || len(p.Tags) > 0 {
+		h.invalidatedAll()
+	}
 	n := 0
 	for _, k := range keys {
 		if h.invalidate(ctx, k) {

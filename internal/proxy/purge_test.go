@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -62,4 +63,33 @@ func TestPurgeByURLPrefixAndTag(t *testing.T) {
 	if _, err := h.proxy.Purge(t.Context(), Purge{URLs: []string{"/relative"}}); !errors.Is(err, ErrBadPurge) {
 		t.Errorf("purge of a relative URL: %v, want ErrBadPurge", err)
 	}
+}
+
+// TestPurgeDuringFillWins: a PURGE that arrives while a response is still
+// being stored is not undone when the body completes.
+func TestPurgeDuringFillWins(t *testing.T) {
+	started := make(chan struct{})
+	release := make(chan struct{})
+	var n atomic.Int64
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		if n.Add(1) == 1 {
+			fmt.Fprint(w, "old ")
+			w.(http.Flusher).Flush()
+			close(started)
+			<-release
+			fmt.Fprint(w, "content")
+			return
+		}
+		fmt.Fprint(w, "new content")
+	})
+	done := make(chan result)
+	go func() { done <- h.get("/f") }()
+	<-started
+	h.do("PURGE", "/f").expect(t, 200, "", "hoard; fwd=bypass; detail=purge")
+	close(release)
+	if r := <-done; r.body != "old content" {
+		t.Errorf("first client got %q", r.body)
+	}
+	h.get("/f").expect(t, 200, "new content", "hoard; fwd=uri-miss")
 }

@@ -216,7 +216,9 @@ func (fl *fill) fail(err error) {
 // done commits the stored body and completes the followers'.
 func (fl *fill) done() {
 	if fl.bw != nil {
-		if err := fl.bw.Commit(); err != nil {
+		if err := fl.bw.Commit(); errors.Is(err, errInvalidated) {
+			fl.h.opts.Logger.Debug("not stored: invalidated meanwhile", "path", fl.path)
+		} else if err != nil {
 			fl.h.opts.Logger.Warn("store commit failed", "path", fl.path, "error", err)
 		} else if fl.after != nil {
 			fl.after()
