@@ -141,7 +141,6 @@ func (h *Handler) recoverPanic(w http.ResponseWriter, r *http.Request) {
 // when there is something to validate). With coalesce, concurrent origin
 // fetches for the same key are shared.
 func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, coalesce bool) {
-	ctx := r.Context()
 	if _, ok := r.Header["If-Match"]; ok || r.Header["If-Unmodified-Since"] != nil {
 		// Preconditions Hoard does not evaluate from the cache: the origin
 		// answers them, and its answer (a 412 perhaps) is not stored
@@ -151,27 +150,11 @@ func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, coalesc
 	}
 	reqCC := httpcache.ParseCacheControl(r.Header)
 	primary := primaryKey(r)
-	found := h.lookup(ctx, primary, r.Header)
+	found := h.lookup(r.Context(), primary, r.Header)
 	if found.hit != nil {
 		defer found.hit.body.Close()
-		d := httpcache.Evaluate(r.Header, reqCC, found.hit.stored(), h.opts.Clock(), h.policy)
-		if d.Action == httpcache.Serve {
-			h.serveStored(w, r, found.hit, d, httpcache.CacheStatus{
-				Hit: true, TTL: d.TTL(), TTLKnown: true, Detail: reasonIf(d.Reason == httpcache.ReasonMaxStale, d.Reason),
-			})
+		if h.answerFromStore(w, r, reqCC, primary, &found) {
 			return
-		}
-		if d.Reason == httpcache.ReasonStale && httpcache.StaleWhileRevalidate(found.hit.cc, -d.TTL()) {
-			h.serveStored(w, r, found.hit, d, httpcache.CacheStatus{
-				Hit: true, TTL: d.TTL(), TTLKnown: true, Detail: reasonStaleWhileRevalidate,
-			})
-			h.revalidateInBackground(r, reqCC, primary)
-			return
-		}
-		found.fwd, found.reason = httpcache.FwdStale, d.Reason
-		if d.Reason == httpcache.ReasonRequestNoCache || d.Reason == httpcache.ReasonRequestMaxAge ||
-			d.Reason == httpcache.ReasonRequestMinFresh {
-			found.fwd = httpcache.FwdRequest
 		}
 	}
 	if reqCC.OnlyIfCached {
@@ -181,6 +164,42 @@ func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, coalesc
 			httpcache.CacheStatus{Fwd: found.fwd, Detail: reasonOnlyIfCached})
 		return
 	}
+	h.forward(w, r, reqCC, primary, found, coalesce)
+}
+
+// answerFromStore serves the stored response a request selected when the
+// reuse rules allow (RFC 9111 §4; RFC 5861 §3 for stale-while-revalidate),
+// and reports whether it did. Otherwise it records in found why the request
+// goes to the origin.
+func (h *Handler) answerFromStore(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives, primary string,
+	found *lookupResult) bool {
+	d := httpcache.Evaluate(r.Header, reqCC, found.hit.stored(), h.opts.Clock(), h.policy)
+	switch {
+	case d.Action == httpcache.Serve:
+		h.serveStored(w, r, found.hit, d, httpcache.CacheStatus{
+			Hit: true, TTL: d.TTL(), TTLKnown: true, Detail: reasonIf(d.Reason == httpcache.ReasonMaxStale, d.Reason),
+		})
+		return true
+	case d.Reason == httpcache.ReasonStale && httpcache.StaleWhileRevalidate(found.hit.cc, -d.TTL()):
+		h.serveStored(w, r, found.hit, d, httpcache.CacheStatus{
+			Hit: true, TTL: d.TTL(), TTLKnown: true, Detail: reasonStaleWhileRevalidate,
+		})
+		h.revalidateInBackground(r, reqCC, primary)
+		return true
+	}
+	found.fwd, found.reason = httpcache.FwdStale, d.Reason
+	switch d.Reason {
+	case httpcache.ReasonRequestNoCache, httpcache.ReasonRequestMaxAge, httpcache.ReasonRequestMinFresh:
+		found.fwd = httpcache.FwdRequest
+	}
+	return false
+}
+
+// forward goes to the origin for a GET or HEAD the store did not answer:
+// alone, or, with coalesce, leading or following the key's shared fetch
+// (and, across a fleet, its fill lock).
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives, primary string,
+	found lookupResult, coalesce bool) {
 	var f *flight
 	var leader bool
 	if coalesce {
