@@ -15,6 +15,10 @@ import (
 // behind each other only to go to the origin one by one.
 const uncacheableFor = 10 * time.Second
 
+// maxFlightPrealloc is the largest body a flight sizes its buffer for in
+// advance; larger ones grow as they arrive.
+const maxFlightPrealloc = 1 << 20
+
 // flight is one origin fetch that concurrent requests for the same primary
 // key share (collapsed forwarding). The first request leads: it fetches,
 // stores and publishes the response; the others follow: they wait for the
@@ -50,6 +54,11 @@ func newFlight(key string) *flight {
 // publish makes the response header known to followers.
 func (f *flight) publish(r *http.Request, resp response, shared bool, cs httpcache.CacheStatus) {
 	f.status, f.header, f.length, f.shared, f.reqHeader, f.cs = resp.status, resp.header, resp.length, shared, r.Header, cs
+	if shared && resp.length > 0 && resp.length <= maxFlightPrealloc {
+		f.mu.Lock()
+		f.body = make([]byte, 0, resp.length)
+		f.mu.Unlock()
+	}
 	close(f.ready)
 }
 

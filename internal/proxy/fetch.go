@@ -228,6 +228,7 @@ func (h *Handler) beginStore(r *http.Request, primary string, status int, stored
 		RequestHeader: httpcache.VaryRequestHeader(names, r.Header),
 		Tags:          responseTags(stored),
 		Expires:       h.expiresHint(responseTime, lifetime, cc, stored),
+		Size:          max(size, 0), // a hint for the store's buffer
 	}
 	e.Memo = h.newMemo(e, size)
 	bw := h.put(r.Context(), key, e)

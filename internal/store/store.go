@@ -89,7 +89,9 @@ type Entry struct {
 	// Expires is when the store may drop the entry because no cache rule can
 	// use it any more. Zero means no limit; backends may evict earlier.
 	Expires time.Time
-	// Size is the body's length in bytes, set by the store when the entry is
+	// Size is the body's length in bytes. At Put, a positive Size is only a
+	// hint (the Content-Length the caller expects) that a store may use to
+	// size its buffer; the store sets the real length when the entry is
 	// committed.
 	Size int64
 	// Memo is derived data the caller attaches at Put for its own use (the

@@ -145,7 +145,11 @@ func (s *Store) Get(_ context.Context, key string) (store.Entry, io.ReadCloser, 
 // Put starts writing an entry under key. It copies e's maps and slices, so
 // the caller may reuse e. No call blocks, so ctx is not consulted.
 func (s *Store) Put(_ context.Context, key string, e store.Entry) (store.BodyWriter, error) {
-	return &bodyWriter{s: s, key: key, entry: cloneEntry(e)}, nil
+	w := &bodyWriter{s: s, key: key, entry: cloneEntry(e)}
+	if e.Size > 0 && e.Size <= s.maxObjectSize {
+		w.body = make([]byte, 0, e.Size) // the expected length: no regrowth
+	}
+	return w, nil
 }
 
 // Delete removes the entry under key. Readers that already got its body
