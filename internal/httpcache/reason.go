@@ -24,6 +24,7 @@ const (
 	ReasonMustUnderstand  Reason = "must-understand"  // unknown status with must-understand (§5.2.2.3)
 	ReasonNoFreshness     Reason = "no-freshness"     // neither lifetime nor validator: nothing to reuse
 	ReasonVaryStar        Reason = "vary-star"        // Vary: * never matches (§4.1)
+	ReasonVaryTooMany     Reason = "vary-too-many"    // varies on more than MaxVaryNames fields
 	ReasonPartial         Reason = "partial"          // incomplete response (§3.3)
 	ReasonTooLarge        Reason = "too-large"        // larger than the largest object stored
 	ReasonRequestNoCache  Reason = "req-no-cache"     // request Cache-Control: no-cache (§5.2.1.4)

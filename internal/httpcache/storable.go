@@ -2,7 +2,11 @@ package httpcache
 
 import (
 	"net/http"
+	"slices"
 )
+
+// MaxVaryNames is the most fields a stored response may vary on.
+const MaxVaryNames = 16
 
 // Exchange is one request and the response the origin gave to it, as far as
 // the storing rules need them.
@@ -63,8 +67,14 @@ func Storable(x Exchange) (bool, Reason) {
 		return false, ReasonAuthorization
 	}
 	// §4.1: Vary: * can never be matched by a later request.
-	if VaryStar(x.RespHeader) {
+	names := VaryNames(x.RespHeader)
+	if slices.Contains(names, "*") {
 		return false, ReasonVaryStar
+	}
+	// A response that varies on more fields than any real negotiation
+	// uses is not stored: each field lengthens every secondary key.
+	if len(names) > MaxVaryNames {
+		return false, ReasonVaryTooMany
 	}
 	// §3: explicit freshness, public, or a heuristically cacheable status.
 	if !HasExplicitFreshness(x.RespHeader, x.RespCC) && !x.RespCC.Public &&

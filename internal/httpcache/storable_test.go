@@ -1,6 +1,7 @@
 package httpcache
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -175,5 +176,23 @@ func TestStoredHeader(t *testing.T) {
 				t.Errorf("StoredHeader result shares storage with its input: input became %s, was %s", show(tt.in), before)
 			}
 		})
+	}
+}
+
+func TestStorableVaryTooMany(t *testing.T) {
+	t.Parallel()
+	h := http.Header{"Cache-Control": {"max-age=60"}}
+	for i := range MaxVaryNames + 1 {
+		h.Add("Vary", fmt.Sprintf("X-Field-%d", i))
+	}
+	x := Exchange{Method: http.MethodGet, ReqHeader: http.Header{}, Status: 200, RespHeader: h, RespCC: ParseCacheControl(h)}
+	if ok, why := Storable(x); ok || why != ReasonVaryTooMany {
+		t.Errorf("Storable(Vary with %d fields) = %v, %q; want false, %q", MaxVaryNames+1, ok, why, ReasonVaryTooMany)
+	}
+	h.Del("Vary")
+	h.Set("Vary", "Accept-Encoding, Accept-Language")
+	x.RespHeader = h
+	if ok, _ := Storable(x); !ok {
+		t.Errorf("Storable(Vary with 2 fields) = false, want true")
 	}
 }
