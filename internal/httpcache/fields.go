@@ -36,14 +36,3 @@ func RemoveHopByHop(h http.Header) {
 		h.Del(name)
 	}
 }
-
-// HasHopByHop reports whether RemoveHopByHop would change h, so that a
-// caller can skip cloning a header that needs no change.
-func HasHopByHop(h http.Header) bool {
-	for _, name := range hopByHop {
-		if _, ok := h[name]; ok {
-			return true
-		}
-	}
-	return false
-}

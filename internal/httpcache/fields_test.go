@@ -95,32 +95,3 @@ func TestRemoveHopByHop(t *testing.T) {
 		})
 	}
 }
-
-func TestHasHopByHop(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		in   http.Header
-	}{
-		{"no fields", hdr()},
-		{"end-to-end fields only", hdr("Cache-Control", "max-age=60", "Content-Type", "text/html")},
-		{"Connection (RFC 9110 §7.6.1)", hdr("Connection", "close")},
-		{"Keep-Alive (RFC 9110 §7.6.1)", hdr("Keep-Alive", "timeout=5")},
-		{"Transfer-Encoding (RFC 9110 §7.6.1)", hdr("Transfer-Encoding", "chunked")},
-		{"Proxy-Authenticate (RFC 9111 §3.1)", hdr("Proxy-Authenticate", "Basic")},
-		// http.Header stores "TE" under its canonical key "Te".
-		{"TE, stored under its canonical key (RFC 9110 §7.6.1)", hdr("TE", "trailers")},
-		{"Upgrade (RFC 9110 §7.6.1)", hdr("Upgrade", "websocket")},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			removed := tt.in.Clone()
-			RemoveHopByHop(removed)
-			want := len(removed) != len(tt.in)
-			if got := HasHopByHop(tt.in); got != want {
-				t.Errorf("HasHopByHop(%s) = %v, want %v (RemoveHopByHop leaves %s)", show(tt.in), got, want, show(removed))
-			}
-		})
-	}
-}

@@ -5,7 +5,7 @@ import "testing"
 // allReasons lists every Reason but ReasonNone. Add new reasons here.
 var allReasons = []Reason{
 	ReasonMethod, ReasonStatus, ReasonRequestNoStore, ReasonNoStore, ReasonPrivate, ReasonAuthorization,
-	ReasonMustUnderstand, ReasonNoFreshness, ReasonVaryStar, ReasonPartial, ReasonTooLarge,
+	ReasonMustUnderstand, ReasonNoFreshness, ReasonVaryStar, ReasonVaryTooMany, ReasonPartial, ReasonTooLarge,
 	ReasonRequestNoCache, ReasonNoCache, ReasonStale, ReasonRequestMaxAge, ReasonRequestMinFresh,
 	ReasonMaxStale, ReasonFresh, ReasonUncacheable,
 }

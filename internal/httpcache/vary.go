@@ -29,12 +29,6 @@ func VaryNames(h http.Header) []string {
 	return slices.Compact(names)
 }
 
-// VaryStar reports whether a response's Vary field contains "*", which no
-// later request can match (RFC 9111 §4.1).
-func VaryStar(h http.Header) bool {
-	return slices.Contains(VaryNames(h), "*")
-}
-
 // NormalizeFieldValue combines the field lines of name in h into one value
 // (RFC 9110 §5.3) and trims the white space around list members, which
 // does not change the meaning of any list-based field (RFC 9111 §4.1).

@@ -35,34 +35,6 @@ func TestVaryNames(t *testing.T) {
 	}
 }
 
-func TestVaryStar(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		h    http.Header
-		want bool
-	}{
-		{"star (RFC 9111 §4.1)", hdr("Vary", "*"), true},
-		{"star, star (RFC 9111 §4.1)", hdr("Vary", "*, *"), true},
-		{"star on different lines (RFC 9111 §4.1)", hdr("Vary", "*", "Vary", "*"), true},
-		{"comma, star (RFC 9111 §4.1)", hdr("Vary", ", *"), true},
-		{"comma, star on different lines (RFC 9111 §4.1)", hdr("Vary", "", "Vary", "*"), true},
-		{"star, Foo (RFC 9111 §4.1)", hdr("Vary", "*, Foo"), true},
-		{"Foo, star (RFC 9111 §4.1)", hdr("Vary", "Foo, *"), true},
-		{"names only", hdr("Vary", "Accept, Foo"), false},
-		{"star inside a name is not a member", hdr("Vary", "X-*"), false},
-		{"no Vary", hdr(), false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if got := VaryStar(tt.h); got != tt.want {
-				t.Errorf("VaryStar(%s) = %v, want %v", show(tt.h), got, tt.want)
-			}
-		})
-	}
-}
-
 func TestNormalizeFieldValue(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
