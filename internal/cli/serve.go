@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/hoard-cache/hoard/internal/admin"
@@ -95,6 +96,7 @@ func runServer(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	go tuneGC(ctx, os.LookupEnv)
 	if err := startStore(ctx, st); err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ func (w *nullWriter) Header() http.Header         { return w.h }
 func (w *nullWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (w *nullWriter) WriteHeader(s int)           { w.status = s }
 
-func newBenchHandler(b *testing.B, size int) *Handler {
+func newBenchHandler(b testing.TB, size int) *Handler {
 	b.Helper()
 	body := bytes.Repeat([]byte("x"), size)
 	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

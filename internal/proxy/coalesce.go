@@ -162,7 +162,7 @@ func (h *Handler) followFailure(w http.ResponseWriter, r *http.Request, f *fligh
 		h.serveCacheable(w, r, false)
 		return
 	}
-	h.failOrigin(w, r, f.err, fwd, found.hit != nil && httpcache.StaleForbidden(found.hit.cc))
+	h.failOrigin(w, r, f.err, fwd, found.hit != nil && httpcache.StaleForbidden(*found.hit.cc))
 }
 
 // land ends a flight the caller led: later requests find the store (or

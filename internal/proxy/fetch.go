@@ -70,7 +70,7 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 		if f != nil {
 			f.fail(err)
 		}
-		h.failOrigin(w, r, err, found.fwd, found.hit != nil && httpcache.StaleForbidden(found.hit.cc))
+		h.failOrigin(w, r, err, found.fwd, found.hit != nil && httpcache.StaleForbidden(*found.hit.cc))
 		return
 	}
 	defer cancel()
@@ -133,7 +133,7 @@ func (h *Handler) serveStaleOnError(w http.ResponseWriter, r *http.Request, reqC
 		return false
 	}
 	d := httpcache.Evaluate(r.Header, reqCC, c.stored(), h.opts.Clock(), h.policy)
-	if !d.Stale || !httpcache.StaleIfError(c.cc, reqCC, -d.TTL(), h.opts.StaleIfError) {
+	if !d.Stale || !httpcache.StaleIfError(*c.cc, reqCC, -d.TTL(), h.opts.StaleIfError) {
 		return false
 	}
 	h.opts.Logger.Warn("serving stale: origin failed", "path", r.URL.Path, "status", status)

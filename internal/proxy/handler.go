@@ -31,6 +31,9 @@ type Handler struct {
 	via       string
 	viaField  []string // {via}, shared by responses that had no Via
 	hitFields *hitStatusFields
+	// directives shares parsed Cache-Control values between stored
+	// responses, which mostly repeat a handful of them.
+	directives directiveCache
 
 	// indexLocks serialise updates of one URL's variant index, so that two
 	// variants stored at once do not drop each other from the index.
@@ -180,7 +183,7 @@ func (h *Handler) answerFromStore(w http.ResponseWriter, r *http.Request, reqCC 
 			Hit: true, TTL: d.TTL(), TTLKnown: true, Detail: reasonIf(d.Reason == httpcache.ReasonMaxStale, d.Reason),
 		})
 		return true
-	case d.Reason == httpcache.ReasonStale && httpcache.StaleWhileRevalidate(found.hit.cc, -d.TTL()):
+	case d.Reason == httpcache.ReasonStale && httpcache.StaleWhileRevalidate(*found.hit.cc, -d.TTL()):
 		h.serveStored(w, r, found.hit, d, httpcache.CacheStatus{
 			Hit: true, TTL: d.TTL(), TTLKnown: true, Detail: reasonStaleWhileRevalidate,
 		})

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hoard-cache/hoard/internal/httpcache"
@@ -28,7 +29,7 @@ type cached struct {
 // (store.Entry.Memo) by in-process stores, so that a hit parses nothing;
 // for entries read from other stores it is computed on each read.
 type memo struct {
-	cc        httpcache.Directives
+	cc        *httpcache.Directives // shared by responses with the same Cache-Control; never modified
 	varyNames []string
 	facts     httpcache.Facts
 	// contentLength is the Content-Length field of the stored body, when
@@ -48,9 +49,9 @@ func (h *Handler) memoOf(e store.Entry) *memo {
 // newMemo derives the memo of an entry whose body has size bytes (-1 when
 // not known yet).
 func (h *Handler) newMemo(e store.Entry, size int64) *memo {
-	m := &memo{cc: httpcache.ParseResponseCacheControl(e.Header), varyNames: httpcache.VaryNames(e.Header)}
+	m := &memo{cc: h.directives.of(e.Header), varyNames: httpcache.VaryNames(e.Header)}
 	m.facts = httpcache.Analyze(httpcache.Stored{
-		Status: e.Status, Header: e.Header, CC: m.cc, RequestTime: e.RequestTime, ResponseTime: e.ResponseTime,
+		Status: e.Status, Header: e.Header, CC: *m.cc, RequestTime: e.RequestTime, ResponseTime: e.ResponseTime,
 	}, h.opts.HeuristicMax)
 	if size < 0 && e.Size > 0 {
 		size = e.Size
@@ -67,7 +68,7 @@ func (h *Handler) newCached(key string, e store.Entry, body io.ReadCloser) *cach
 
 func (c *cached) stored() httpcache.Stored {
 	return httpcache.Stored{
-		Status: c.entry.Status, Header: c.entry.Header, CC: c.cc,
+		Status: c.entry.Status, Header: c.entry.Header, CC: *c.cc,
 		RequestTime: c.entry.RequestTime, ResponseTime: c.entry.ResponseTime,
 		Facts: &c.facts,
 	}
@@ -185,4 +186,43 @@ func (h *Handler) storeDelete(ctx context.Context, key string) {
 	if err := h.opts.Store.Delete(ctx, key); err != nil {
 		h.opts.Logger.Warn("store delete failed", "cache_key", key, "error", err)
 	}
+}
+
+// directiveCache hands out one parsed, immutable copy of each distinct
+// response Cache-Control value, so that the memos of stored responses
+// share them instead of each holding its own. It is bounded: once full it
+// parses without keeping.
+type directiveCache struct {
+	mu sync.Mutex                       // guards m
+	m  map[string]*httpcache.Directives // by the raw field lines, joined
+}
+
+// maxSharedDirectives bounds directiveCache.
+const maxSharedDirectives = 4096
+
+// of returns the parsed response directives of h (RFC 9111 §5.2, or
+// RFC 9213 when h has a valid CDN-Cache-Control).
+func (c *directiveCache) of(h http.Header) *httpcache.Directives {
+	lines := h["Cache-Control"]
+	if len(lines) > 1 || len(h["Cdn-Cache-Control"]) > 0 {
+		d := httpcache.ParseResponseCacheControl(h)
+		return &d
+	}
+	raw := ""
+	if len(lines) == 1 {
+		raw = lines[0]
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d, ok := c.m[raw]; ok {
+		return d
+	}
+	d := httpcache.ParseResponseCacheControl(h)
+	if c.m == nil {
+		c.m = map[string]*httpcache.Directives{}
+	}
+	if len(c.m) < maxSharedDirectives {
+		c.m[raw] = &d
+	}
+	return &d
 }
