@@ -13,7 +13,7 @@ func TestGCPercentFor(t *testing.T) {
 		{2 * gcSmallHeap, 50},
 		{4 * gcSmallHeap, 25},
 		{100 * gcSmallHeap, gcMinPercent},
-		{7 * gcSmallHeap, 100 / 7},
+		{5 * gcSmallHeap, 20},
 	} {
 		if got := gcPercentFor(tc.live); got != tc.want {
 			t.Errorf("gcPercentFor(%d MiB) = %d, want %d", tc.live>>20, got, tc.want)
