@@ -386,7 +386,7 @@ func readBody(b *bolt.Bucket, key string, h header) ([]byte, error) {
 		chunks = append(chunks, chunk)
 	}
 	body := bytes.Join(chunks, nil)
-	if got := crc32Checksum(body); got != h.bodyCRC {
+	if got := store.Checksum(body); got != h.bodyCRC {
 		return nil, fmt.Errorf("body checksum %08x, want %08x: %w", got, h.bodyCRC, store.ErrCorrupt)
 	}
 	return body, nil

@@ -2,11 +2,8 @@ package disk
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"hash/crc32"
 	"math"
-	"net/http"
 	"time"
 
 	"github.com/hoard-cache/hoard/internal/store"
@@ -36,27 +33,6 @@ const (
 	checkedFrom = offBodyLen
 )
 
-// castagnoli is the CRC-32C table; crc32 uses the CPU's instruction for it
-// where there is one.
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-func crc32Checksum(b []byte) uint32 {
-	return crc32.Checksum(b, castagnoli)
-}
-
-// jsonEntry is store.Entry as the meta record stores it. Size is not kept:
-// the record's header holds the body's length.
-type jsonEntry struct {
-	Status        int         `json:"status"`
-	Header        http.Header `json:"header,omitempty"`
-	RequestTime   time.Time   `json:"request_time,omitzero"`
-	ResponseTime  time.Time   `json:"response_time,omitzero"`
-	RequestHeader http.Header `json:"request_header,omitempty"`
-	Variants      []string    `json:"variants,omitempty"`
-	Tags          []string    `json:"tags,omitempty"`
-	Expires       time.Time   `json:"expires,omitzero"`
-}
-
 // header is the fixed part of a meta record.
 type header struct {
 	access  int64 // Unix nanoseconds
@@ -67,18 +43,9 @@ type header struct {
 // newRecord encodes e into a record whose header is left for sealRecord to
 // fill once the body is known.
 func newRecord(e *store.Entry) ([]byte, error) {
-	j, err := json.Marshal(jsonEntry{
-		Status:        e.Status,
-		Header:        e.Header,
-		RequestTime:   e.RequestTime,
-		ResponseTime:  e.ResponseTime,
-		RequestHeader: e.RequestHeader,
-		Variants:      e.Variants,
-		Tags:          e.Tags,
-		Expires:       e.Expires,
-	})
+	j, err := store.MarshalEntry(e)
 	if err != nil {
-		return nil, fmt.Errorf("encoding entry: %w", err)
+		return nil, err
 	}
 	rec := make([]byte, headerLen, headerLen+len(j))
 	return append(rec, j...), nil
@@ -90,7 +57,7 @@ func sealRecord(rec []byte, h header) {
 	binary.BigEndian.PutUint64(rec[offAccess:], uint64(h.access))
 	binary.BigEndian.PutUint64(rec[offBodyLen:], uint64(h.bodyLen))
 	binary.BigEndian.PutUint32(rec[offBodyCRC:], h.bodyCRC)
-	binary.BigEndian.PutUint32(rec[offMetaCRC:], crc32Checksum(rec[checkedFrom:]))
+	binary.BigEndian.PutUint32(rec[offMetaCRC:], store.Checksum(rec[checkedFrom:]))
 }
 
 // parseHeader reads a record's header, checking its version and checksum.
@@ -102,7 +69,7 @@ func parseHeader(rec []byte) (header, error) {
 	if rec[0] != recordVersion {
 		return header{}, fmt.Errorf("meta record has unknown version %d: %w", rec[0], store.ErrCorrupt)
 	}
-	if got, want := crc32Checksum(rec[checkedFrom:]), binary.BigEndian.Uint32(rec[offMetaCRC:]); got != want {
+	if got, want := store.Checksum(rec[checkedFrom:]), binary.BigEndian.Uint32(rec[offMetaCRC:]); got != want {
 		return header{}, fmt.Errorf("meta record checksum %08x, want %08x: %w", got, want, store.ErrCorrupt)
 	}
 	h := header{
@@ -119,21 +86,7 @@ func parseHeader(rec []byte) (header, error) {
 // decodeEntry decodes the entry of a record whose header parseHeader
 // accepted. The entry shares no memory with rec, which may be bbolt's.
 func decodeEntry(rec []byte, h header) (store.Entry, error) {
-	var j jsonEntry
-	if err := json.Unmarshal(rec[headerLen:], &j); err != nil {
-		return store.Entry{}, fmt.Errorf("decoding meta record: %v: %w", err, store.ErrCorrupt)
-	}
-	return store.Entry{
-		Status:        j.Status,
-		Header:        j.Header,
-		RequestTime:   j.RequestTime,
-		ResponseTime:  j.ResponseTime,
-		RequestHeader: j.RequestHeader,
-		Variants:      j.Variants,
-		Tags:          j.Tags,
-		Expires:       j.Expires,
-		Size:          h.bodyLen,
-	}, nil
+	return store.UnmarshalEntry(rec[headerLen:], h.bodyLen)
 }
 
 // setAccess rewrites the access time in a copy of rec.

@@ -3,7 +3,6 @@ package disk
 import (
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"slices"
 	"time"
 
@@ -81,7 +80,7 @@ func (w *bodyWriter) Write(p []byte) (int, error) {
 		w.end(fmt.Errorf("body exceeds %d bytes: %w", w.s.maxObjectSize, store.ErrTooLarge))
 		return 0, fmt.Errorf("disk store: write %s: %w", w.key, w.ended)
 	}
-	w.crc = crc32.Update(w.crc, castagnoli, p)
+	w.crc = store.UpdateChecksum(w.crc, p)
 	w.size += int64(len(p))
 	n := len(p)
 	for len(p) > 0 {

@@ -4,11 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"hash/crc32"
-	"net/http"
-	"time"
 
 	"github.com/hoard-cache/hoard/internal/store"
 )
@@ -32,7 +28,6 @@ const (
 	headerLen    = versionLen + 4 + 8 + 4 + 4
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // record is one committed version of an entry, as its meta key holds it.
 type record struct {
@@ -45,24 +40,10 @@ type record struct {
 	inline []byte
 }
 
-// recordMeta is the JSON form of store.Entry's fields. It pins the stored
-// format: renaming a field of store.Entry must not change what Redis holds.
-// Times keep their zone offsets; monotonic readings are dropped by JSON.
-type recordMeta struct {
-	Status        int         `json:"status"`
-	Header        http.Header `json:"header,omitempty"`
-	RequestTime   time.Time   `json:"request_time,omitzero"`
-	ResponseTime  time.Time   `json:"response_time,omitzero"`
-	RequestHeader http.Header `json:"request_header,omitempty"`
-	Variants      []string    `json:"variants,omitempty"`
-	Tags          []string    `json:"tags,omitempty"`
-	Expires       time.Time   `json:"expires,omitzero"`
-}
-
 // newRecord describes body as the next version of an entry, stored in
 // chunks of chunkSize bytes, or inline when it is no longer than inlineMax.
 func newRecord(e store.Entry, body []byte, chunkSize, inlineMax int) (record, error) {
-	r := record{entry: e, size: int64(len(body)), crc: crc32.Checksum(body, castagnoli)}
+	r := record{entry: e, size: int64(len(body)), crc: store.Checksum(body)}
 	if _, err := rand.Read(r.id[:]); err != nil {
 		return record{}, fmt.Errorf("version id: %w", err)
 	}
@@ -78,14 +59,9 @@ func newRecord(e store.Entry, body []byte, chunkSize, inlineMax int) (record, er
 // encode returns the record as its meta key holds it.
 func (r *record) encode() ([]byte, error) {
 	e := &r.entry
-	meta, err := json.Marshal(recordMeta{
-		Status: e.Status, Header: e.Header,
-		RequestTime: e.RequestTime, ResponseTime: e.ResponseTime,
-		RequestHeader: e.RequestHeader, Variants: e.Variants, Tags: e.Tags,
-		Expires: e.Expires,
-	})
+	meta, err := store.MarshalEntry(e)
 	if err != nil {
-		return nil, fmt.Errorf("encode metadata: %w", err)
+		return nil, err
 	}
 	b := make([]byte, headerLen, headerLen+len(meta)+len(r.inline))
 	b[0] = recordFormat
@@ -133,15 +109,8 @@ func decodeRecord(b []byte) (record, error) {
 	if r.chunks == 0 && rest-metaLen != r.size {
 		return r, fmt.Errorf("inline body of %d bytes, record says %d: %w", rest-metaLen, r.size, store.ErrCorrupt)
 	}
-	var m recordMeta
-	if err := json.Unmarshal(b[headerLen:headerLen+metaLen], &m); err != nil {
-		return r, fmt.Errorf("record metadata: %v: %w", err, store.ErrCorrupt)
-	}
-	r.entry = store.Entry{
-		Status: m.Status, Header: m.Header,
-		RequestTime: m.RequestTime, ResponseTime: m.ResponseTime,
-		RequestHeader: m.RequestHeader, Variants: m.Variants, Tags: m.Tags,
-		Expires: m.Expires, Size: r.size,
+	if r.entry, err = store.UnmarshalEntry(b[headerLen:headerLen+metaLen], r.size); err != nil {
+		return r, fmt.Errorf("record metadata: %w", err)
 	}
 	if r.chunks == 0 {
 		r.inline = b[headerLen+metaLen:]
@@ -160,7 +129,7 @@ func (r *record) checkBody(body []byte) error {
 	if int64(len(body)) != r.size {
 		return fmt.Errorf("body of %d bytes, record says %d: %w", len(body), r.size, store.ErrCorrupt)
 	}
-	if crc := crc32.Checksum(body, castagnoli); crc != r.crc {
+	if crc := store.Checksum(body); crc != r.crc {
 		return fmt.Errorf("body CRC-32C %08x, record says %08x: %w", crc, r.crc, store.ErrCorrupt)
 	}
 	return nil
