@@ -5,11 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"testing"
-	"time"
 
-	"github.com/hoard-cache/hoard/internal/store"
+	"github.com/hoard-cache/hoard/internal/store/storetest"
 )
 
 // benchSizes are the body sizes benchmarked: a typical API response and a
@@ -20,23 +18,6 @@ var benchSizes = []struct {
 }{
 	{"1KiB", 1 << 10},
 	{"1MiB", 1 << 20},
-}
-
-// benchEntry is a typical stored response's metadata.
-func benchEntry() store.Entry {
-	now := time.Now()
-	return store.Entry{
-		Status: http.StatusOK,
-		Header: http.Header{
-			"Content-Type":  {"application/json"},
-			"Cache-Control": {"public, max-age=300"},
-			"Etag":          {`"abc123"`},
-			"Date":          {now.UTC().Format(http.TimeFormat)},
-		},
-		RequestTime:  now,
-		ResponseTime: now,
-		Expires:      now.Add(time.Hour),
-	}
 }
 
 // getAll is the hit path: Get, copy the body out, close it. It returns an
@@ -60,7 +41,7 @@ func BenchmarkGet(b *testing.B) {
 		names := make([]string, keys)
 		for i := range names {
 			names[i] = fmt.Sprintf("bench/%d", i)
-			putBody(b, s, names[i], benchEntry(), body)
+			putBody(b, s, names[i], storetest.TypicalEntry(), body)
 		}
 		ctx := b.Context()
 		b.Run(bs.name, func(b *testing.B) {
@@ -100,7 +81,7 @@ func BenchmarkPut(b *testing.B) {
 			s := newStore(b, Options{})
 			ctx := b.Context()
 			body := bytes.Repeat([]byte("b"), bs.size)
-			e := benchEntry()
+			e := storetest.TypicalEntry()
 			b.ReportAllocs()
 			b.SetBytes(int64(bs.size))
 			i := 0

@@ -6,31 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"testing"
-	"time"
 
 	"github.com/hoard-cache/hoard/internal/store"
+	"github.com/hoard-cache/hoard/internal/store/storetest"
 )
 
 const benchBodySize = 1 << 10
-
-// benchEntry is a typical stored response's metadata.
-func benchEntry() store.Entry {
-	now := time.Now()
-	return store.Entry{
-		Status: http.StatusOK,
-		Header: http.Header{
-			"Content-Type":  {"application/json"},
-			"Cache-Control": {"public, max-age=300"},
-			"Etag":          {`"abc123"`},
-			"Date":          {now.UTC().Format(http.TimeFormat)},
-		},
-		RequestTime:  now,
-		ResponseTime: now,
-		Expires:      now.Add(time.Hour),
-	}
-}
 
 // newBenchStore returns a store holding keys "bench/0" to "bench/n-1", each
 // with a 1 KiB body.
@@ -39,7 +21,7 @@ func newBenchStore(b *testing.B, n int) *Store {
 	s := newStore(b, Options{})
 	body := bytes.Repeat([]byte("b"), benchBodySize)
 	for i := range n {
-		putBody(b, s, fmt.Sprintf("bench/%d", i), benchEntry(), body)
+		putBody(b, s, fmt.Sprintf("bench/%d", i), storetest.TypicalEntry(), body)
 	}
 	return s
 }
@@ -109,7 +91,7 @@ func BenchmarkPut(b *testing.B) {
 	s := newStore(b, Options{})
 	ctx := b.Context()
 	body := bytes.Repeat([]byte("b"), benchBodySize)
-	e := benchEntry()
+	e := storetest.TypicalEntry()
 	names := make([]string, keys)
 	for i := range names {
 		names[i] = fmt.Sprintf("bench/%d", i)

@@ -28,7 +28,6 @@ const (
 	headerLen    = versionLen + 4 + 8 + 4 + 4
 )
 
-
 // record is one committed version of an entry, as its meta key holds it.
 type record struct {
 	id     [idLen]byte

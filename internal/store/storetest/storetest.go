@@ -610,3 +610,21 @@ func truncate(b []byte) []byte {
 	}
 	return b
 }
+
+// TypicalEntry is a stored response's metadata as a benchmark or test of a
+// backend wants it: a JSON API answer, fresh for an hour.
+func TypicalEntry() store.Entry {
+	now := time.Now()
+	return store.Entry{
+		Status: http.StatusOK,
+		Header: http.Header{
+			"Content-Type":  {"application/json"},
+			"Cache-Control": {"public, max-age=300"},
+			"Etag":          {`"abc123"`},
+			"Date":          {now.UTC().Format(http.TimeFormat)},
+		},
+		RequestTime:  now,
+		ResponseTime: now,
+		Expires:      now.Add(time.Hour),
+	}
+}
