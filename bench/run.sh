@@ -23,6 +23,7 @@ THREADS=${THREADS:-2}
 BURST=${BURST:-200}
 SET_URLS=${SET_URLS:-10000}
 MEM_OBJECTS=${MEM_OBJECTS:-100000}
+SCENARIOS=${SCENARIOS:-a b c d e f}
 PORT_BASE=${PORT_BASE:-19000}
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -366,7 +367,7 @@ main() {
       order+=("${PROXIES[(i + round - 1) % ${#PROXIES[@]}]}")
     done
     log "round $round/$ROUNDS (order: ${order[*]})"
-    for k in a b c d e f; do
+    for k in $SCENARIOS; do
       for name in "${order[@]}"; do
         case $k in
         a) run_wrk a "$round" "$name" /obj/1k/hot ;;

@@ -136,8 +136,11 @@ func listenAndServe(ctx context.Context, addr string, h http.Handler, logger *sl
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := newServer(h, logger)
+	// The proxy sends a large stored response's header and body in one
+	// write on these connections; other handlers are unaffected.
+	srv.ConnContext = proxy.ConnContext
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(proxy.Listener(ln)) }()
 	listening(ln.Addr().String())
 
 	select {

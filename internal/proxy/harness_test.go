@@ -98,7 +98,12 @@ func newHarness(t *testing.T, handler http.HandlerFunc, opts ...func(*Options)) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	front := httptest.NewServer(p)
+	// The front end serves as hoard serve does, on a Listener's
+	// connections, so that every test also runs through gatherConn.
+	front := httptest.NewUnstartedServer(p)
+	front.Listener = Listener(front.Listener)
+	front.Config.ConnContext = ConnContext
+	front.Start()
 	t.Cleanup(front.Close)
 	return &harness{t: t, origin: o, clock: clock, store: st, proxy: p, front: front}
 }

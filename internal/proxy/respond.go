@@ -70,7 +70,19 @@ func (h *Handler) writeStored(w http.ResponseWriter, r *http.Request, e store.En
 	if r.Method == http.MethodHead || !bodyAllowed(e.Status) {
 		return
 	}
-	if _, err := io.Copy(w, body); err != nil {
+	var gc *gatherConn
+	if e.Size > gatherMin {
+		gc = gatherFrom(r.Context())
+	}
+	gc.hold()
+	_, err := io.Copy(w, body)
+	if f, ok := w.(http.Flusher); ok && gc != nil && err == nil {
+		f.Flush()
+	}
+	if rerr := gc.release(); err == nil {
+		err = rerr
+	}
+	if err != nil {
 		h.opts.Logger.Debug("client write failed", "path", r.URL.Path, "error", err)
 	}
 }
