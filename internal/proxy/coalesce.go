@@ -15,6 +15,10 @@ import (
 // behind each other only to go to the origin one by one.
 const uncacheableFor = 10 * time.Second
 
+// lateWaitMax is the largest body a flight keeps for followers only if
+// one joined before its first byte.
+const lateWaitMax = 64 << 10
+
 // maxFlightPrealloc is the largest body a flight sizes its buffer for in
 // advance; larger ones grow as they arrive.
 const maxFlightPrealloc = 1 << 20
@@ -27,6 +31,13 @@ const maxFlightPrealloc = 1 << 20
 // Contract: ready is closed exactly once, by publish or fail; the fields
 // set before it (status ... err) are read-only afterwards. The body grows
 // under mu until finish.
+//
+// Most flights have no followers (every cold miss leads one), so a small
+// body (up to lateWaitMax, with a known length) is kept for followers only
+// when one joined before its first byte came: a follower that joins later
+// (late) waits for the rest of it and is then answered from the store. A
+// larger or unsized body is always kept, so that a follower that joins
+// mid-way streams it rather than waits for all of it.
 type flight struct {
 	key   string
 	ready chan struct{}
@@ -41,8 +52,11 @@ type flight struct {
 	errStatus int   // with err: the 5xx the origin answered, 0 when it gave no answer
 
 	mu      sync.Mutex
-	body    []byte        // guarded by mu
-	done    bool          // guarded by mu
+	body      []byte // guarded by mu
+	followers int    // guarded by mu; how many joined
+	keepAll   bool   // guarded by mu; the body is kept even without followers
+	skipped   bool   // guarded by mu; body bytes went by unkept, for want of followers
+	done      bool   // guarded by mu
 	bodyErr error         // guarded by mu
 	changed chan struct{} // guarded by mu; closed and replaced whenever body, done change
 }
@@ -54,11 +68,12 @@ func newFlight(key string) *flight {
 // publish makes the response header known to followers.
 func (f *flight) publish(r *http.Request, resp response, shared bool, cs httpcache.CacheStatus) {
 	f.status, f.header, f.length, f.shared, f.reqHeader, f.cs = resp.status, resp.header, resp.length, shared, r.Header, cs
-	if shared && resp.length > 0 && resp.length <= maxFlightPrealloc {
-		f.mu.Lock()
+	f.mu.Lock()
+	f.keepAll = resp.length < 0 || resp.length > lateWaitMax
+	if shared && resp.length > 0 && resp.length <= maxFlightPrealloc && (f.keepAll || f.followers > 0) {
 		f.body = make([]byte, 0, resp.length)
-		f.mu.Unlock()
 	}
+	f.mu.Unlock()
 	close(f.ready)
 }
 
@@ -69,9 +84,15 @@ func (f *flight) fail(err error) {
 	f.finish(err)
 }
 
-// write appends body bytes for the followers.
+// write appends body bytes for the followers, if any joined before the
+// first bytes.
 func (f *flight) write(p []byte) {
 	f.mu.Lock()
+	if f.skipped || (f.followers == 0 && !f.keepAll) {
+		f.skipped = true
+		f.mu.Unlock()
+		return
+	}
 	f.body = append(f.body, p...)
 	close(f.changed)
 	f.changed = make(chan struct{})
@@ -88,6 +109,38 @@ func (f *flight) finish(err error) {
 	}
 	f.done, f.bodyErr = true, err
 	close(f.changed)
+}
+
+// joined counts a follower in. The caller holds h.flightsMu.
+func (f *flight) joined() {
+	f.mu.Lock()
+	f.followers++
+	f.mu.Unlock()
+}
+
+// late reports whether body bytes went by before a follower joined, so
+// that the body is not kept.
+func (f *flight) late() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.skipped
+}
+
+// wait returns once the flight's body has ended, or ctx is done.
+func (f *flight) wait(ctx context.Context) error {
+	for {
+		f.mu.Lock()
+		done, changed := f.done, f.changed
+		f.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // flightReader reads a flight's body from the start, waiting for more as
@@ -138,6 +191,7 @@ func (h *Handler) join(key string) (*flight, bool) {
 		delete(h.uncacheable, key)
 	}
 	if f, ok := h.flights[key]; ok {
+		f.joined()
 		return f, false
 	}
 	f := newFlight(key)
@@ -209,6 +263,13 @@ func (h *Handler) follow(w http.ResponseWriter, r *http.Request, f *flight, fwd 
 	}
 	if !f.shared || !httpcache.VaryMatches(httpcache.VaryNames(f.header), f.reqHeader, r.Header) {
 		h.serveCacheable(w, r, false)
+		return
+	}
+	if f.late() {
+		// The body was not kept: take it from the store once it is there.
+		if f.wait(r.Context()) == nil {
+			h.serveCacheable(w, r, false)
+		}
 		return
 	}
 	cs := f.cs

@@ -103,6 +103,58 @@ func TestCoalescedFollowersStream(t *testing.T) {
 	h.wantOrigin(1)
 }
 
+// TestLateFollowerOfSmallBodyGetsItFromTheStore: a small body whose first
+// bytes went by before anyone followed is not kept for followers; one that
+// joins then waits for the rest and is answered from the store, whole.
+func TestLateFollowerOfSmallBodyGetsItFromTheStore(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{})
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Content-Length", "10")
+		fmt.Fprint(w, "first;")
+		w.(http.Flusher).Flush()
+		close(started)
+		<-release
+		fmt.Fprint(w, "rest")
+	})
+	leader, err := http.Get(h.front.URL + "/late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leader.Body.Close()
+	<-started
+	type answer struct {
+		body, status string
+		err          error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		resp, err := http.Get(h.front.URL + "/late")
+		if err != nil {
+			got <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		got <- answer{string(b), resp.Header.Get("Cache-Status"), err}
+	}()
+	select {
+	case a := <-got:
+		t.Fatalf("the late follower was answered (%q, %v) before the origin finished", a.body, a.err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	a := <-got
+	if a.err != nil || a.body != "first;rest" || !strings.Contains(a.status, "hit") {
+		t.Errorf("late follower: body %q, Cache-Status %q, error %v; want the whole body as a hit", a.body, a.status, a.err)
+	}
+	if b, _ := io.ReadAll(leader.Body); string(b) != "first;rest" {
+		t.Errorf("leader body %q", b)
+	}
+	h.wantOrigin(1)
+}
+
 // TestUncacheableFollowersGoAlone: when the shared response is not
 // storable, the waiting requests each go to the origin, and later requests
 // for the key are not queued behind one another.
