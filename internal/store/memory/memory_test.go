@@ -263,6 +263,27 @@ func TestExpiryFakeClock(t *testing.T) {
 	}
 }
 
+// TestExpiryBeyondNanoseconds: Expires times that Unix nanoseconds cannot
+// hold (after 2262, before 1678) still mean "much later" and "long ago".
+func TestExpiryBeyondNanoseconds(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, Options{})
+	far := time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)
+	putBody(t, s, "far-future", store.Entry{Expires: far}, []byte("a"))
+	putBody(t, s, "far-past", store.Entry{Expires: time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC)}, []byte("b"))
+	if !tryGet(t, s, "far-future") {
+		t.Error("an entry that expires in the year 3000 is gone")
+	}
+	if tryGet(t, s, "far-past") {
+		t.Error("an entry that expired in the year 1000 was stored")
+	}
+	if e, body, err := s.Get(t.Context(), "far-future"); err != nil {
+		t.Errorf("Get(far-future): %v", err)
+	} else if body.Close(); !e.Expires.After(time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("Expires read back as %v, want after 2262", e.Expires)
+	}
+}
+
 func TestCommitTrimsBuffer(t *testing.T) {
 	t.Parallel()
 	s := newStore(t, Options{})

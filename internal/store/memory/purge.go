@@ -28,7 +28,7 @@ func (s *Store) DeletePrefix(_ context.Context, prefix string) (int, error) {
 func (s *Store) DeleteTag(_ context.Context, tag string) (int, error) {
 	n := 0
 	for key, v := range s.cache.All() {
-		if slices.Contains(v.entry.Tags, tag) {
+		if v.lists != nil && slices.Contains(v.lists.tags, tag) {
 			if _, ok := s.cache.Invalidate(key); ok {
 				n++
 			}
