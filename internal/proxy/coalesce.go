@@ -51,14 +51,14 @@ type flight struct {
 	err       error // the origin failed: no response to share
 	errStatus int   // with err: the 5xx the origin answered, 0 when it gave no answer
 
-	mu      sync.Mutex
-	body      []byte // guarded by mu
-	followers int    // guarded by mu; how many joined
-	keepAll   bool   // guarded by mu; the body is kept even without followers
-	skipped   bool   // guarded by mu; body bytes went by unkept, for want of followers
-	done      bool   // guarded by mu
-	bodyErr error         // guarded by mu
-	changed chan struct{} // guarded by mu; closed and replaced whenever body, done change
+	mu        sync.Mutex
+	body      []byte        // guarded by mu
+	followers int           // guarded by mu; how many joined
+	keepAll   bool          // guarded by mu; the body is kept even without followers
+	skipped   bool          // guarded by mu; body bytes went by unkept, for want of followers
+	done      bool          // guarded by mu
+	bodyErr   error         // guarded by mu
+	changed   chan struct{} // guarded by mu; closed and replaced whenever body, done change
 }
 
 func newFlight(key string) *flight {
