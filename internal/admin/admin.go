@@ -1,6 +1,7 @@
-// Package admin is Hoard's admin API: purges and health, served on its own
-// address (loopback by default), apart from client traffic. It answers in
-// JSON and calls the engine; it never reaches into a store.
+// Package admin is Hoard's admin API: purges, health and the Go runtime's
+// profiles, served on its own address (loopback by default), apart from
+// client traffic. It answers in JSON and calls the engine; it never reaches
+// into a store.
 package admin
 
 import (
@@ -10,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/hoard-cache/hoard/internal/proxy"
 )
@@ -32,6 +34,7 @@ const maxBody = 1 << 20
 //
 //	POST /_hoard/purge  {"urls":[...],"prefixes":[...],"tags":[...]} → {"purged":N}
 //	GET  /_hoard/health → {"status":"ok"}
+//	GET  /debug/pprof/  → the runtime's profiles (CPU, heap, goroutines...)
 func New(opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -63,6 +66,13 @@ func New(opts Options) http.Handler {
 	mux.HandleFunc("GET /_hoard/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	// Profiles of the running process, for go tool pprof: a production
+	// cache is profiled where it runs, under its own traffic.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return mux
 }
 

@@ -41,6 +41,10 @@ func TestAdminAPI(t *testing.T) {
 		{"POST", "/_hoard/purge", `not json`, 400, `JSON object`},
 		{"GET", "/_hoard/purge", ``, 405, ``},
 		{"GET", "/_hoard/health", ``, 200, `"ok"`},
+		{"GET", "/debug/pprof/", ``, 200, `goroutine`},
+		{"GET", "/debug/pprof/heap?debug=1", ``, 200, `heap profile`},
+		{"GET", "/debug/pprof/profile?seconds=1", ``, 200, ``},
+		{"POST", "/debug/pprof/heap", ``, 405, ``},
 	} {
 		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(tc.body))
 		resp, err := http.DefaultClient.Do(req)
