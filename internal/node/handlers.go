@@ -202,6 +202,9 @@ func (n *Node) handleRequest(ctx context.Context, body json.RawMessage) ([]field
 	resp := rec.Result()
 	out := make(map[string]string, len(resp.Header))
 	for name, vs := range resp.Header {
+		if len(vs) == 0 {
+			continue // a field with no value is not sent, as on the wire
+		}
 		out[name] = strings.Join(vs, ", ")
 	}
 	fields := []field{{"status", resp.StatusCode}, {"headers", out}}

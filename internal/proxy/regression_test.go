@@ -258,3 +258,27 @@ func TestRegressionStaleIfErrorFollowersWaitTwice(t *testing.T) {
 		t.Errorf("followers: %d origin requests (want 2), follower latency %v with OriginTimeout 500ms", n.Load(), took[1])
 	}
 }
+
+// A response without Content-Type got one from net/http's content sniffing
+// on the way to the client, on misses and hits alike: a proxy must pass the
+// origin's fields, not add a guessed media type (RFC 9110 §8.3).
+func TestRegressionNoContentTypeIsNotSniffed(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = nil // the origin sends none
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "<html><body>looks like HTML</body></html>")
+	})
+	for i, want := range []string{"miss", "hit"} {
+		res := h.get("/untyped")
+		if !strings.Contains(res.header.Get("Cache-Status"), want) {
+			t.Fatalf("request %d: Cache-Status %q, want a %s", i+1, res.header.Get("Cache-Status"), want)
+		}
+		if ct, ok := res.header["Content-Type"]; ok {
+			t.Errorf("%s: Content-Type %q added to a response that had none", want, ct)
+		}
+	}
+	ranged := h.get("/untyped", "Range", "bytes=0-5")
+	if ct, ok := ranged.header["Content-Type"]; ok || ranged.status != http.StatusPartialContent {
+		t.Errorf("range hit: status %d, Content-Type %q; want 206 without one", ranged.status, ct)
+	}
+}

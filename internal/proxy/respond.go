@@ -88,7 +88,8 @@ func (h *Handler) writeStored(w http.ResponseWriter, r *http.Request, e store.En
 }
 
 // finishHeader adds Via (RFC 9110 §7.6.3) and Cache-Status (RFC 9211) to a
-// response header. Shared slices from a stored header are never appended to.
+// response header, and keeps net/http from adding a Content-Type. Shared
+// slices from a stored header are never appended to.
 func (h *Handler) finishHeader(out http.Header, cs httpcache.CacheStatus) {
 	if prior := out["Via"]; len(prior) > 0 {
 		out["Via"] = append(slices.Clip(prior), h.via)
@@ -96,6 +97,12 @@ func (h *Handler) finishHeader(out http.Header, cs httpcache.CacheStatus) {
 		out["Via"] = h.viaField // shared and never modified
 	}
 	out["Cache-Status"] = h.cacheStatusField(cs)
+	if _, ok := out["Content-Type"]; !ok {
+		// A nil field stops net/http from guessing a media type from the
+		// body: the client gets the origin's fields, and none it lacked
+		// (RFC 9110 §8.3).
+		out["Content-Type"] = nil
+	}
 }
 
 // hitStatusFields holds ready-made Cache-Status fields for plain hits with
