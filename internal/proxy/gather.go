@@ -49,6 +49,10 @@ func (l gatherListener) Accept() (net.Conn, error) {
 
 type gatherKey struct{}
 
+// testHookGathered, when set (by tests, before any server starts), is
+// called after each write that sent a held write with it.
+var testHookGathered func()
+
 // ConnContext is the http.Server.ConnContext that goes with Listener: it
 // makes the connection known to the Handler.
 func ConnContext(ctx context.Context, c net.Conn) context.Context {
@@ -108,6 +112,9 @@ func (c *gatherConn) Write(p []byte) (int, error) {
 		n, err := bufs.WriteTo(c.TCPConn)
 		n -= int64(len(*held))
 		putHeld(held)
+		if testHookGathered != nil {
+			testHookGathered()
+		}
 		if n < 0 {
 			// The held bytes were reported written; they were not, but the
 			// connection is broken either way.

@@ -9,6 +9,7 @@ import (
 	"net/http/httptrace"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -155,6 +156,35 @@ func TestGatherConnWriteToClosedPeer(t *testing.T) {
 		t.Fatal("writes to a closed peer kept succeeding")
 	}
 	_ = gc.release()
+}
+
+// TestHitsLeaveInOneWrite: a stored response too large for net/http's
+// buffer is gathered into one write; a small one needs no gathering.
+func TestHitsLeaveInOneWrite(t *testing.T) {
+	var gathered atomic.Int64
+	testHookGathered = func() { gathered.Add(1) }
+	t.Cleanup(func() { testHookGathered = nil })
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		size, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = io.WriteString(w, strings.Repeat("z", size))
+	})
+	for _, tc := range []struct {
+		size int
+		want int64
+	}{{1 << 10, 0}, {16 << 10, 5}, {1 << 20, 5}} {
+		path := "/" + strconv.Itoa(tc.size)
+		h.get(path) // the miss streams from the origin, ungathered
+		before := gathered.Load()
+		for range 5 {
+			if res := h.get(path); len(res.body) != tc.size {
+				t.Fatalf("GET %s: %d bytes", path, len(res.body))
+			}
+		}
+		if got := gathered.Load() - before; got != tc.want {
+			t.Errorf("%d-byte hits: %d gathered writes for 5 hits, want %d", tc.size, got, tc.want)
+		}
+	}
 }
 
 // TestStoredResponsesOfEverySizeOnOneConnection sends hits of sizes around

@@ -270,7 +270,9 @@ func (h *Handler) revalidateInBackground(r *http.Request, reqCC httpcache.Direct
 	if !leader {
 		return
 	}
-	ctx := context.WithoutCancel(r.Context())
+	// The refresh outlives the request, and writes to no client: it must
+	// not see the client's connection (see gatherConn).
+	ctx := context.WithValue(context.WithoutCancel(r.Context()), gatherKey{}, (*gatherConn)(nil))
 	bg := r.Clone(ctx)
 	bg.Header.Del("If-None-Match")
 	bg.Header.Del("If-Modified-Since")

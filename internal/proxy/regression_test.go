@@ -282,3 +282,44 @@ func TestRegressionNoContentTypeIsNotSniffed(t *testing.T) {
 		t.Errorf("range hit: status %d, Content-Type %q; want 206 without one", ranged.status, ct)
 	}
 }
+
+// A background refresh (stale-while-revalidate) that fell back on the stale
+// response (stale-if-error) wrote it, to nowhere, through writeStored on the
+// request's context, which still named the client's connection: it armed
+// and released that connection's write holding from its own goroutine while
+// the server wrote the next responses on it. Run with -race.
+func TestRegressionBackgroundRefreshLeavesClientConnectionAlone(t *testing.T) {
+	body := strings.Repeat("b", 8<<10) // large enough to be gathered
+	var calls atomic.Int64
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) > 1 {
+			http.Error(w, "origin down", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=600, stale-if-error=600")
+		fmt.Fprint(w, body)
+	})
+	h.get("/swr")
+	h.clock.Advance(2 * time.Second)
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	for i := range 40 {
+		resp, err := client.Get(h.front.URL + "/swr")
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || string(b) != body {
+			t.Fatalf("request %d: status %d, %d body bytes (whole: %v), error %v",
+				i, resp.StatusCode, len(b), string(b) == body, err)
+		}
+	}
+	client.CloseIdleConnections()
+	h.front.Close() // waits for the last handler, which may start a refresh after its response went out
+	h.proxy.Close() // waits for the refreshes
+	if calls.Load() < 2 {
+		t.Fatalf("the origin saw %d requests: no background refresh ran", calls.Load())
+	}
+}
