@@ -48,8 +48,9 @@ type flight struct {
 	shared    bool        // followers may use the response: it is being stored
 	reqHeader http.Header // the leader's request, to check a follower against Vary
 	cs        httpcache.CacheStatus
-	err       error // the origin failed: no response to share
-	errStatus int   // with err: the 5xx the origin answered, 0 when it gave no answer
+	received  time.Time // when the response arrived: its stored ResponseTime
+	err       error     // the origin failed: no response to share
+	errStatus int       // with err: the 5xx the origin answered, 0 when it gave no answer
 
 	mu        sync.Mutex
 	body      []byte        // guarded by mu
@@ -68,6 +69,7 @@ func newFlight(key string) *flight {
 // publish makes the response header known to followers.
 func (f *flight) publish(r *http.Request, resp response, shared bool, cs httpcache.CacheStatus) {
 	f.status, f.header, f.length, f.shared, f.reqHeader, f.cs = resp.status, resp.header, resp.length, shared, r.Header, cs
+	f.received = resp.received
 	f.mu.Lock()
 	f.keepAll = resp.length < 0 || resp.length > lateWaitMax
 	if shared && resp.length > 0 && resp.length <= maxFlightPrealloc && (f.keepAll || f.followers > 0) {
@@ -266,14 +268,36 @@ func (h *Handler) follow(w http.ResponseWriter, r *http.Request, f *flight, fwd 
 		return
 	}
 	if f.late() {
-		// The body was not kept: take it from the store once it is there.
-		if f.wait(r.Context()) == nil {
-			h.serveCacheable(w, r, false)
-		}
+		h.followLate(w, r, f)
 		return
 	}
 	cs := f.cs
 	cs.Stored, cs.Collapsed = false, true
 	h.stream(w, r, response{status: f.status, header: f.header, body: &flightReader{ctx: r.Context(), f: f}, length: f.length},
 		nil, cs, nil, nil)
+}
+
+// followLate answers a follower that joined after the first bytes of a
+// small body went by unkept: once the flight has ended, with the response
+// its leader stored, as collapsed. That is the answer the follower would
+// have streamed, the origin's to a request made as it waited, so it is
+// served whatever the freshness rules would say of it now (a no-cache
+// response, a client's reload): each would otherwise go to the origin on
+// its own. When the store no longer has that response (evicted, purged,
+// not kept), the follower is served as if it had come alone.
+func (h *Handler) followLate(w http.ResponseWriter, r *http.Request, f *flight) {
+	if f.wait(r.Context()) != nil {
+		return // the client left
+	}
+	found := h.lookup(r.Context(), primaryKey(r), r.Header)
+	if found.hit == nil || found.hit.entry.ResponseTime.IsZero() || !found.hit.entry.ResponseTime.Equal(f.received) {
+		found.close()
+		h.serveCacheable(w, r, false)
+		return
+	}
+	defer found.close()
+	d := httpcache.Evaluate(r.Header, httpcache.ParseCacheControl(r.Header), found.hit.stored(), h.opts.Clock(), h.policy)
+	cs := f.cs
+	cs.Stored, cs.Collapsed = false, true
+	h.serveStored(w, r, found.hit, d, cs)
 }

@@ -105,7 +105,8 @@ func TestCoalescedFollowersStream(t *testing.T) {
 
 // TestLateFollowerOfSmallBodyGetsItFromTheStore: a small body whose first
 // bytes went by before anyone followed is not kept for followers; one that
-// joins then waits for the rest and is answered from the store, whole.
+// joins then waits for the rest and is answered from the store, whole, as
+// collapsed.
 func TestLateFollowerOfSmallBodyGetsItFromTheStore(t *testing.T) {
 	release := make(chan struct{})
 	started := make(chan struct{})
@@ -146,13 +147,90 @@ func TestLateFollowerOfSmallBodyGetsItFromTheStore(t *testing.T) {
 	}
 	close(release)
 	a := <-got
-	if a.err != nil || a.body != "first;rest" || !strings.Contains(a.status, "hit") {
-		t.Errorf("late follower: body %q, Cache-Status %q, error %v; want the whole body as a hit", a.body, a.status, a.err)
+	if a.err != nil || a.body != "first;rest" || !strings.Contains(a.status, "collapsed") {
+		t.Errorf("late follower: body %q, Cache-Status %q, error %v; want the whole body, collapsed", a.body, a.status, a.err)
 	}
 	if b, _ := io.ReadAll(leader.Body); string(b) != "first;rest" {
 		t.Errorf("leader body %q", b)
 	}
 	h.wantOrigin(1)
+}
+
+// TestLateFollowersOfNoCacheResponseStayCollapsed: late followers of a
+// response that must be validated before each reuse (no-cache), and of a
+// reload (a request with no-cache), get the leader's response rather than
+// going to the origin one by one.
+func TestLateFollowersOfNoCacheResponseStayCollapsed(t *testing.T) {
+	for _, tc := range []struct {
+		name, respCC, reqCC string
+	}{
+		{"no-cache response", "no-cache", ""},
+		{"reloading clients", "max-age=60", "no-cache"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			release := make(chan struct{})
+			started := make(chan struct{}, 1)
+			h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", tc.respCC)
+				w.Header().Set("ETag", `"v1"`)
+				w.Header().Set("Content-Length", "10")
+				fmt.Fprint(w, "first;")
+				w.(http.Flusher).Flush()
+				select {
+				case started <- struct{}{}:
+				default: // not the leader's request
+				}
+				<-release
+				fmt.Fprint(w, "rest")
+			})
+			get := func() (string, string, error) {
+				req, _ := http.NewRequest(http.MethodGet, h.front.URL+"/nc", nil)
+				if tc.reqCC != "" {
+					req.Header.Set("Cache-Control", tc.reqCC)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					return "", "", err
+				}
+				defer resp.Body.Close()
+				b, err := io.ReadAll(resp.Body)
+				return string(b), resp.Header.Get("Cache-Status"), err
+			}
+			leader := make(chan error, 1)
+			go func() {
+				body, _, err := get()
+				if err == nil && body != "first;rest" {
+					err = fmt.Errorf("leader body %q", body)
+				}
+				leader <- err
+			}()
+			<-started
+			const followers = 5
+			var wg sync.WaitGroup
+			bodies, statuses := make([]string, followers), make([]string, followers)
+			for i := range followers {
+				wg.Go(func() {
+					var err error
+					bodies[i], statuses[i], err = get()
+					if err != nil {
+						t.Errorf("follower %d: %v", i, err)
+					}
+				})
+			}
+			time.Sleep(200 * time.Millisecond) // the followers join the flight
+			close(release)
+			wg.Wait()
+			if err := <-leader; err != nil {
+				t.Fatal(err)
+			}
+			for i := range followers {
+				if bodies[i] != "first;rest" || !strings.Contains(statuses[i], "collapsed") {
+					t.Errorf("follower %d: body %q, Cache-Status %q; want the leader's response, collapsed", i, bodies[i], statuses[i])
+				}
+			}
+			h.wantOrigin(1)
+		})
+	}
 }
 
 // TestUncacheableFollowersGoAlone: when the shared response is not

@@ -203,7 +203,7 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 	header := stored.Clone()
 	header.Set("Age", httpcache.FormatAge(age))
 	header.Set("Content-Length", strconv.FormatInt(c.entry.Size, 10))
-	h.stream(w, r, response{status: status, header: header, body: body, length: c.entry.Size},
+	h.stream(w, r, response{status: status, header: header, body: body, length: c.entry.Size, received: responseTime},
 		bw, cs, after, f)
 	return true
 }
@@ -292,7 +292,7 @@ func (h *Handler) storeAndServe(w http.ResponseWriter, r *http.Request, reqCC ht
 	}
 	cs.Stored = bw != nil
 	h.stream(w, r, response{status: resp.StatusCode, header: resp.Header, body: resp.Body, length: resp.ContentLength,
-		shared: shared}, bw, cs, after, f)
+		shared: shared, received: responseTime}, bw, cs, after, f)
 }
 
 // put starts storing an entry, logging (not failing the request) when the

@@ -23,6 +23,9 @@ type response struct {
 	// stored fields, without those a qualified private keeps to this
 	// client (RFC 9111 §5.2.2.7).
 	shared http.Header
+	// received is when the response arrived, the ResponseTime it is stored
+	// with: late followers of its flight find it in the store by it.
+	received time.Time
 }
 
 // serveStored answers a request from a stored response (RFC 9111 §4),
@@ -74,13 +77,14 @@ func (h *Handler) writeStored(w http.ResponseWriter, r *http.Request, e store.En
 	if e.Size > gatherMin {
 		gc = gatherFrom(r.Context())
 	}
-	gc.hold()
+	if gc != nil {
+		gc.hold()
+		defer gc.release() // a second release does nothing
+	}
 	_, err := io.Copy(w, body)
 	if f, ok := w.(http.Flusher); ok && gc != nil && err == nil {
 		f.Flush()
-	}
-	if rerr := gc.release(); err == nil {
-		err = rerr
+		err = gc.release()
 	}
 	if err != nil {
 		h.opts.Logger.Debug("client write failed", "path", r.URL.Path, "error", err)
