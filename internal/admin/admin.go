@@ -69,9 +69,10 @@ func New(opts Options) http.Handler {
 	// Profiles of the running process, for go tool pprof: a production
 	// cache is profiled where it runs, under its own traffic.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	// Not cmdline: the command line may hold a Redis password.
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol) // as go tool pprof asks
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return mux
 }

@@ -45,6 +45,8 @@ func TestAdminAPI(t *testing.T) {
 		{"GET", "/debug/pprof/heap?debug=1", ``, 200, `heap profile`},
 		{"GET", "/debug/pprof/profile?seconds=1", ``, 200, ``},
 		{"POST", "/debug/pprof/heap", ``, 405, ``},
+		{"POST", "/debug/pprof/symbol", `0x1`, 200, `num_symbols`},
+		{"GET", "/debug/pprof/cmdline", ``, 404, ``}, // may hold a Redis password
 	} {
 		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(tc.body))
 		resp, err := http.DefaultClient.Do(req)

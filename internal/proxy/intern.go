@@ -33,7 +33,6 @@ var sharedFields = map[string]bool{
 	"Cdn-Cache-Control":                true,
 	"Content-Encoding":                 true,
 	"Content-Language":                 true,
-	"Content-Length":                   true,
 	"Content-Type":                     true,
 	"Cross-Origin-Resource-Policy":     true,
 	"Date":                             true,
@@ -58,13 +57,16 @@ type valueTable struct {
 }
 
 // share replaces, in h, the values of sharedFields with the table's copies,
-// adding those it does not have yet. h must be a header no one else uses
-// yet (a stored header being built).
+// adding those it does not have yet, and moves the other values to one
+// array of their own, so that the array h's values were cloned into (one
+// for all its fields) is not kept alive by a few of them. h must be a
+// header no one else uses yet (a stored header being built).
 func (t *valueTable) share(h http.Header) {
+	rest := 0
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	for name, vs := range h {
-		if len(vs) != 1 || len(vs[0]) > maxSharedValue || !sharedFields[name] {
+		if !shareable(name, vs) {
+			rest += len(vs)
 			continue
 		}
 		key := fieldValue{name, vs[0]}
@@ -81,4 +83,21 @@ func (t *valueTable) share(h http.Header) {
 		t.m[key] = shared
 		h[name] = shared
 	}
+	t.mu.Unlock()
+	if rest == 0 {
+		return
+	}
+	own := make([]string, 0, rest)
+	for name, vs := range h {
+		if shareable(name, vs) {
+			continue
+		}
+		start := len(own)
+		own = append(own, vs...)
+		h[name] = own[start:len(own):len(own)]
+	}
+}
+
+func shareable(name string, vs []string) bool {
+	return len(vs) == 1 && len(vs[0]) <= maxSharedValue && sharedFields[name]
 }

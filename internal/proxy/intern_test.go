@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,10 +49,71 @@ func TestValueTableShares(t *testing.T) {
 	}
 }
 
+// TestValueTableMovesTheRest: the values that are not shared leave the
+// array the header was cloned into (which held every field's) for one of
+// their own, exactly as large.
+func TestValueTableMovesTheRest(t *testing.T) {
+	var table valueTable
+	cloned := http.Header{
+		"Content-Type":   {"text/plain"},
+		"Etag":           {`"x"`},
+		"Content-Length": {"5"},
+		"Link":           {"</a>; rel=preload", "</b>; rel=preload"},
+	}.Clone() // one array for all the values
+	before := map[string][]string{}
+	for k, vs := range cloned {
+		before[k] = vs
+	}
+	table.share(cloned)
+	rest := 0
+	for _, name := range []string{"Etag", "Content-Length", "Link"} {
+		if sameSlice(cloned[name], before[name]) {
+			t.Errorf("%s still in the array the header was cloned into", name)
+		}
+		if !slices.Equal(cloned[name], before[name]) {
+			t.Errorf("%s = %q, want %q", name, cloned[name], before[name])
+		}
+		rest += cap(cloned[name])
+	}
+	if rest != 4 {
+		t.Errorf("the unshared values have %d slots, want 4 (one array, no spare room)", rest)
+	}
+}
+
+// TestStoredHeadersShareValues: two responses stored through the proxy keep
+// one copy of the values they have in common.
+func TestStoredHeadersShareValues(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Etag", `"`+r.URL.Path+`"`)
+		io.WriteString(w, r.URL.Path)
+	})
+	h.get("/one")
+	h.get("/two")
+	stored := func(path string) http.Header {
+		e, body, err := h.store.Get(t.Context(), "http://"+h.front.Listener.Addr().String()+path)
+		if err != nil {
+			t.Fatalf("%s not stored: %v", path, err)
+		}
+		body.Close()
+		return e.Header
+	}
+	one, two := stored("/one"), stored("/two")
+	for _, name := range []string{"Content-Type", "Cache-Control"} {
+		if !sameSlice(one[name], two[name]) {
+			t.Errorf("%s: the stored headers keep separate copies", name)
+		}
+	}
+	if one.Get("Etag") != `"/one"` || two.Get("Etag") != `"/two"` {
+		t.Errorf("ETags %q and %q, want each response's own", one.Get("Etag"), two.Get("Etag"))
+	}
+}
+
 func TestValueTableIsBounded(t *testing.T) {
 	var table valueTable
 	for i := range 3 * maxSharedValues {
-		table.share(http.Header{"Content-Length": {strconv.Itoa(i)}})
+		table.share(http.Header{"Date": {strconv.Itoa(i)}})
 		if n := len(table.m); n > maxSharedValues {
 			t.Fatalf("after %d values the table holds %d, more than %d", i+1, n, maxSharedValues)
 		}

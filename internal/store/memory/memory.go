@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"slices"
@@ -268,9 +269,13 @@ func (s *Store) Close() error {
 // cloneEntry copies what the caller could change after Put. It also strips
 // monotonic clock readings, so that ages computed from a memory hit are
 // those a disk or Redis hit would give.
+//
+// The header maps are copied, but not their value slices, which store.Store
+// lets a store share: the proxy shares the values that repeat from one
+// stored response to the next, which a deep copy would undo.
 func cloneEntry(e store.Entry) store.Entry {
-	e.Header = e.Header.Clone()
-	e.RequestHeader = e.RequestHeader.Clone()
+	e.Header = maps.Clone(e.Header)
+	e.RequestHeader = maps.Clone(e.RequestHeader)
 	e.Variants = slices.Clone(e.Variants)
 	e.Tags = slices.Clone(e.Tags)
 	e.RequestTime = e.RequestTime.Round(0)
