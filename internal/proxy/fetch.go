@@ -181,7 +181,6 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 	}
 	status := c.entry.Status
 	stored := httpcache.UpdateStoredHeader(c.entry.Header, resp.Header)
-	h.values.share(stored)
 	cc := httpcache.ParseResponseCacheControl(stored)
 	lifetime := httpcache.FreshnessLifetime(stored, cc, status, responseTime, h.opts.HeuristicMax)
 
@@ -282,7 +281,6 @@ func (h *Handler) storeAndServe(w http.ResponseWriter, r *http.Request, reqCC ht
 	var shared http.Header
 	if ok {
 		shared = httpcache.StoredHeader(resp.Header, respCC)
-		h.values.share(shared)
 		bw, after = h.beginStore(r, primary, resp.StatusCode, shared, respCC, lifetime, requestTime, responseTime,
 			resp.ContentLength)
 		age := httpcache.CurrentAge(resp.Header, requestTime, responseTime, responseTime)

@@ -34,8 +34,6 @@ type Handler struct {
 	// directives shares parsed Cache-Control values between stored
 	// responses, which mostly repeat a handful of them.
 	directives directiveCache
-	// values shares repeated field values between stored headers.
-	values valueTable
 
 	// indexLocks serialise updates of one URL's variant index, so that two
 	// variants stored at once do not drop each other from the index.

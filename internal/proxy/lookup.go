@@ -57,21 +57,9 @@ func (h *Handler) newMemo(e store.Entry, size int64) *memo {
 		size = e.Size
 	}
 	if size >= 0 {
-		m.contentLength = contentLengthField(e.Header, size)
+		m.contentLength = []string{strconv.FormatInt(size, 10)}
 	}
 	return m
-}
-
-// contentLengthField returns the Content-Length field for a body of size
-// bytes: the stored header's own when it says so (often shared between
-// entries, see valueTable), else a new one.
-func contentLengthField(h http.Header, size int64) []string {
-	var buf [20]byte
-	n := strconv.AppendInt(buf[:0], size, 10)
-	if cl := h["Content-Length"]; len(cl) == 1 && cl[0] == string(n) {
-		return cl
-	}
-	return []string{string(n)}
 }
 
 func (h *Handler) newCached(key string, e store.Entry, body io.ReadCloser) *cached {

@@ -33,8 +33,7 @@ var ErrCorrupt = errors.New("store: corrupt entry")
 // An entry becomes visible to Get only when the BodyWriter returned by Put is
 // committed, and then atomically: a reader sees the old entry, the new one, or
 // none, never a partly written one. Entries are immutable once committed:
-// callers must not modify the Header maps of an Entry they got from Get, nor
-// the field value slices in them.
+// callers must not modify the Header maps of an Entry they got from Get.
 type Store interface {
 	// Get returns the entry stored under key and a reader for its body.
 	// The caller must close the body. It returns ErrNotFound if the key is
@@ -43,10 +42,7 @@ type Store interface {
 
 	// Put starts writing an entry under key. The body is written to the
 	// returned BodyWriter, which must end with exactly one Commit or Abort.
-	// The store copies what it keeps of e's maps and slices, so the caller
-	// may reuse them (add, replace and delete fields), except the value
-	// slices of its header fields, which a store may share: those must not
-	// be modified in place (header values are shared between entries).
+	// The store copies what it keeps of e: the caller may reuse its maps.
 	Put(ctx context.Context, key string, e Entry) (BodyWriter, error)
 
 	// Delete removes the entry under key. Deleting an absent key is not an

@@ -315,8 +315,7 @@ func testExpired(t *testing.T, s store.Store) {
 }
 
 // testPutCopiesMetadata pins that a committed entry is immutable: the caller
-// may reuse the Entry it passed to Put, adding, replacing and deleting
-// fields (but not writing into their value slices, which stores may share).
+// may reuse the Entry it passed to Put, its maps and their value slices.
 func testPutCopiesMetadata(t *testing.T, s store.Store) {
 	e := sampleEntry()
 	put(t, s, "k", e, []byte("body"))
@@ -325,7 +324,7 @@ func testPutCopiesMetadata(t *testing.T, s store.Store) {
 	want.RequestTime, want.ResponseTime, want.Expires = e.RequestTime, e.ResponseTime, e.Expires
 
 	e.Header.Set("Age", "10")
-	e.Header["Cache-Control"] = []string{"no-store"}
+	e.Header["Cache-Control"][0] = "no-store"
 	delete(e.Header, "Etag")
 	e.RequestHeader.Set("Accept-Encoding", "identity")
 	e.Tags[0] = "changed"

@@ -1,0 +1,117 @@
+package memory
+
+import "net/http"
+
+// A stored header is kept packed into one string, which the garbage
+// collector marks without reading (it holds no pointers), instead of as an
+// http.Header: a map, its slots and value slices, and every value a
+// string of its own, which a collection must trace on every cycle for
+// every stored entry. With hundreds of thousands of entries that tracing
+// is most of the collector's work, and it grows with the cache. The map is
+// rebuilt on an entry's first Get and then kept, so a header costs a map
+// only while its entry is read, and a hit after the first builds nothing.
+//
+// The packed form is, for each field: the name's length and the name, the
+// number of values, and each value's length and the value. Lengths and
+// counts are unsigned varints.
+
+// packHeader packs h. It returns "" for an empty header.
+func packHeader(h http.Header) string {
+	if len(h) == 0 {
+		return ""
+	}
+	n := 0
+	for name, vs := range h {
+		n += len(name) + 2*varintMax + len(vs)*varintMax
+		for _, v := range vs {
+			n += len(v)
+		}
+	}
+	b := make([]byte, 0, n)
+	for name, vs := range h {
+		b = appendString(b, name)
+		b = appendUvarint(b, uint64(len(vs)))
+		for _, v := range vs {
+			b = appendString(b, v)
+		}
+	}
+	return string(b)
+}
+
+// unpackHeader rebuilds the header packHeader packed into p. Names and
+// values are substrings of p: nothing is copied but the map and one array
+// for every field's values. It returns nil for "".
+func unpackHeader(p string) http.Header {
+	if p == "" {
+		return nil
+	}
+	// Count first, so that the map and the values array are allocated once.
+	fields, values := 0, 0
+	for r := (reader{s: p}); !r.done(); fields++ {
+		r.string()
+		k := r.uvarint()
+		values += k
+		for range k {
+			r.string()
+		}
+	}
+	h := make(http.Header, fields)
+	all := make([]string, values)
+	r := reader{s: p}
+	for !r.done() {
+		name := r.string()
+		k := r.uvarint()
+		vs := all[:k:k]
+		all = all[k:]
+		for i := range vs {
+			vs[i] = r.string()
+		}
+		h[name] = vs
+	}
+	return h
+}
+
+// varintMax is the most bytes an unsigned varint of an int takes here
+// (lengths and counts below 2^35).
+const varintMax = 5
+
+func appendUvarint(b []byte, x uint64) []byte {
+	for x >= 0x80 {
+		b = append(b, byte(x)|0x80)
+		x >>= 7
+	}
+	return append(b, byte(x))
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(appendUvarint(b, uint64(len(s))), s...)
+}
+
+// reader reads what packHeader wrote. The packed string never leaves the
+// store and is never modified, so it is trusted: a malformed one is a bug
+// in this file, and reading past its end panics.
+type reader struct {
+	s string
+	i int
+}
+
+func (r *reader) done() bool { return r.i >= len(r.s) }
+
+func (r *reader) uvarint() int {
+	var x uint64
+	for shift := uint(0); ; shift += 7 {
+		c := r.s[r.i]
+		r.i++
+		x |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			return int(x)
+		}
+	}
+}
+
+func (r *reader) string() string {
+	n := r.uvarint()
+	s := r.s[r.i : r.i+n]
+	r.i += n
+	return s
+}
