@@ -294,7 +294,7 @@ var (
 
 // bodyWriter buffers a body until Commit. It is not safe for concurrent use.
 type bodyWriter struct {
-	s     *Store
+	s      *Store
 	key    string
 	packed string      // the header, packed
 	entry  store.Entry // without its header
