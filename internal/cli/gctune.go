@@ -18,7 +18,7 @@ import (
 // needed less often than the lower percentage suggests, since a hit makes
 // only a few hundred bytes of garbage.
 const (
-	gcSmallHeap   = 32 << 20 // up to this live heap, the default GOGC=100
+	gcSmallHeap   = 48 << 20 // up to this live heap, the default GOGC=100
 	gcMinPercent  = 15       // the floor, reached at about 7x gcSmallHeap
 	gcTuneEvery   = time.Second
 	gcLiveHeapKey = "/gc/heap/live:bytes"
