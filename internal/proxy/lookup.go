@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,6 +51,11 @@ func (h *Handler) memoOf(e store.Entry) *memo {
 // not known yet).
 func (h *Handler) newMemo(e store.Entry, size int64) *memo {
 	m := &memo{cc: h.directives.of(e.Header), varyNames: httpcache.VaryNames(e.Header)}
+	for i, name := range m.varyNames {
+		// Names may be parts of a stored header's string; the memo
+		// outlives that header.
+		m.varyNames[i] = strings.Clone(name)
+	}
 	m.facts = httpcache.Analyze(httpcache.Stored{
 		Status: e.Status, Header: e.Header, CC: *m.cc, RequestTime: e.RequestTime, ResponseTime: e.ResponseTime,
 	}, h.opts.HeuristicMax)
@@ -222,7 +228,7 @@ func (c *directiveCache) of(h http.Header) *httpcache.Directives {
 		c.m = map[string]*httpcache.Directives{}
 	}
 	if len(c.m) < maxSharedDirectives {
-		c.m[raw] = &d
+		c.m[strings.Clone(raw)] = &d // raw may be part of a stored header's larger string
 	}
 	return &d
 }

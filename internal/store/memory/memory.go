@@ -237,7 +237,8 @@ func (s *Store) Get(_ context.Context, key string) (store.Entry, io.ReadCloser, 
 // Put starts writing an entry under key. It copies e's maps and slices, so
 // the caller may reuse e. No call blocks, so ctx is not consulted.
 func (s *Store) Put(_ context.Context, key string, e store.Entry) (store.BodyWriter, error) {
-	w := &bodyWriter{s: s, key: strings.Clone(key), packed: packHeader(e.Header), entry: cloneEntry(e)}
+	w := &bodyWriter{s: s, key: strings.Clone(key), entry: cloneEntry(e)}
+	w.packed, w.unpacked = packHeader(e.Header)
 	if e.Size > 0 && e.Size <= s.maxObjectSize {
 		w.body = make([]byte, 0, e.Size) // the expected length: no regrowth
 	}
@@ -279,7 +280,12 @@ func cloneEntry(e store.Entry) store.Entry {
 	e.Header = nil
 	e.RequestHeader = e.RequestHeader.Clone()
 	e.Variants = slices.Clone(e.Variants)
+	// Tags may be substrings of a larger string (another entry's header):
+	// copies keep only themselves alive.
 	e.Tags = slices.Clone(e.Tags)
+	for i, t := range e.Tags {
+		e.Tags[i] = strings.Clone(t)
+	}
 	e.RequestTime = e.RequestTime.Round(0)
 	e.ResponseTime = e.ResponseTime.Round(0)
 	e.Expires = e.Expires.Round(0)
@@ -296,8 +302,9 @@ var (
 type bodyWriter struct {
 	s      *Store
 	key    string
-	packed string      // the header, packed
-	entry  store.Entry // without its header
+	packed   string      // the header, packed
+	unpacked int64       // what the header takes unpacked (an estimate)
+	entry    store.Entry // without its header
 	body   []byte
 	// ended is why the writer takes no more writes: errCommitted, errAborted
 	// or a wrapped store.ErrTooLarge. Nil while it is open.
@@ -334,7 +341,7 @@ func (w *bodyWriter) Commit() error {
 		body = bytes.Clone(body)
 	}
 	w.entry.Size = int64(len(body))
-	weight := int64(len(w.key)) + int64(len(w.packed)) + w.entry.MetaSize() + w.entry.Size
+	weight := int64(len(w.key)) + int64(len(w.packed)) + w.unpacked + w.entry.MetaSize() + w.entry.Size
 	if weight > w.s.maxWeight {
 		w.end(fmt.Errorf("entry weighs %d bytes, more than the store holds (%d): %w",
 			weight, w.s.maxWeight, store.ErrTooLarge))
@@ -362,24 +369,36 @@ func (w *bodyWriter) Abort() {
 
 func (w *bodyWriter) end(why error) {
 	w.ended = why
-	w.body, w.packed = nil, ""
+	w.body, w.packed, w.unpacked = nil, "", 0
 	w.entry = store.Entry{}
 }
 
-// unpacked returns the entry's header, unpacking it on the first call.
-// Concurrent first calls may each unpack it; all return the one kept.
+// readOnce is what stored.header holds once the entry has been read once:
+// its header was unpacked for that read and not kept.
+var readOnce = new(http.Header)
+
+// unpacked returns the entry's header: unpacked anew for the first read,
+// and unpacked and kept from the second on. Concurrent reads may each
+// unpack it; once one has been kept, every read returns that one.
 func (v *stored) unpacked() http.Header {
-	if h := v.header.Load(); h != nil {
-		return *h
+	p := v.header.Load()
+	if p != nil && p != readOnce {
+		return *p
 	}
 	h := unpackHeader(v.packed)
 	if h == nil {
 		return nil
 	}
-	if v.header.CompareAndSwap(nil, &h) {
+	if p == nil && v.header.CompareAndSwap(nil, readOnce) {
+		return h // the first read
+	}
+	if v.header.CompareAndSwap(readOnce, &h) {
 		return h
 	}
-	return *v.header.Load()
+	if p := v.header.Load(); p != readOnce {
+		return *p // another read kept its map first
+	}
+	return h
 }
 
 // timeLeft is the time from otter's now to the entry's Expires, so that

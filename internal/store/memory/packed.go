@@ -1,6 +1,9 @@
 package memory
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+)
 
 // A stored header is kept packed into one string, which the garbage
 // collector marks without reading (it holds no pointers), instead of as an
@@ -8,34 +11,50 @@ import "net/http"
 // string of its own, which a collection must trace on every cycle for
 // every stored entry. With hundreds of thousands of entries that tracing
 // is most of the collector's work, and it grows with the cache. The map is
-// rebuilt on an entry's first Get and then kept, so a header costs a map
-// only while its entry is read, and a hit after the first builds nothing.
+// rebuilt for an entry's first Get, and kept from its second on: an entry
+// read at most once (most of a large cache) never keeps a map, and a hit
+// on an entry read before builds nothing. The entry's weight counts the
+// map it may come to keep.
 //
 // The packed form is, for each field: the name's length and the name, the
 // number of values, and each value's length and the value. Lengths and
 // counts are unsigned varints.
 
-// packHeader packs h. It returns "" for an empty header.
-func packHeader(h http.Header) string {
+// packHeader packs h, in one allocation. It also returns an estimate of
+// the memory the unpacked header takes (see unpackedSize). It returns ""
+// for an empty header.
+func packHeader(h http.Header) (packed string, unpacked int64) {
 	if len(h) == 0 {
-		return ""
+		return "", 0
 	}
-	n := 0
+	n, values := 0, 0
 	for name, vs := range h {
-		n += len(name) + 2*varintMax + len(vs)*varintMax
+		n += uvarintLen(len(name)) + len(name) + uvarintLen(len(vs))
 		for _, v := range vs {
-			n += len(v)
+			n += uvarintLen(len(v)) + len(v)
+		}
+		values += len(vs)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	var buf [varintMax]byte
+	for name, vs := range h {
+		writeString(&b, &buf, name)
+		b.Write(appendUvarint(buf[:0], uint64(len(vs))))
+		for _, v := range vs {
+			writeString(&b, &buf, v)
 		}
 	}
-	b := make([]byte, 0, n)
-	for name, vs := range h {
-		b = appendString(b, name)
-		b = appendUvarint(b, uint64(len(vs)))
-		for _, v := range vs {
-			b = appendString(b, v)
-		}
-	}
-	return string(b)
+	return b.String(), unpackedSize(len(h), values)
+}
+
+// unpackedSize estimates the memory of an unpacked header of fields fields
+// and values values: the map (a header and groups of eight 40-byte slots,
+// filled to seven) and the array of values. The strings are the packed
+// string's.
+func unpackedSize(fields, values int) int64 {
+	groups := (fields + 6) / 7
+	return int64(48 + groups*(8+8*40) + 16*values)
 }
 
 // unpackHeader rebuilds the header packHeader packed into p. Names and
@@ -83,8 +102,17 @@ func appendUvarint(b []byte, x uint64) []byte {
 	return append(b, byte(x))
 }
 
-func appendString(b []byte, s string) []byte {
-	return append(appendUvarint(b, uint64(len(s))), s...)
+func uvarintLen(x int) int {
+	n := 1
+	for ; x >= 0x80; x >>= 7 {
+		n++
+	}
+	return n
+}
+
+func writeString(b *strings.Builder, buf *[varintMax]byte, s string) {
+	b.Write(appendUvarint(buf[:0], uint64(len(s))))
+	b.WriteString(s)
 }
 
 // reader reads what packHeader wrote. The packed string never leaves the

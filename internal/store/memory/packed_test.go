@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"errors"
 	"net/http"
 	"reflect"
 	"strings"
@@ -34,7 +35,8 @@ func TestPackHeaderRoundTrip(t *testing.T) {
 			return h
 		}()},
 	} {
-		got := unpackHeader(packHeader(tc.h))
+		packed, _ := packHeader(tc.h)
+		got := unpackHeader(packed)
 		if len(tc.h) == 0 {
 			if got != nil {
 				t.Errorf("%s: unpacked %v, want nil", tc.name, got)
@@ -50,7 +52,8 @@ func TestPackHeaderRoundTrip(t *testing.T) {
 // TestPackedValuesDoNotShareRoom: the unpacked values of one field cannot
 // grow into the next field's.
 func TestPackedValuesDoNotShareRoom(t *testing.T) {
-	h := unpackHeader(packHeader(http.Header{"A": {"1"}, "B": {"2"}}))
+	packed, _ := packHeader(http.Header{"A": {"1"}, "B": {"2"}})
+	h := unpackHeader(packed)
 	for name, vs := range h {
 		if cap(vs) != len(vs) {
 			t.Errorf("%s: cap %d, len %d: an append would write into another field", name, cap(vs), len(vs))
@@ -64,37 +67,73 @@ func FuzzPackHeader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string) {
 		h := http.Header{k1: {v1}}
 		h[k2] = append(h[k2], v2, v1)
-		if got := unpackHeader(packHeader(h)); !reflect.DeepEqual(got, h) {
+		packed, _ := packHeader(h)
+		if got := unpackHeader(packed); !reflect.DeepEqual(got, h) {
 			t.Fatalf("unpacked %q, want %q", got, h)
 		}
 	})
 }
 
-// TestGetUnpacksOnce: every Get of an entry returns the one header map,
-// unpacked by the first, also when the first Gets race.
-func TestGetUnpacksOnce(t *testing.T) {
+// TestGetKeepsTheHeaderFromTheSecondRead: the first Get of an entry
+// unpacks its header without keeping it; the second keeps the map, which
+// every later Get returns, also when Gets race.
+func TestGetKeepsTheHeaderFromTheSecondRead(t *testing.T) {
 	s := newStore(t, Options{})
 	putBody(t, s, "k", store.Entry{Status: 200, Header: http.Header{"Etag": {`"v"`}, "Date": {"today"}}}, []byte("x"))
-	maps := make([]http.Header, 8)
+	get := func() http.Header {
+		e, body, err := s.Get(t.Context(), "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body.Close()
+		if e.Header.Get("Etag") != `"v"` || e.Header.Get("Date") != "today" {
+			t.Fatalf("header %v", e.Header)
+		}
+		return e.Header
+	}
+	same := func(a, b http.Header) bool {
+		return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+	}
+	first, second, third := get(), get(), get()
+	if same(first, second) {
+		t.Error("the first read's map was kept")
+	}
+	if !same(second, third) {
+		t.Error("the second read's map was not kept for the third")
+	}
+
+	putBody(t, s, "k", store.Entry{Status: 200, Header: http.Header{"Etag": {`"v"`}, "Date": {"today"}}}, []byte("x"))
 	var wg sync.WaitGroup
-	for i := range maps {
-		wg.Go(func() {
-			e, body, err := s.Get(t.Context(), "k")
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			body.Close()
-			maps[i] = e.Header
-		})
+	for range 8 {
+		wg.Go(func() { get() })
 	}
 	wg.Wait()
-	for i, m := range maps {
-		if m == nil || reflect.ValueOf(m).UnsafePointer() != reflect.ValueOf(maps[0]).UnsafePointer() {
-			t.Fatalf("Get %d returned another map (%v) than Get 0", i, m)
-		}
+	if a, b := get(), get(); !same(a, b) {
+		t.Error("after racing reads, two later reads got different maps")
 	}
-	if maps[0].Get("Etag") != `"v"` || maps[0].Get("Date") != "today" {
-		t.Errorf("header %v", maps[0])
+}
+
+// TestWeightCountsTheHeader: an entry's header counts against MaxBytes,
+// packed and as the map it may come to keep.
+func TestWeightCountsTheHeader(t *testing.T) {
+	s := newStore(t, Options{MaxBytes: 4000, MaxObjectSize: 4000})
+	w, err := s.Put(t.Context(), "k", store.Entry{Header: http.Header{"Link": {strings.Repeat("l", 3000)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(make([]byte, 500)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); !errors.Is(err, store.ErrTooLarge) {
+		t.Errorf("Commit of a 500-byte body with a 3000-byte header into a 4000-byte store = %v, want ErrTooLarge", err)
+	}
+	// Many small fields: the map they unpack into counts too.
+	h := http.Header{}
+	for i := range 60 {
+		h["F"+strings.Repeat("x", i%10)+string(rune('a'+i%26))+string(rune('a'+i/26))] = []string{"v"}
+	}
+	packed, unpacked := packHeader(h)
+	if unpacked < int64(16*60) || unpacked < int64(len(packed)) {
+		t.Errorf("60 fields: unpacked estimate %d bytes, packed %d: the map and its values are not counted", unpacked, len(packed))
 	}
 }
