@@ -300,12 +300,12 @@ var (
 
 // bodyWriter buffers a body until Commit. It is not safe for concurrent use.
 type bodyWriter struct {
-	s      *Store
-	key    string
+	s        *Store
+	key      string
 	packed   string      // the header, packed
 	unpacked int64       // what the header takes unpacked (an estimate)
 	entry    store.Entry // without its header
-	body   []byte
+	body     []byte
 	// ended is why the writer takes no more writes: errCommitted, errAborted
 	// or a wrapped store.ErrTooLarge. Nil while it is open.
 	ended error
