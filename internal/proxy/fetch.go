@@ -62,6 +62,9 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 	}
 
 	requestTime := h.opts.Clock()
+	// A purge or an unsafe request from now on outdates what this fetch
+	// brings back, even one that arrives before the response's header.
+	epoch := h.epoch(primary).Load()
 	resp, cancel, err := h.roundTripTo(w, out)
 	if err != nil {
 		if h.serveStaleOnError(w, r, reqCC, found, 0, f) {
@@ -91,7 +94,7 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 	}
 	if resp.StatusCode == http.StatusNotModified && len(candidates) > 0 {
 		drain(resp.Body)
-		if h.refresh(w, r, reqCC, primary, found, candidates, resp, requestTime, responseTime, f) {
+		if h.refresh(w, r, reqCC, primary, found, candidates, resp, requestTime, responseTime, epoch, f) {
 			return
 		}
 		// The 304 names none of the stored responses (RFC 9111 §4.3.4):
@@ -100,7 +103,7 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 		h.fetch(w, r, reqCC, primary, lookupResult{fwd: found.fwd, reason: found.reason}, f)
 		return
 	}
-	h.storeAndServe(w, r, reqCC, primary, resp, requestTime, responseTime,
+	h.storeAndServe(w, r, reqCC, primary, resp, requestTime, responseTime, epoch,
 		httpcache.CacheStatus{Fwd: found.fwd, FwdStatus: resp.StatusCode}, f)
 }
 
@@ -156,7 +159,8 @@ func (h *Handler) serveStaleOnError(w http.ResponseWriter, r *http.Request, reqC
 // again under this request's key and served. It reports false when the 304
 // selects no stored response.
 func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives, primary string,
-	found lookupResult, candidates []*cached, resp *http.Response, requestTime, responseTime time.Time, f *flight) bool {
+	found lookupResult, candidates []*cached, resp *http.Response, requestTime, responseTime time.Time, epoch uint64,
+	f *flight) bool {
 	headers := make([]http.Header, len(candidates))
 	for i, c := range candidates {
 		headers[i] = c.entry.Header
@@ -191,7 +195,7 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 		Method: http.MethodGet, ReqHeader: r.Header, ReqCC: reqCC,
 		Status: status, RespHeader: stored, RespCC: cc,
 	}); ok {
-		bw, after = h.beginStore(r, primary, status, stored, cc, lifetime, requestTime, responseTime, c.entry.Size)
+		bw, after = h.beginStore(r, primary, status, stored, cc, lifetime, requestTime, responseTime, epoch, c.entry.Size)
 	} else {
 		cs.Detail = why
 		h.invalidate(context.WithoutCancel(r.Context()), primary)
@@ -211,9 +215,10 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 // primary key, or a variant key when the response has Vary): it builds the
 // entry from the stored header and the exchange's times and opens the
 // store's writer. It returns nil when the store refuses, and what to do once
-// the entry is committed.
+// the entry is committed. epoch is the key's invalidation epoch when the
+// request went to the origin: the entry is not committed if it has moved.
 func (h *Handler) beginStore(r *http.Request, primary string, status int, stored http.Header,
-	cc httpcache.Directives, lifetime httpcache.Lifetime, requestTime, responseTime time.Time,
+	cc httpcache.Directives, lifetime httpcache.Lifetime, requestTime, responseTime time.Time, epoch uint64,
 	size int64) (store.BodyWriter, func()) {
 	names := httpcache.VaryNames(stored)
 	key := primary
@@ -235,7 +240,7 @@ func (h *Handler) beginStore(r *http.Request, primary string, status int, stored
 	if bw == nil {
 		return nil, nil
 	}
-	return &epochWriter{BodyWriter: bw, epoch: h.epoch(primary), at: h.epoch(primary).Load()}, h.afterStore(r, primary, key, e)
+	return &epochWriter{BodyWriter: bw, epoch: h.epoch(primary), at: epoch}, h.afterStore(r, primary, key, e)
 }
 
 // epochWriter commits only if its key was not invalidated since the write
@@ -262,7 +267,7 @@ func (w *epochWriter) Commit() error {
 // storeAndServe sends an origin response to the client, storing it on the
 // way when RFC 9111 §3 allows and it is worth keeping.
 func (h *Handler) storeAndServe(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives, primary string,
-	resp *http.Response, requestTime, responseTime time.Time, cs httpcache.CacheStatus, f *flight) {
+	resp *http.Response, requestTime, responseTime time.Time, epoch uint64, cs httpcache.CacheStatus, f *flight) {
 	respCC := httpcache.ParseResponseCacheControl(resp.Header)
 	ok, why := httpcache.Storable(httpcache.Exchange{
 		Method: http.MethodGet, ReqHeader: r.Header, ReqCC: reqCC,
@@ -281,7 +286,7 @@ func (h *Handler) storeAndServe(w http.ResponseWriter, r *http.Request, reqCC ht
 	var shared http.Header
 	if ok {
 		shared = httpcache.StoredHeader(resp.Header, respCC)
-		bw, after = h.beginStore(r, primary, resp.StatusCode, shared, respCC, lifetime, requestTime, responseTime,
+		bw, after = h.beginStore(r, primary, resp.StatusCode, shared, respCC, lifetime, requestTime, responseTime, epoch,
 			resp.ContentLength)
 		age := httpcache.CurrentAge(resp.Header, requestTime, responseTime, responseTime)
 		cs.TTL, cs.TTLKnown = lifetime.Duration-age, true

@@ -93,3 +93,31 @@ func TestPurgeDuringFillWins(t *testing.T) {
 	}
 	h.get("/f").expect(t, 200, "new content", "hoard; fwd=uri-miss")
 }
+
+// TestPurgeBeforeResponseHeaderWins: a purge that arrives after the request
+// went to the origin but before the response's header came back is not
+// undone by storing that response.
+func TestPurgeBeforeResponseHeaderWins(t *testing.T) {
+	asked := make(chan struct{})
+	release := make(chan struct{})
+	var n atomic.Int64
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		if n.Add(1) == 1 {
+			close(asked)
+			<-release // the purge arrives before this header leaves
+			fmt.Fprint(w, "old")
+			return
+		}
+		fmt.Fprint(w, "new")
+	})
+	done := make(chan result)
+	go func() { done <- h.get("/p") }()
+	<-asked
+	h.do("PURGE", "/p").expect(t, 200, "", "hoard; fwd=bypass; detail=purge")
+	close(release)
+	if r := <-done; r.body != "old" {
+		t.Errorf("first client got %q", r.body)
+	}
+	h.get("/p").expect(t, 200, "new", "hoard; fwd=uri-miss")
+}
