@@ -39,11 +39,13 @@ type Handler struct {
 	// variants stored at once do not drop each other from the index.
 	indexLocks [64]sync.Mutex
 	seed       maphash.Seed
-	// epochs count invalidations, in the same 64 shards of primary keys:
-	// a fill that began before an invalidation of its key is not committed,
-	// so a purge or an unsafe request is never undone by a body that was
-	// still arriving (see beginStore and fill.done).
-	epochs [64]atomic.Uint64
+	// epochs count invalidations, in shards of primary keys: a fetch that
+	// began before an invalidation of its key is not committed, so a purge
+	// or an unsafe request is never undone by a response that was still
+	// on its way (see fetch and beginStore). An invalidation also drops
+	// the fetches of the other keys of its shard: the shards are many, so
+	// that this is rare.
+	epochs [epochShards]atomic.Uint64
 
 	flightsMu   sync.Mutex
 	flights     map[string]*flight   // guarded by flightsMu: fetches under way, by primary key
@@ -334,7 +336,13 @@ func (h *Handler) shard(primary string) uint64 {
 }
 
 // epoch is the invalidation count of primary's shard.
-func (h *Handler) epoch(primary string) *atomic.Uint64 { return &h.epochs[h.shard(primary)] }
+func (h *Handler) epoch(primary string) *atomic.Uint64 {
+	return &h.epochs[maphash.String(h.seed, primary)%epochShards]
+}
+
+// epochShards is how many shards of primary keys count invalidations:
+// 32 KiB of counters.
+const epochShards = 4096
 
 // invalidatedAll marks every shard: a purge by prefix or tag can concern
 // any key.
