@@ -65,59 +65,45 @@ func TestPurgeByURLPrefixAndTag(t *testing.T) {
 	}
 }
 
-// TestPurgeDuringFillWins: a PURGE that arrives while a response is still
-// being stored is not undone when the body completes.
-func TestPurgeDuringFillWins(t *testing.T) {
-	started := make(chan struct{})
-	release := make(chan struct{})
-	var n atomic.Int64
-	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=600")
-		if n.Add(1) == 1 {
-			fmt.Fprint(w, "old ")
-			w.(http.Flusher).Flush()
-			close(started)
-			<-release
-			fmt.Fprint(w, "content")
-			return
-		}
-		fmt.Fprint(w, "new content")
-	})
-	done := make(chan result)
-	go func() { done <- h.get("/f") }()
-	<-started
-	h.do("PURGE", "/f").expect(t, 200, "", "hoard; fwd=bypass; detail=purge")
-	close(release)
-	if r := <-done; r.body != "old content" {
-		t.Errorf("first client got %q", r.body)
+// TestPurgeDuringFetchWins: a PURGE that arrives while the origin is
+// still answering, before the response's header or while its body comes
+// in, is not undone when the response completes.
+func TestPurgeDuringFetchWins(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		beforeBlock string // what the origin sends before it waits for the purge
+		afterBlock  string
+	}{
+		{"before the header", "", "old content"},
+		{"during the body", "old ", "content"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			started := make(chan struct{})
+			release := make(chan struct{})
+			var n atomic.Int64
+			h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "max-age=600")
+				if n.Add(1) == 1 {
+					if tc.beforeBlock != "" {
+						fmt.Fprint(w, tc.beforeBlock)
+						w.(http.Flusher).Flush()
+					}
+					close(started)
+					<-release
+					fmt.Fprint(w, tc.afterBlock)
+					return
+				}
+				fmt.Fprint(w, "new content")
+			})
+			done := make(chan result)
+			go func() { done <- h.get("/f") }()
+			<-started
+			h.do("PURGE", "/f").expect(t, 200, "", "hoard; fwd=bypass; detail=purge")
+			close(release)
+			if r := <-done; r.body != "old content" {
+				t.Errorf("first client got %q", r.body)
+			}
+			h.get("/f").expect(t, 200, "new content", "hoard; fwd=uri-miss")
+		})
 	}
-	h.get("/f").expect(t, 200, "new content", "hoard; fwd=uri-miss")
-}
-
-// TestPurgeBeforeResponseHeaderWins: a purge that arrives after the request
-// went to the origin but before the response's header came back is not
-// undone by storing that response.
-func TestPurgeBeforeResponseHeaderWins(t *testing.T) {
-	asked := make(chan struct{})
-	release := make(chan struct{})
-	var n atomic.Int64
-	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=600")
-		if n.Add(1) == 1 {
-			close(asked)
-			<-release // the purge arrives before this header leaves
-			fmt.Fprint(w, "old")
-			return
-		}
-		fmt.Fprint(w, "new")
-	})
-	done := make(chan result)
-	go func() { done <- h.get("/p") }()
-	<-asked
-	h.do("PURGE", "/p").expect(t, 200, "", "hoard; fwd=bypass; detail=purge")
-	close(release)
-	if r := <-done; r.body != "old" {
-		t.Errorf("first client got %q", r.body)
-	}
-	h.get("/p").expect(t, 200, "new", "hoard; fwd=uri-miss")
 }
