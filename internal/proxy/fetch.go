@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/hoard-cache/hoard/internal/httpcache"
@@ -64,7 +63,8 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 	requestTime := h.opts.Clock()
 	// A purge or an unsafe request from now on outdates what this fetch
 	// brings back, even one that arrives before the response's header.
-	epoch := h.epoch(primary).Load()
+	t := h.pending.begin(primary)
+	defer t.end()
 	resp, cancel, err := h.roundTripTo(w, out)
 	if err != nil {
 		if h.serveStaleOnError(w, r, reqCC, found, 0, f) {
@@ -94,7 +94,7 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 	}
 	if resp.StatusCode == http.StatusNotModified && len(candidates) > 0 {
 		drain(resp.Body)
-		if h.refresh(w, r, reqCC, primary, found, candidates, resp, requestTime, responseTime, epoch, f) {
+		if h.refresh(w, r, reqCC, primary, found, candidates, resp, requestTime, responseTime, t, f) {
 			return
 		}
 		// The 304 names none of the stored responses (RFC 9111 §4.3.4):
@@ -103,7 +103,7 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 		h.fetch(w, r, reqCC, primary, lookupResult{fwd: found.fwd, reason: found.reason}, f)
 		return
 	}
-	h.storeAndServe(w, r, reqCC, primary, resp, requestTime, responseTime, epoch,
+	h.storeAndServe(w, r, reqCC, primary, resp, requestTime, responseTime, t,
 		httpcache.CacheStatus{Fwd: found.fwd, FwdStatus: resp.StatusCode}, f)
 }
 
@@ -159,7 +159,7 @@ func (h *Handler) serveStaleOnError(w http.ResponseWriter, r *http.Request, reqC
 // again under this request's key and served. It reports false when the 304
 // selects no stored response.
 func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives, primary string,
-	found lookupResult, candidates []*cached, resp *http.Response, requestTime, responseTime time.Time, epoch uint64,
+	found lookupResult, candidates []*cached, resp *http.Response, requestTime, responseTime time.Time, t *ticket,
 	f *flight) bool {
 	headers := make([]http.Header, len(candidates))
 	for i, c := range candidates {
@@ -195,7 +195,7 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 		Method: http.MethodGet, ReqHeader: r.Header, ReqCC: reqCC,
 		Status: status, RespHeader: stored, RespCC: cc,
 	}); ok {
-		bw, after = h.beginStore(r, primary, status, stored, cc, lifetime, requestTime, responseTime, epoch, c.entry.Size)
+		bw, after = h.beginStore(r, primary, status, stored, cc, lifetime, requestTime, responseTime, t, c.entry.Size)
 	} else {
 		cs.Detail = why
 		h.invalidate(context.WithoutCancel(r.Context()), primary)
@@ -215,10 +215,10 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 // primary key, or a variant key when the response has Vary): it builds the
 // entry from the stored header and the exchange's times and opens the
 // store's writer. It returns nil when the store refuses, and what to do once
-// the entry is committed. epoch is the key's invalidation epoch when the
-// request went to the origin: the entry is not committed if it has moved.
+// the entry is committed. t is the fetch's ticket: the entry is not
+// committed if the key was invalidated since the request went out.
 func (h *Handler) beginStore(r *http.Request, primary string, status int, stored http.Header,
-	cc httpcache.Directives, lifetime httpcache.Lifetime, requestTime, responseTime time.Time, epoch uint64,
+	cc httpcache.Directives, lifetime httpcache.Lifetime, requestTime, responseTime time.Time, t *ticket,
 	size int64) (store.BodyWriter, func()) {
 	names := httpcache.VaryNames(stored)
 	key := primary
@@ -240,24 +240,23 @@ func (h *Handler) beginStore(r *http.Request, primary string, status int, stored
 	if bw == nil {
 		return nil, nil
 	}
-	return &epochWriter{BodyWriter: bw, epoch: h.epoch(primary), at: epoch}, h.afterStore(r, primary, key, e)
+	return &guardedWriter{BodyWriter: bw, t: t}, h.afterStore(r, primary, key, e)
 }
 
-// epochWriter commits only if its key was not invalidated since the write
-// began: a purge (or an unsafe request) that arrives while a body is still
-// coming in wins over it.
-type epochWriter struct {
+// guardedWriter commits only if its key was not invalidated since its
+// fetch began: a purge (or an unsafe request) that arrives while the
+// response is still on its way wins over it.
+type guardedWriter struct {
 	store.BodyWriter
-	epoch *atomic.Uint64
-	at    uint64
+	t *ticket
 }
 
 // errInvalidated is what Commit reports when the key was invalidated
 // during the write.
 var errInvalidated = errors.New("invalidated while it was being stored")
 
-func (w *epochWriter) Commit() error {
-	if w.epoch.Load() != w.at {
+func (w *guardedWriter) Commit() error {
+	if w.t.outdated() {
 		w.BodyWriter.Abort()
 		return errInvalidated
 	}
@@ -267,7 +266,7 @@ func (w *epochWriter) Commit() error {
 // storeAndServe sends an origin response to the client, storing it on the
 // way when RFC 9111 §3 allows and it is worth keeping.
 func (h *Handler) storeAndServe(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives, primary string,
-	resp *http.Response, requestTime, responseTime time.Time, epoch uint64, cs httpcache.CacheStatus, f *flight) {
+	resp *http.Response, requestTime, responseTime time.Time, t *ticket, cs httpcache.CacheStatus, f *flight) {
 	respCC := httpcache.ParseResponseCacheControl(resp.Header)
 	ok, why := httpcache.Storable(httpcache.Exchange{
 		Method: http.MethodGet, ReqHeader: r.Header, ReqCC: reqCC,
@@ -286,7 +285,7 @@ func (h *Handler) storeAndServe(w http.ResponseWriter, r *http.Request, reqCC ht
 	var shared http.Header
 	if ok {
 		shared = httpcache.StoredHeader(resp.Header, respCC)
-		bw, after = h.beginStore(r, primary, resp.StatusCode, shared, respCC, lifetime, requestTime, responseTime, epoch,
+		bw, after = h.beginStore(r, primary, resp.StatusCode, shared, respCC, lifetime, requestTime, responseTime, t,
 			resp.ContentLength)
 		age := httpcache.CurrentAge(resp.Header, requestTime, responseTime, responseTime)
 		cs.TTL, cs.TTLKnown = lifetime.Duration-age, true

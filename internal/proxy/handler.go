@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hoard-cache/hoard/internal/httpcache"
@@ -39,13 +38,10 @@ type Handler struct {
 	// variants stored at once do not drop each other from the index.
 	indexLocks [64]sync.Mutex
 	seed       maphash.Seed
-	// epochs count invalidations, in shards of primary keys: a fetch that
-	// began before an invalidation of its key is not committed, so a purge
-	// or an unsafe request is never undone by a response that was still
-	// on its way (see fetch and beginStore). An invalidation also drops
-	// the fetches of the other keys of its shard: the shards are many, so
-	// that this is rare.
-	epochs [epochShards]atomic.Uint64
+	// pending tracks the origin fetches under way, so that an
+	// invalidation of their key keeps what they bring back from being
+	// stored over it.
+	pending pendingFetches
 
 	flightsMu   sync.Mutex
 	flights     map[string]*flight   // guarded by flightsMu: fetches under way, by primary key
@@ -335,19 +331,6 @@ func (h *Handler) shard(primary string) uint64 {
 	return maphash.String(h.seed, primary) % uint64(len(h.indexLocks))
 }
 
-// epoch is the invalidation count of primary's shard.
-func (h *Handler) epoch(primary string) *atomic.Uint64 {
-	return &h.epochs[maphash.String(h.seed, primary)%epochShards]
-}
-
-// epochShards is how many shards of primary keys count invalidations:
-// 32 KiB of counters.
-const epochShards = 4096
-
-// invalidatedAll marks every shard: a purge by prefix or tag can concern
-// any key.
-func (h *Handler) invalidatedAll() {
-	for i := range h.epochs {
-		h.epochs[i].Add(1)
-	}
-}
+// invalidatedAll outdates every fetch under way: a purge by prefix or tag
+// can concern any key.
+func (h *Handler) invalidatedAll() { h.pending.invalidateAll() }

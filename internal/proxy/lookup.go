@@ -173,7 +173,7 @@ func (h *Handler) addVariant(ctx context.Context, primary, vk string, e store.En
 // invalidate removes what is stored for a primary key, variants included
 // (RFC 9111 §4.4), and reports whether anything was stored.
 func (h *Handler) invalidate(ctx context.Context, primary string) bool {
-	h.epoch(primary).Add(1)
+	h.pending.invalidate(primary)
 	mu := h.indexLock(primary)
 	mu.Lock()
 	defer mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -106,4 +107,37 @@ func TestPurgeDuringFetchWins(t *testing.T) {
 			h.get("/f").expect(t, 200, "new content", "hoard; fwd=uri-miss")
 		})
 	}
+}
+
+// TestInvalidationsOfOtherKeysLeaveAFetchAlone: unsafe requests for many
+// other URLs while a response is on its way do not keep it from being
+// stored: only an invalidation of its own key does.
+func TestInvalidationsOfOtherKeysLeaveAFetchAlone(t *testing.T) {
+	started := make(chan struct{})
+	release := make(chan struct{})
+	var slow atomic.Int64
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=600")
+		if r.URL.Path == "/slow" && slow.Add(1) == 1 {
+			close(started)
+			<-release
+		}
+		fmt.Fprint(w, "content")
+	})
+	done := make(chan result)
+	go func() { done <- h.get("/slow") }()
+	<-started
+	for i := range 2000 { // far more keys than any sharding would keep apart
+		if res := h.do(http.MethodPost, "/other/"+strconv.Itoa(i)); res.status != http.StatusNoContent {
+			t.Fatalf("POST %d: status %d", i, res.status)
+		}
+	}
+	close(release)
+	<-done
+	h.get("/slow").expect(t, 200, "content", "hoard; hit")
+	h.wantOrigin(2001) // the POSTs and one GET
 }
