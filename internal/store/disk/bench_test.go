@@ -41,7 +41,7 @@ func BenchmarkGet(b *testing.B) {
 		names := make([]string, keys)
 		for i := range names {
 			names[i] = fmt.Sprintf("bench/%d", i)
-			putBody(b, s, names[i], storetest.TypicalEntry(), body)
+			storetest.Put(b, s, names[i], storetest.TypicalEntry(), body)
 		}
 		ctx := b.Context()
 		b.Run(bs.name, func(b *testing.B) {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hoard-cache/hoard/internal/store"
+	"github.com/hoard-cache/hoard/internal/store/storetest"
 )
 
 const (
@@ -165,7 +166,7 @@ func checkCrashedStore(t *testing.T, dir string) int {
 		t.Errorf("%d entries read as corrupt after a crash", corrupt)
 	}
 	// The store takes writes again.
-	putBody(t, s, "after-crash", store.Entry{Status: http.StatusOK}, []byte("ok"))
+	storetest.Put(t, s, "after-crash", store.Entry{Status: http.StatusOK}, []byte("ok"))
 	return found
 }
 

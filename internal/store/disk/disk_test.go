@@ -69,21 +69,6 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-func putBody(t testing.TB, s *Store, key string, e store.Entry, body []byte) {
-	t.Helper()
-	w, err := s.Put(t.Context(), key, e)
-	if err != nil {
-		t.Fatalf("Put(%s): %v", key, err)
-	}
-	if _, err := w.Write(body); err != nil {
-		w.Abort()
-		t.Fatalf("Write(%s): %v", key, err)
-	}
-	if err := w.Commit(); err != nil {
-		t.Fatalf("Commit(%s): %v", key, err)
-	}
-}
-
 // getBody returns the body under key, or an error from Get.
 func getBody(t testing.TB, s *Store, key string) (store.Entry, []byte, error) {
 	t.Helper()
@@ -273,7 +258,7 @@ func TestSizeRecordCorrected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	putBody(t, s, "k", store.Entry{}, []byte("body"))
+	storetest.Put(t, s, "k", store.Entry{}, []byte("body"))
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +332,7 @@ func TestPersistence(t *testing.T) {
 		"index":                     nil,
 	}
 	for key, e := range entries {
-		putBody(t, s, key, e, bodies[key])
+		storetest.Put(t, s, key, e, bodies[key])
 	}
 	wantBytes := s.Bytes()
 	if err := s.Close(); err != nil {
@@ -449,8 +434,8 @@ func TestCorrupt(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			putBody(t, s, key, store.Entry{Status: http.StatusOK, Tags: []string{"tag"}}, tt.body)
-			putBody(t, s, "other", store.Entry{Status: http.StatusOK}, []byte("other"))
+			storetest.Put(t, s, key, store.Entry{Status: http.StatusOK, Tags: []string{"tag"}}, tt.body)
+			storetest.Put(t, s, "other", store.Entry{Status: http.StatusOK}, []byte("other"))
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -559,7 +544,7 @@ func TestBound(t *testing.T) {
 	s := newStore(t, Options{MaxBytes: maxBytes})
 	for i := range 150 {
 		body := bytes.Repeat([]byte{byte(i)}, 4<<10+i*37)
-		putBody(t, s, fmt.Sprintf("k/%03d", i), store.Entry{Status: http.StatusOK}, body)
+		storetest.Put(t, s, fmt.Sprintf("k/%03d", i), store.Entry{Status: http.StatusOK}, body)
 		if b := s.Bytes(); b > maxBytes {
 			t.Fatalf("after %d puts, Bytes() = %d, want at most %d", i+1, b, maxBytes)
 		}
@@ -586,11 +571,11 @@ func TestLRUKeepsReadKeys(t *testing.T) {
 	body := make([]byte, 8<<10)
 	hot := []string{"hot/0", "hot/1", "hot/2"}
 	for _, key := range append(slices.Clone(hot), "cold/early") {
-		putBody(t, s, key, store.Entry{}, body)
+		storetest.Put(t, s, key, store.Entry{}, body)
 	}
 	for i := range 200 {
 		clock.Advance(time.Second)
-		putBody(t, s, fmt.Sprintf("cold/%d", i), store.Entry{}, body)
+		storetest.Put(t, s, fmt.Sprintf("cold/%d", i), store.Entry{}, body)
 		if i%5 == 0 {
 			for _, key := range hot {
 				if !has(t, s, key) {
@@ -618,14 +603,14 @@ func TestExpiredEvictedFirst(t *testing.T) {
 		if i >= 5 {
 			e.Expires = clock.Now().Add(time.Minute)
 		}
-		putBody(t, s, fmt.Sprintf("k/%d", i), e, body)
+		storetest.Put(t, s, fmt.Sprintf("k/%d", i), e, body)
 		clock.Advance(time.Second)
 	}
 	if n := s.Len(); n != 10 {
 		t.Fatalf("Len() = %d after 10 puts that fit, want 10", n)
 	}
 	clock.Advance(time.Hour)
-	putBody(t, s, "new", store.Entry{}, body)
+	storetest.Put(t, s, "new", store.Entry{}, body)
 	for i := range 5 {
 		if !has(t, s, fmt.Sprintf("k/%d", i)) {
 			t.Errorf("live k/%d was evicted while expired entries remained", i)
@@ -650,9 +635,9 @@ func TestRecencySurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := make([]byte, 9800) // ten entries fit in MaxBytes, eleven do not
-	putBody(t, s, "read", store.Entry{}, body)
+	storetest.Put(t, s, "read", store.Entry{}, body)
 	clock.Advance(time.Second)
-	putBody(t, s, "unread", store.Entry{}, body)
+	storetest.Put(t, s, "unread", store.Entry{}, body)
 	clock.Advance(2 * accessGranularity)
 	if !has(t, s, "read") {
 		t.Fatal("Get(read) found nothing")
@@ -664,7 +649,7 @@ func TestRecencySurvivesRestart(t *testing.T) {
 	s = newStore(t, opts)
 	for i := range 9 {
 		clock.Advance(time.Second)
-		putBody(t, s, fmt.Sprintf("fill/%d", i), store.Entry{}, body)
+		storetest.Put(t, s, fmt.Sprintf("fill/%d", i), store.Entry{}, body)
 	}
 	if !has(t, s, "read") {
 		t.Errorf("the key read before the restart was evicted")
@@ -680,12 +665,12 @@ func TestSweep(t *testing.T) {
 	clock := newFakeClock()
 	s := newStore(t, Options{Clock: clock.Now})
 	now := clock.Now()
-	putBody(t, s, "soon", store.Entry{Expires: now.Add(time.Minute)}, []byte("a"))
-	putBody(t, s, "later", store.Entry{Expires: now.Add(time.Hour)}, []byte("b"))
-	putBody(t, s, "never", store.Entry{}, []byte("c"))
+	storetest.Put(t, s, "soon", store.Entry{Expires: now.Add(time.Minute)}, []byte("a"))
+	storetest.Put(t, s, "later", store.Entry{Expires: now.Add(time.Hour)}, []byte("b"))
+	storetest.Put(t, s, "never", store.Entry{}, []byte("c"))
 	// Stored again with a later Expires: its first expiry row is stale.
-	putBody(t, s, "moved", store.Entry{Expires: now.Add(time.Minute)}, []byte("d"))
-	putBody(t, s, "moved", store.Entry{Expires: now.Add(time.Hour)}, []byte("d"))
+	storetest.Put(t, s, "moved", store.Entry{Expires: now.Add(time.Minute)}, []byte("d"))
+	storetest.Put(t, s, "moved", store.Entry{Expires: now.Add(time.Hour)}, []byte("d"))
 
 	clock.Advance(2 * time.Minute)
 	if err := s.sweep(); err != nil {
@@ -715,7 +700,7 @@ func TestSweepLoop(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newStore(t, Options{}) // its clock is the bubble's
-		putBody(t, s, "k", store.Entry{Expires: time.Now().Add(time.Second)}, []byte("x"))
+		storetest.Put(t, s, "k", store.Entry{Expires: time.Now().Add(time.Second)}, []byte("x"))
 		time.Sleep(sweepInterval - time.Second)
 		if n := s.Len(); n != 1 {
 			t.Fatalf("before the first sweep, Len() = %d, want 1", n)
@@ -732,7 +717,7 @@ func TestDeletePrefix(t *testing.T) {
 	s := newStore(t, Options{})
 	ctx := t.Context()
 	for _, key := range []string{"GET a/1", "GET a/2", "GET a/2/x", "GET ab", "GET b", "GET a"} {
-		putBody(t, s, key, store.Entry{}, []byte(key))
+		storetest.Put(t, s, key, store.Entry{}, []byte(key))
 	}
 	n, err := s.DeletePrefix(ctx, "GET a/")
 	if err != nil || n != 3 {
@@ -776,7 +761,7 @@ func TestDeletePrefixBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	putBody(t, s, "q", store.Entry{Tags: []string{"t"}}, nil)
+	storetest.Put(t, s, "q", store.Entry{Tags: []string{"t"}}, nil)
 	if got, err := s.DeletePrefix(t.Context(), "p/"); err != nil || got != n {
 		t.Errorf("DeletePrefix(p/) = %d, %v, want %d", got, err, n)
 	}
@@ -800,10 +785,10 @@ func TestDeleteTag(t *testing.T) {
 		"x\x00y": {"product:1\x00z"},
 	}
 	for key, tags := range entries {
-		putBody(t, s, key, store.Entry{Tags: tags}, []byte(key))
+		storetest.Put(t, s, key, store.Entry{Tags: tags}, []byte(key))
 	}
 	// Stored again without its tag: its old row is stale.
-	putBody(t, s, "c", store.Entry{}, []byte("c"))
+	storetest.Put(t, s, "c", store.Entry{}, []byte("c"))
 
 	if n, err := s.DeleteTag(ctx, "product:1"); err != nil || n != 1 {
 		t.Errorf("DeleteTag(product:1) = %d, %v, want 1 (a)", n, err)
@@ -836,8 +821,8 @@ func TestDeleteTag(t *testing.T) {
 func TestOverwriteLeavesNoChunks(t *testing.T) {
 	t.Parallel()
 	s := newStore(t, Options{})
-	putBody(t, s, "k", store.Entry{}, make([]byte, 3*chunkSize+1))
-	putBody(t, s, "k", store.Entry{}, []byte("short"))
+	storetest.Put(t, s, "k", store.Entry{}, make([]byte, 3*chunkSize+1))
+	storetest.Put(t, s, "k", store.Entry{}, []byte("short"))
 	s.db.View(func(tx *bolt.Tx) error {
 		if n := tx.Bucket(bucketBody).Stats().KeyN; n != 1 {
 			t.Errorf("body bucket holds %d chunks, want 1", n)
@@ -853,7 +838,7 @@ func TestOverwriteLeavesNoChunks(t *testing.T) {
 func TestBodyReaderAt(t *testing.T) {
 	t.Parallel()
 	s := newStore(t, Options{})
-	putBody(t, s, "k", store.Entry{}, []byte("0123456789"))
+	storetest.Put(t, s, "k", store.Entry{}, []byte("0123456789"))
 	_, body, err := s.Get(t.Context(), "k")
 	if err != nil {
 		t.Fatal(err)

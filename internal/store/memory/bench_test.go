@@ -21,7 +21,7 @@ func newBenchStore(b *testing.B, n int) *Store {
 	s := newStore(b, Options{})
 	body := bytes.Repeat([]byte("b"), benchBodySize)
 	for i := range n {
-		putBody(b, s, fmt.Sprintf("bench/%d", i), storetest.TypicalEntry(), body)
+		storetest.Put(b, s, fmt.Sprintf("bench/%d", i), storetest.TypicalEntry(), body)
 	}
 	return s
 }

@@ -105,7 +105,7 @@ func TestBound(t *testing.T) {
 	body := bytes.Repeat([]byte("x"), 10<<10)
 	request := func(key string) {
 		if !tryGet(t, s, key) {
-			putBody(t, s, key, store.Entry{}, body)
+			storetest.Put(t, s, key, store.Entry{}, body)
 		}
 	}
 	hot := make([]string, hotKeys)
@@ -157,8 +157,8 @@ func TestTooLarge(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	s := newStore(t, Options{MaxObjectSize: 1000})
-	putBody(t, s, "k", store.Entry{Status: 200}, []byte("old"))
-	putBody(t, s, "exact", store.Entry{}, make([]byte, 1000))
+	storetest.Put(t, s, "k", store.Entry{Status: 200}, []byte("old"))
+	storetest.Put(t, s, "exact", store.Entry{}, make([]byte, 1000))
 
 	w, err := s.Put(ctx, "k", store.Entry{Status: 201})
 	if err != nil {
@@ -232,10 +232,10 @@ func TestExpiryFakeClock(t *testing.T) {
 	s := newStore(t, Options{Clock: clock.Now})
 	start := clock.Now()
 
-	putBody(t, s, "minute", store.Entry{Expires: start.Add(time.Minute)}, []byte("a"))
-	putBody(t, s, "forever", store.Entry{}, []byte("b"))
-	putBody(t, s, "past", store.Entry{Expires: start.Add(-time.Second)}, []byte("c"))
-	putBody(t, s, "real-time-past", store.Entry{Expires: start.AddDate(5, 0, 0)}, []byte("d"))
+	storetest.Put(t, s, "minute", store.Entry{Expires: start.Add(time.Minute)}, []byte("a"))
+	storetest.Put(t, s, "forever", store.Entry{}, []byte("b"))
+	storetest.Put(t, s, "past", store.Entry{Expires: start.Add(-time.Second)}, []byte("c"))
+	storetest.Put(t, s, "real-time-past", store.Entry{Expires: start.AddDate(5, 0, 0)}, []byte("d"))
 
 	steps := []struct {
 		advance time.Duration
@@ -269,8 +269,8 @@ func TestExpiryBeyondNanoseconds(t *testing.T) {
 	t.Parallel()
 	s := newStore(t, Options{})
 	far := time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)
-	putBody(t, s, "far-future", store.Entry{Expires: far}, []byte("a"))
-	putBody(t, s, "far-past", store.Entry{Expires: time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC)}, []byte("b"))
+	storetest.Put(t, s, "far-future", store.Entry{Expires: far}, []byte("a"))
+	storetest.Put(t, s, "far-past", store.Entry{Expires: time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC)}, []byte("b"))
 	if !tryGet(t, s, "far-future") {
 		t.Error("an entry that expires in the year 3000 is gone")
 	}
@@ -312,7 +312,7 @@ func TestCommitTrimsBuffer(t *testing.T) {
 func TestBodyReader(t *testing.T) {
 	t.Parallel()
 	s := newStore(t, Options{})
-	putBody(t, s, "k", store.Entry{}, []byte("hello, world"))
+	storetest.Put(t, s, "k", store.Entry{}, []byte("hello, world"))
 
 	_, body, err := s.Get(t.Context(), "k")
 	if err != nil {
@@ -335,20 +335,6 @@ func TestBodyReader(t *testing.T) {
 	}
 	if _, err := body.Read(head); !errors.Is(err, fs.ErrClosed) {
 		t.Errorf("Read after Close = %v, want fs.ErrClosed", err)
-	}
-}
-
-func putBody(t testing.TB, s *Store, key string, e store.Entry, body []byte) {
-	t.Helper()
-	w, err := s.Put(t.Context(), key, e)
-	if err != nil {
-		t.Fatalf("Put(%s): %v", key, err)
-	}
-	if _, err := w.Write(body); err != nil {
-		t.Fatalf("Write(%s): %v", key, err)
-	}
-	if err := w.Commit(); err != nil {
-		t.Fatalf("Commit(%s): %v", key, err)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hoard-cache/hoard/internal/store"
+	"github.com/hoard-cache/hoard/internal/store/storetest"
 )
 
 func TestPackHeaderRoundTrip(t *testing.T) {
@@ -79,7 +80,7 @@ func FuzzPackHeader(f *testing.F) {
 // every later Get returns, also when Gets race.
 func TestGetKeepsTheHeaderFromTheSecondRead(t *testing.T) {
 	s := newStore(t, Options{})
-	putBody(t, s, "k", store.Entry{Status: 200, Header: http.Header{"Etag": {`"v"`}, "Date": {"today"}}}, []byte("x"))
+	storetest.Put(t, s, "k", store.Entry{Status: 200, Header: http.Header{"Etag": {`"v"`}, "Date": {"today"}}}, []byte("x"))
 	get := func() http.Header {
 		e, body, err := s.Get(t.Context(), "k")
 		if err != nil {
@@ -102,7 +103,7 @@ func TestGetKeepsTheHeaderFromTheSecondRead(t *testing.T) {
 		t.Error("the second read's map was not kept for the third")
 	}
 
-	putBody(t, s, "k", store.Entry{Status: 200, Header: http.Header{"Etag": {`"v"`}, "Date": {"today"}}}, []byte("x"))
+	storetest.Put(t, s, "k", store.Entry{Status: 200, Header: http.Header{"Etag": {`"v"`}, "Date": {"today"}}}, []byte("x"))
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() { get() })

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hoard-cache/hoard/internal/store/redistest"
+	"github.com/hoard-cache/hoard/internal/store/storetest"
 )
 
 // BenchmarkGet is the hit path over loopback: Get, read the body, close it.
@@ -16,7 +17,7 @@ func BenchmarkGet(b *testing.B) {
 	addr := redistest.Start(b)
 	for _, size := range []int{1 << 10, 1 << 20} {
 		s := newStore(b, addr, Options{Prefix: fmt.Sprintf("bench%d:", size)})
-		put(b, s, "k", sampleEntry(), patternBody(size))
+		storetest.Put(b, s, "k", sampleEntry(), patternBody(size))
 		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(size))

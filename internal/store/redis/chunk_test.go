@@ -8,6 +8,7 @@ import (
 
 	"github.com/hoard-cache/hoard/internal/store"
 	"github.com/hoard-cache/hoard/internal/store/redistest"
+	"github.com/hoard-cache/hoard/internal/store/storetest"
 )
 
 // chunkNames returns the names of the chunk keys of the version stored
@@ -32,7 +33,7 @@ func chunkNames(t *testing.T, s *Store, key string) []string {
 func TestChunkedRoundTrip(t *testing.T) {
 	s := newStore(t, redistest.Start(t), Options{ChunkSize: 64 << 10})
 	body := patternBody(3 << 20)
-	put(t, s, "k", sampleEntry(), body)
+	storetest.Put(t, s, "k", sampleEntry(), body)
 
 	names := chunkNames(t, s, "k")
 	if len(names) != 48 {
@@ -43,7 +44,7 @@ func TestChunkedRoundTrip(t *testing.T) {
 			t.Errorf("STRLEN %s = %d, %v; want %d", name, n, err, 64<<10)
 		}
 	}
-	e, got := get(t, s, "k")
+	e, got := storetest.Get(t, s, "k")
 	if !bytes.Equal(got, body) {
 		t.Errorf("body differs: got %d bytes, want %d", len(got), len(body))
 	}
@@ -56,7 +57,7 @@ func TestChunkedRoundTrip(t *testing.T) {
 // a small hit is one round trip.
 func TestSmallBodyInline(t *testing.T) {
 	s := newStore(t, redistest.Start(t), Options{})
-	put(t, s, "k", sampleEntry(), patternBody(1<<10))
+	storetest.Put(t, s, "k", sampleEntry(), patternBody(1<<10))
 	if names := chunkNames(t, s, "k"); len(names) != 0 {
 		t.Errorf("1 KiB body made %d chunk keys, want it inline", len(names))
 	}
@@ -107,7 +108,7 @@ func TestCorruptEntryIsErrCorrupt(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			key := "corrupt/" + tt.name
-			put(t, s, key, sampleEntry(), body)
+			storetest.Put(t, s, key, sampleEntry(), body)
 			tt.corrupt(t, key)
 			_, rc, err := s.Get(t.Context(), key)
 			if err == nil {
@@ -120,7 +121,7 @@ func TestCorruptEntryIsErrCorrupt(t *testing.T) {
 	}
 
 	// An inline body is checked too.
-	put(t, s, "inline", sampleEntry(), []byte("small body"))
+	storetest.Put(t, s, "inline", sampleEntry(), []byte("small body"))
 	raw, err := s.rdb.Get(t.Context(), s.metaKey("inline")).Bytes()
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +144,7 @@ func TestTTLFromExpires(t *testing.T) {
 	ctx := t.Context()
 	e := sampleEntry("tag")
 	e.Expires = now.Add(90 * time.Second)
-	put(t, s, "k", e, patternBody(3000))
+	storetest.Put(t, s, "k", e, patternBody(3000))
 
 	// Redis counts down from the SET; allow a second for the test's own
 	// round trips.
@@ -170,7 +171,7 @@ func TestTTLFromExpires(t *testing.T) {
 	// Overwriting retires the old chunks to chunkGrace.
 	old := chunkNames(t, s, "k")
 	e.Expires = time.Time{}
-	put(t, s, "k", e, patternBody(2500))
+	storetest.Put(t, s, "k", e, patternBody(2500))
 	for _, name := range old {
 		within("retired "+name, pttl(name), chunkGrace)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hoard-cache/hoard/internal/store"
 	"github.com/hoard-cache/hoard/internal/store/redistest"
+	"github.com/hoard-cache/hoard/internal/store/storetest"
 )
 
 // TestOutage stops Redis under a store: every call must fail fast, with an
@@ -17,7 +18,7 @@ func TestOutage(t *testing.T) {
 	srv := redistest.StartServer(t)
 	s := newStore(t, srv.Addr(), Options{})
 	ctx := t.Context()
-	put(t, s, "k", sampleEntry(), []byte("before"))
+	storetest.Put(t, s, "k", sampleEntry(), []byte("before"))
 	invalidations := subscribe(t, ctx, s)
 
 	srv.Stop()
@@ -79,8 +80,8 @@ func TestOutage(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond) // polling the client's reconnection
 	}
-	put(t, s, "k", sampleEntry(), []byte("after"))
-	if _, body := get(t, s, "k"); string(body) != "after" {
+	storetest.Put(t, s, "k", sampleEntry(), []byte("after"))
+	if _, body := storetest.Get(t, s, "k"); string(body) != "after" {
 		t.Errorf("body after the restart = %q, want %q", body, "after")
 	}
 
@@ -107,7 +108,7 @@ func TestHungRedis(t *testing.T) {
 	const timeout = 200 * time.Millisecond
 	s := newStore(t, srv.Addr(), Options{DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout})
 	ctx := t.Context()
-	put(t, s, "k", sampleEntry(), []byte("body"))
+	storetest.Put(t, s, "k", sampleEntry(), []byte("body"))
 
 	srv.Pause()
 	for _, c := range []struct {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/hoard-cache/hoard/internal/store/redistest"
+	"github.com/hoard-cache/hoard/internal/store/storetest"
 )
 
 func TestDeletePrefix(t *testing.T) {
@@ -33,7 +34,7 @@ func testDeletePrefix(t *testing.T, s *Store) {
 		`a}b`, `a`,
 	}
 	for _, key := range keys {
-		put(t, s, key, sampleEntry(), patternBody(2500))
+		storetest.Put(t, s, key, sampleEntry(), patternBody(2500))
 	}
 	tests := []struct {
 		prefix string
@@ -69,13 +70,13 @@ func testDeletePrefix(t *testing.T, s *Store) {
 
 	// Enough keys that SCAN takes several rounds.
 	for i := range 2*scanCount + 7 {
-		put(t, s, fmt.Sprintf("many/%d", i), sampleEntry(), []byte("x"))
+		storetest.Put(t, s, fmt.Sprintf("many/%d", i), sampleEntry(), []byte("x"))
 	}
-	put(t, s, "manx", sampleEntry(), []byte("x"))
+	storetest.Put(t, s, "manx", sampleEntry(), []byte("x"))
 	if n, err := s.DeletePrefix(ctx, "many/"); err != nil || n != 2*scanCount+7 {
 		t.Errorf("DeletePrefix(many/) = %d, %v; want %d", n, err, 2*scanCount+7)
 	}
-	if _, body := get(t, s, "manx"); string(body) != "x" {
+	if _, body := storetest.Get(t, s, "manx"); string(body) != "x" {
 		t.Errorf("DeletePrefix(many/) disturbed manx")
 	}
 	// Everything: the empty prefix.
@@ -87,12 +88,12 @@ func testDeletePrefix(t *testing.T, s *Store) {
 func TestDeleteTag(t *testing.T) {
 	s := newStore(t, redistest.Start(t), Options{ChunkSize: 1000})
 	ctx := t.Context()
-	put(t, s, "a", sampleEntry("product:1", "catalog"), patternBody(2500))
-	put(t, s, "b", sampleEntry("product:2", "catalog"), []byte("b"))
-	put(t, s, "c", sampleEntry("product:1"), []byte("c"))
-	put(t, s, "d", sampleEntry("product:1"), []byte("d"))
+	storetest.Put(t, s, "a", sampleEntry("product:1", "catalog"), patternBody(2500))
+	storetest.Put(t, s, "b", sampleEntry("product:2", "catalog"), []byte("b"))
+	storetest.Put(t, s, "c", sampleEntry("product:1"), []byte("c"))
+	storetest.Put(t, s, "d", sampleEntry("product:1"), []byte("d"))
 	// c is overwritten without the tag: its membership in the set is stale.
-	put(t, s, "c", sampleEntry("product:3"), []byte("c2"))
+	storetest.Put(t, s, "c", sampleEntry("product:3"), []byte("c2"))
 	// d is gone: its membership is stale too.
 	if err := s.Delete(ctx, "d"); err != nil {
 		t.Fatal(err)
@@ -127,7 +128,7 @@ func TestDeleteTag(t *testing.T) {
 	}
 	// A tag on many entries takes several batches.
 	for i := range 2*tagBatch + 3 {
-		put(t, s, fmt.Sprintf("many/%d", i), sampleEntry("many"), []byte("x"))
+		storetest.Put(t, s, fmt.Sprintf("many/%d", i), sampleEntry("many"), []byte("x"))
 	}
 	if n, err := s.DeleteTag(ctx, "many"); err != nil || n != 2*tagBatch+3 {
 		t.Errorf("DeleteTag(many) = %d, %v; want %d", n, err, 2*tagBatch+3)

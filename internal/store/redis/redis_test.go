@@ -123,42 +123,12 @@ func TestExpiresByClock(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	s := newStore(t, redistest.Start(t), Options{Clock: func() time.Time { return now }})
 	e := store.Entry{Status: 200, Expires: now.Add(time.Minute)}
-	put(t, s, "k", e, []byte("body"))
-	if _, body := get(t, s, "k"); string(body) != "body" {
+	storetest.Put(t, s, "k", e, []byte("body"))
+	if _, body := storetest.Get(t, s, "k"); string(body) != "body" {
 		t.Fatalf("body = %q, want %q", body, "body")
 	}
 	now = now.Add(time.Minute)
 	checkNotFound(t, s, "k")
-}
-
-// put stores body under key and commits it.
-func put(t testing.TB, s *Store, key string, e store.Entry, body []byte) {
-	t.Helper()
-	w, err := s.Put(t.Context(), key, e)
-	if err != nil {
-		t.Fatalf("Put(%s): %v", key, err)
-	}
-	if _, err := w.Write(body); err != nil {
-		t.Fatalf("Write(%s): %v", key, err)
-	}
-	if err := w.Commit(); err != nil {
-		t.Fatalf("Commit(%s): %v", key, err)
-	}
-}
-
-// get returns the entry and body stored under key.
-func get(t testing.TB, s *Store, key string) (store.Entry, []byte) {
-	t.Helper()
-	e, body, err := s.Get(t.Context(), key)
-	if err != nil {
-		t.Fatalf("Get(%s): %v", key, err)
-	}
-	defer body.Close()
-	b, err := io.ReadAll(body)
-	if err != nil {
-		t.Fatalf("Get(%s): reading body: %v", key, err)
-	}
-	return e, b
 }
 
 func checkNotFound(t testing.TB, s *Store, key string) {
@@ -195,7 +165,7 @@ func patternBody(n int) []byte {
 func TestBodyReaderAt(t *testing.T) {
 	s := newStore(t, redistest.Start(t), Options{ChunkSize: 1000})
 	body := patternBody(5000)
-	put(t, s, "k", sampleEntry(), body)
+	storetest.Put(t, s, "k", sampleEntry(), body)
 	_, rc, err := s.Get(t.Context(), "k")
 	if err != nil {
 		t.Fatalf("Get: %v", err)

@@ -89,7 +89,7 @@ func testRoundTrip(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	body := []byte("hello, hoard")
 	e := sampleEntry()
-	put(t, s, "GET https://example.com/a?b=c d", e, body)
+	Put(t, s, "GET https://example.com/a?b=c d", e, body)
 	e.Size = int64(len(body))
 	checkGet(t, s, "GET https://example.com/a?b=c d", e, body)
 
@@ -100,17 +100,17 @@ func testRoundTrip(t *testing.T, s store.Store) {
 		ResponseTime: time.Now(),
 		Variants:     []string{"variant/gzip", "variant/identity"},
 	}
-	put(t, s, "index", index, nil)
+	Put(t, s, "index", index, nil)
 	checkGet(t, s, "index", index, nil)
 
 	// A minimal entry: nil maps and slices, zero times.
 	minimal := store.Entry{Status: http.StatusNoContent}
-	put(t, s, "minimal", minimal, nil)
+	Put(t, s, "minimal", minimal, nil)
 	checkGet(t, s, "minimal", minimal, nil)
 
 	// A long key, as a URL with a large query makes.
 	long := "GET https://example.com/?q=" + strings.Repeat("x", 4<<10)
-	put(t, s, long, minimal, []byte("long"))
+	Put(t, s, long, minimal, []byte("long"))
 	checkGet(t, s, long, minimal, []byte("long"))
 
 	if _, _, err := s.Get(ctx, "GET https://example.com/a"); !errors.Is(err, store.ErrNotFound) {
@@ -147,7 +147,7 @@ func testRoundTripBodies(t *testing.T, s store.Store) {
 		}
 		want := sampleEntry()
 		want.Size = int64(len(tt.body))
-		got, gotBody := get(t, s, key)
+		got, gotBody := Get(t, s, key)
 		if got.Size != want.Size {
 			t.Errorf("%s: Size = %d, want %d", tt.name, got.Size, want.Size)
 		}
@@ -179,7 +179,7 @@ func testInvisibleBeforeCommit(t *testing.T, s store.Store) {
 	if err := w.Commit(); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
-	if _, body := get(t, s, "k"); string(body) != "partial body" {
+	if _, body := Get(t, s, "k"); string(body) != "partial body" {
 		t.Errorf("body after Commit = %q, want %q", body, "partial body")
 	}
 }
@@ -198,7 +198,7 @@ func testAbortLeavesNothing(t *testing.T, s store.Store) {
 
 func testAbortKeepsOlderEntry(t *testing.T, s store.Store) {
 	e := sampleEntry()
-	put(t, s, "k", e, []byte("old body"))
+	Put(t, s, "k", e, []byte("old body"))
 
 	w, err := s.Put(t.Context(), "k", sampleEntry())
 	if err != nil {
@@ -221,7 +221,7 @@ func testAbortAfterCommit(t *testing.T, s store.Store) {
 		t.Fatalf("Commit: %v", err)
 	}
 	w.Abort() // deferred Aborts rely on this being harmless
-	if _, body := get(t, s, "k"); string(body) != "body" {
+	if _, body := Get(t, s, "k"); string(body) != "body" {
 		t.Errorf("body after Commit then Abort = %q, want %q", body, "body")
 	}
 }
@@ -229,7 +229,7 @@ func testAbortAfterCommit(t *testing.T, s store.Store) {
 func testOverwrite(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	first := sampleEntry()
-	put(t, s, "k", first, []byte("first"))
+	Put(t, s, "k", first, []byte("first"))
 
 	second := sampleEntry()
 	second.Status = http.StatusNotFound
@@ -255,13 +255,13 @@ func testOverwrite(t *testing.T, s store.Store) {
 
 func testDelete(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	put(t, s, "k", sampleEntry(), []byte("body"))
-	put(t, s, "other", sampleEntry(), []byte("other body"))
+	Put(t, s, "k", sampleEntry(), []byte("body"))
+	Put(t, s, "other", sampleEntry(), []byte("other body"))
 	if err := s.Delete(ctx, "k"); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
 	checkNotFound(t, s, "k", "after Delete")
-	if _, body := get(t, s, "other"); string(body) != "other body" {
+	if _, body := Get(t, s, "other"); string(body) != "other body" {
 		t.Errorf("Delete(k) disturbed another key: body = %q", body)
 	}
 	if err := s.Delete(ctx, "k"); err != nil {
@@ -271,8 +271,8 @@ func testDelete(t *testing.T, s store.Store) {
 		t.Errorf("Delete(absent key) = %v, want nil", err)
 	}
 	// A deleted key can be stored again.
-	put(t, s, "k", sampleEntry(), []byte("again"))
-	if _, body := get(t, s, "k"); string(body) != "again" {
+	Put(t, s, "k", sampleEntry(), []byte("again"))
+	if _, body := Get(t, s, "k"); string(body) != "again" {
 		t.Errorf("body after Delete and Put = %q, want %q", body, "again")
 	}
 }
@@ -293,7 +293,7 @@ func testExpired(t *testing.T, s store.Store) {
 		key := "expiry/" + strconv.Itoa(i)
 		e := sampleEntry()
 		e.Expires = tt.expires
-		put(t, s, key, e, []byte("body"))
+		Put(t, s, key, e, []byte("body"))
 		_, body, err := s.Get(t.Context(), key)
 		switch {
 		case tt.found && err != nil:
@@ -307,10 +307,10 @@ func testExpired(t *testing.T, s store.Store) {
 	}
 
 	// An expired entry also hides an older live one: the newer write wins.
-	put(t, s, "replaced", sampleEntry(), []byte("live"))
+	Put(t, s, "replaced", sampleEntry(), []byte("live"))
 	e := sampleEntry()
 	e.Expires = now.Add(-time.Minute)
-	put(t, s, "replaced", e, []byte("expired"))
+	Put(t, s, "replaced", e, []byte("expired"))
 	checkNotFound(t, s, "replaced", "after committing an expired entry over a live one")
 }
 
@@ -318,7 +318,7 @@ func testExpired(t *testing.T, s store.Store) {
 // may reuse the Entry it passed to Put, its maps and their value slices.
 func testPutCopiesMetadata(t *testing.T, s store.Store) {
 	e := sampleEntry()
-	put(t, s, "k", e, []byte("body"))
+	Put(t, s, "k", e, []byte("body"))
 	want := sampleEntry()
 	want.Size = 4
 	want.RequestTime, want.ResponseTime, want.Expires = e.RequestTime, e.ResponseTime, e.Expires
@@ -338,7 +338,7 @@ func testReaderOutlivesOverwrite(t *testing.T, s store.Store) {
 		name   string
 		change func(t *testing.T)
 	}{
-		{"overwritten", func(t *testing.T) { put(t, s, "k", sampleEntry(), patternBody("new", 300<<10)) }},
+		{"overwritten", func(t *testing.T) { Put(t, s, "k", sampleEntry(), patternBody("new", 300<<10)) }},
 		{"deleted", func(t *testing.T) {
 			if err := s.Delete(ctx, "k"); err != nil {
 				t.Fatalf("Delete: %v", err)
@@ -346,7 +346,7 @@ func testReaderOutlivesOverwrite(t *testing.T, s store.Store) {
 		}},
 	}
 	for _, tt := range tests {
-		put(t, s, "k", sampleEntry(), old)
+		Put(t, s, "k", sampleEntry(), old)
 		_, body, err := s.Get(ctx, "k")
 		if err != nil {
 			t.Fatalf("%s: Get: %v", tt.name, err)
@@ -370,7 +370,7 @@ func testReaderOutlivesOverwrite(t *testing.T, s store.Store) {
 // testCancelledContext allows either outcome, an error or success, but not a
 // panic or a half-stored entry.
 func testCancelledContext(t *testing.T, s store.Store) {
-	put(t, s, "k", sampleEntry(), []byte("body"))
+	Put(t, s, "k", sampleEntry(), []byte("body"))
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 
@@ -493,8 +493,9 @@ func patternBody(label string, n int) []byte {
 	return b[:n]
 }
 
-// put stores body under key and commits it.
-func put(t *testing.T, s store.Store, key string, e store.Entry, body []byte) {
+// Put stores body under key and commits it, failing t on any error. The
+// backends' own tests use it too.
+func Put(t testing.TB, s store.Store, key string, e store.Entry, body []byte) {
 	t.Helper()
 	w, err := s.Put(t.Context(), key, e)
 	if err != nil {
@@ -507,7 +508,7 @@ func put(t *testing.T, s store.Store, key string, e store.Entry, body []byte) {
 }
 
 // writeChunks writes body in chunks of chunk bytes, or at once if chunk is 0.
-func writeChunks(t *testing.T, w store.BodyWriter, body []byte, chunk int) {
+func writeChunks(t testing.TB, w store.BodyWriter, body []byte, chunk int) {
 	t.Helper()
 	if chunk <= 0 {
 		chunk = max(len(body), 1)
@@ -525,8 +526,9 @@ func writeChunks(t *testing.T, w store.BodyWriter, body []byte, chunk int) {
 	}
 }
 
-// get returns the entry and the whole body stored under key.
-func get(t *testing.T, s store.Store, key string) (store.Entry, []byte) {
+// Get returns the entry and the whole body stored under key, failing t if
+// there is none or it cannot be read.
+func Get(t testing.TB, s store.Store, key string) (store.Entry, []byte) {
 	t.Helper()
 	e, body, err := s.Get(t.Context(), key)
 	if err != nil {
@@ -540,7 +542,7 @@ func get(t *testing.T, s store.Store, key string) (store.Entry, []byte) {
 	return e, b
 }
 
-func closeBody(t *testing.T, body io.ReadCloser) {
+func closeBody(t testing.TB, body io.ReadCloser) {
 	t.Helper()
 	if err := body.Close(); err != nil {
 		t.Errorf("closing body: %v", err)
@@ -565,7 +567,7 @@ func checkNotFound(t *testing.T, s store.Store, key, when string) {
 // serializes may not tell them apart, and times compare with Equal.
 func checkGet(t *testing.T, s store.Store, key string, want store.Entry, wantBody []byte) {
 	t.Helper()
-	got, body := get(t, s, key)
+	got, body := Get(t, s, key)
 	if got.Status != want.Status {
 		t.Errorf("Get(%s): Status = %d, want %d", key, got.Status, want.Status)
 	}
