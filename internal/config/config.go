@@ -113,6 +113,15 @@ type Config struct {
 	// Default 127.0.0.0/8,::1/128.
 	PurgeAllow []netip.Prefix
 
+	// CPUs is how many operating system threads may run Go code at once
+	// (GOMAXPROCS). 0 keeps Go's default: every CPU the process may use,
+	// which honours a cgroup CPU limit and follows it when it changes, or
+	// what the GOMAXPROCS environment variable says; a positive value beats
+	// both. On a machine whose cores are shared with other busy processes
+	// (the origin, a load generator), fewer threads can serve more. At most
+	// 4096. Flag --cpus. Default 0.
+	CPUs int
+
 	// LogLevel is the least severe level logged: debug (one line per
 	// request), info (start-up and shutdown), warn or error. Flag
 	// --log-level. Default info.
@@ -123,6 +132,10 @@ type Config struct {
 	// text.
 	LogFormat LogFormat
 }
+
+// maxCPUs is the largest --cpus accepted: a larger value is a typing error
+// rather than a machine.
+const maxCPUs = 4096
 
 // LogFormat is how log lines are written.
 type LogFormat string
@@ -212,6 +225,12 @@ func (c *Config) Validate() error {
 	}
 	if c.StaleIfError < 0 {
 		bad("stale-if-error", c.StaleIfError.String(), "must not be negative")
+	}
+	switch {
+	case c.CPUs < 0:
+		bad("cpus", fmt.Sprint(c.CPUs), "must not be negative (0 means every CPU)")
+	case c.CPUs > maxCPUs:
+		bad("cpus", fmt.Sprint(c.CPUs), fmt.Sprintf("must be at most %d", maxCPUs))
 	}
 	if _, ok := levelNames[c.LogLevel]; !ok {
 		bad("log-level", c.LogLevel.String(), "want debug, info, warn or error")

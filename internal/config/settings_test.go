@@ -70,12 +70,12 @@ func TestLoad(t *testing.T) {
 				"-heuristic-max=1h", "-origin-timeout=5s", "-log-level=DEBUG", "-log-format=json",
 				"-store=disk:/tmp/x", "-max-disk=2GiB", "-admin-listen=127.0.0.1:0", "-purge-allow=10.0.0.0/8, 192.0.2.1",
 				"-stale-if-error=1m", "-origin-connect-timeout=2s", "-origin-idle-timeout=1m", "-origin-max-conns=64",
-				"-origin-max-backoff=0s"}, nil,
+				"-origin-max-backoff=0s", "-cpus=2"}, nil,
 			func(c Config) string {
 				want := Config{Listen: ":0", Origin: "https://o/p", MaxMemory: 10e6, MaxObjectSize: 1e6,
 					HeuristicMax: time.Hour, OriginTimeout: 5 * time.Second, LogLevel: slog.LevelDebug, LogFormat: LogJSON,
 					Store: "disk:/tmp/x", MaxDisk: 2 << 30, AdminListen: "127.0.0.1:0", StaleIfError: time.Minute,
-					OriginConnectTimeout: 2 * time.Second, OriginIdleTimeout: time.Minute, OriginMaxConns: 64,
+					OriginConnectTimeout: 2 * time.Second, OriginIdleTimeout: time.Minute, OriginMaxConns: 64, CPUs: 2,
 					PurgeAllow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32")}}
 				return diff(reflect.DeepEqual(c, want), c, "want", want)
 			}},
@@ -85,12 +85,12 @@ func TestLoad(t *testing.T) {
 				"HOARD_LOG_LEVEL": "warn", "HOARD_LOG_FORMAT": "JSON", "HOARD_STORE": "redis://127.0.0.1:6379/0",
 				"HOARD_MAX_DISK": "1MiB", "HOARD_ADMIN_LISTEN": "127.0.0.1:9080", "HOARD_PURGE_ALLOW": "::1/128",
 				"HOARD_STALE_IF_ERROR": "10s", "HOARD_ORIGIN_CONNECT_TIMEOUT": "1s", "HOARD_ORIGIN_IDLE_TIMEOUT": "5m",
-				"HOARD_ORIGIN_MAX_CONNS": "8", "HOARD_ORIGIN_MAX_BACKOFF": "30s"},
+				"HOARD_ORIGIN_MAX_CONNS": "8", "HOARD_ORIGIN_MAX_BACKOFF": "30s", "HOARD_CPUS": "1"},
 			func(c Config) string {
 				want := Config{Listen: ":0", Origin: "https://o/p", MaxMemory: 10e6, MaxObjectSize: 1e6,
 					HeuristicMax: time.Hour, OriginTimeout: 5 * time.Second, LogLevel: slog.LevelWarn, LogFormat: LogJSON,
 					Store: "redis://127.0.0.1:6379/0", MaxDisk: 1 << 20, AdminListen: "127.0.0.1:9080", StaleIfError: 10 * time.Second,
-					OriginConnectTimeout: time.Second, OriginIdleTimeout: 5 * time.Minute, OriginMaxConns: 8, OriginMaxBackoff: 30 * time.Second,
+					OriginConnectTimeout: time.Second, OriginIdleTimeout: 5 * time.Minute, OriginMaxConns: 8, OriginMaxBackoff: 30 * time.Second, CPUs: 1,
 					PurgeAllow: []netip.Prefix{netip.MustParsePrefix("::1/128")}}
 				return diff(reflect.DeepEqual(c, want), c, "want", want)
 			}},
@@ -135,6 +135,14 @@ func TestLoadErrors(t *testing.T) {
 			`HOARD_DEMO "yes": want true or false`},
 		{"bad bool flag", []string{"--demo=maybe"}, nil,
 			`--demo "maybe": want true or false`},
+		{"bad cpus flag", []string{"--origin=http://o", "--cpus=two"}, nil,
+			`--cpus "two": want a whole number`},
+		{"bad cpus env names the variable", []string{"--origin=http://o"}, envMap{"HOARD_CPUS": "all"},
+			`HOARD_CPUS "all": want a whole number`},
+		{"negative cpus by env is named by its flag", nil, envMap{"HOARD_ORIGIN": "http://o", "HOARD_CPUS": "-2"},
+			`--cpus "-2": must not be negative (0 means every CPU)`},
+		{"absurd cpus flag", []string{"--origin=http://o", "--cpus=100000"}, nil,
+			`--cpus "100000": must be at most 4096`},
 		{"bad level", []string{"--origin=http://o", "--log-level=trace"}, nil,
 			`--log-level "trace": want debug, info, warn or error`},
 		{"bad format env", []string{"--origin=http://o"}, envMap{"HOARD_LOG_FORMAT": "xml"},
