@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -34,7 +35,8 @@ var version string
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return run(ctx, process{stdin: stdin, stdout: stdout, stderr: stderr, lookupEnv: os.LookupEnv}, args)
+	return run(ctx, process{stdin: stdin, stdout: stdout, stderr: stderr,
+		lookupEnv: os.LookupEnv, maxProcs: runtime.GOMAXPROCS}, args)
 }
 
 // process is what a command gets from the process running it; tests fill it
@@ -43,6 +45,10 @@ type process struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	lookupEnv      func(string) (string, bool)
+	// maxProcs is runtime.GOMAXPROCS: it sets the number of threads
+	// running Go code at once when n > 0, and returns the previous number.
+	// Tests replace it so that serve does not change the test binary's own.
+	maxProcs func(n int) int
 	// ready, if not nil, is called with the proxy's address once serve is
 	// accepting connections: the hook tests use to find a server on port 0.
 	ready func(addr string)

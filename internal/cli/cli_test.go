@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -69,6 +70,9 @@ type invocation struct {
 	ready  func(addr string)
 	stdout syncBuffer
 	stderr syncBuffer
+	// procs is what the command set GOMAXPROCS to; 0 means it left it
+	// alone. The test binary's own setting is never changed.
+	procs int
 }
 
 func (in *invocation) run(ctx context.Context) int {
@@ -81,6 +85,16 @@ func (in *invocation) run(ctx context.Context) int {
 			return v, ok
 		},
 		ready: in.ready,
+		maxProcs: func(n int) int {
+			previous := in.procs
+			if previous == 0 {
+				previous = runtime.GOMAXPROCS(0)
+			}
+			if n > 0 {
+				in.procs = n
+			}
+			return previous
+		},
 	}
 	if in.stdin != nil {
 		p.stdin = in.stdin
@@ -111,6 +125,12 @@ func TestUsageErrors(t *testing.T) {
 		{"each problem on its own line", []string{"serve", "--origin=http://o", "--max-memory=1MiB", "--heuristic-max=0s"}, nil,
 			"hoard serve: --max-object-size \"16MiB\": must not exceed --max-memory 1MiB\n" +
 				"hoard serve: --heuristic-max \"0s\": must be positive\nRun 'hoard help' for usage.\n"},
+		{"negative cpus names the flag", []string{"serve", "--demo", "--cpus=-1"}, nil,
+			`hoard serve: --cpus "-1": must not be negative`},
+		{"absurd cpus names the flag", []string{"serve", "--demo", "--cpus", "9999"}, nil,
+			`hoard serve: --cpus "9999": must be at most 4096`},
+		{"bad cpus env names the variable", []string{"serve", "--demo"}, map[string]string{"HOARD_CPUS": "many"},
+			`hoard serve: HOARD_CPUS "many": want a whole number`},
 		{"stray argument to serve", []string{"serve", "--demo", "extra"}, nil, `hoard serve: unexpected argument "extra"`},
 		{"stray argument to version", []string{"version", "--short"}, nil, `hoard version: unexpected argument "--short"`},
 	}
@@ -126,6 +146,9 @@ func TestUsageErrors(t *testing.T) {
 			}
 			if in.stdout.String() != "" {
 				t.Errorf("hoard %q wrote to stdout: %q", tt.args, in.stdout.String())
+			}
+			if in.procs != 0 {
+				t.Errorf("hoard %q set GOMAXPROCS to %d before failing, want it left alone", tt.args, in.procs)
 			}
 		})
 	}

@@ -39,16 +39,30 @@ func serve(ctx context.Context, p process, args []string) int {
 	}
 
 	logger := newLogger(p.stderr, cfg)
-	if err := runServer(ctx, cfg, logger, p.stdout, p.ready); err != nil {
+	procs := applyCPUs(p.maxProcs, cfg.CPUs)
+	if err := runServer(ctx, cfg, procs, logger, p.stdout, p.ready); err != nil {
 		logger.Error("serve failed", "err", err)
 		return 1
 	}
 	return 0
 }
 
+// applyCPUs makes --cpus the number of threads running Go code at once,
+// through maxProcs (runtime.GOMAXPROCS), and returns the number in effect.
+// --cpus 0 changes nothing: Go's default stays, which is every CPU the
+// process may use (following a cgroup CPU limit), or what the operator's
+// GOMAXPROCS environment variable says.
+func applyCPUs(maxProcs func(int) int, cpus int) int {
+	if cpus > 0 {
+		maxProcs(cpus)
+	}
+	return maxProcs(0)
+}
+
 // runServer builds the proxy that cfg describes and serves it on cfg.Listen
-// until ctx is done. ready, if not nil, is called with the listening address.
-func runServer(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.Writer, ready func(string)) error {
+// until ctx is done. procs is the number of threads running Go code, for the
+// log. ready, if not nil, is called with the listening address.
+func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.Logger, stdout io.Writer, ready func(string)) error {
 	var origin *url.URL
 	if cfg.Demo {
 		demoOrigin, stopDemo, err := startDemo(logger)
@@ -112,7 +126,7 @@ func runServer(ctx context.Context, cfg config.Config, logger *slog.Logger, stdo
 	}
 
 	err = listenAndServe(ctx, cfg.Listen, h, logger, func(addr string) {
-		logger.Info("listening", "addr", addr, "origin", origin.String())
+		logger.Info("listening", "addr", addr, "origin", origin.String(), "gomaxprocs", procs)
 		if cfg.Demo {
 			printDemoUsage(stdout, addr, origin)
 		}

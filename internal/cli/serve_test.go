@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -30,11 +32,18 @@ type server struct {
 // port, and returns once it is accepting connections.
 func startServe(t *testing.T, args ...string) *server {
 	t.Helper()
+	return startServeEnv(t, nil, args...)
+}
+
+// startServeEnv is startServe with the environment variables in env.
+func startServeEnv(t *testing.T, env map[string]string, args ...string) *server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	addrs := make(chan string, 1)
 	s := &server{
 		in: &invocation{
 			args:  append([]string{"serve", "--listen=127.0.0.1:0"}, args...),
+			env:   env,
 			ready: func(addr string) { addrs <- addr },
 		},
 		cancel: cancel,
@@ -154,6 +163,43 @@ func TestServeOriginWithJSONLog(t *testing.T) {
 	}
 	if listening.Msg != "listening" || listening.Addr != s.addr || listening.Origin != origin.URL {
 		t.Errorf("first log line %+v, want msg listening, addr %s, origin %s", listening, s.addr, origin.URL)
+	}
+}
+
+// TestServeCPUs checks that --cpus and HOARD_CPUS reach GOMAXPROCS and the
+// listening line, and that without them Go's default is left alone (so an
+// operator's GOMAXPROCS variable keeps working).
+func TestServeCPUs(t *testing.T) {
+	t.Parallel()
+	goDefault := runtime.GOMAXPROCS(0)
+	tests := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		wantSet  int // what GOMAXPROCS was set to; 0: left alone
+		wantProc int // gomaxprocs in the listening line
+	}{
+		{"--cpus sets it", []string{"--cpus=3"}, nil, 3, 3},
+		{"HOARD_CPUS sets it", nil, map[string]string{"HOARD_CPUS": "1"}, 1, 1},
+		{"the flag beats HOARD_CPUS", []string{"--cpus", "2"}, map[string]string{"HOARD_CPUS": "1"}, 2, 2},
+		{"--cpus 0 leaves Go's default", []string{"--cpus=0"}, nil, 0, goDefault},
+		{"no --cpus leaves Go's default", nil, nil, 0, goDefault},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := startServeEnv(t, tt.env, append([]string{"--demo"}, tt.args...)...)
+			if code := s.stop(t); code != 0 {
+				t.Fatalf("hoard serve %q exit %d, want 0; stderr:\n%s", tt.args, code, s.in.stderr.String())
+			}
+			if s.in.procs != tt.wantSet {
+				t.Errorf("hoard serve %q env %v set GOMAXPROCS to %d, want %d (0: left alone)", tt.args, tt.env, s.in.procs, tt.wantSet)
+			}
+			listening := regexp.MustCompile(`msg=listening .*`).FindString(s.in.stderr.String())
+			if want := fmt.Sprintf(" gomaxprocs=%d", tt.wantProc); !strings.HasSuffix(listening, want) {
+				t.Errorf("hoard serve %q env %v logged %q, want it to end with %q", tt.args, tt.env, listening, want)
+			}
+		})
 	}
 }
 
