@@ -50,7 +50,7 @@ func (l gatherListener) Accept() (net.Conn, error) {
 type gatherKey struct{}
 
 // testHookGathered, when set (by tests, before any server starts), is
-// called after each write that sent a held write with it.
+// called by each write that sends a held write with it, before it does.
 var testHookGathered func()
 
 // ConnContext is the http.Server.ConnContext that goes with Listener: it
@@ -108,13 +108,15 @@ func (c *gatherConn) Write(p []byte) (int, error) {
 		// The write after the held one: both leave in one writev.
 		held := c.held
 		c.held, c.armed = nil, false
+		if testHookGathered != nil {
+			// Before the write: once it is sent, the client may go on and
+			// read the count before this goroutine would run again.
+			testHookGathered()
+		}
 		bufs := net.Buffers{*held, p}
 		n, err := bufs.WriteTo(c.TCPConn)
 		n -= int64(len(*held))
 		putHeld(held)
-		if testHookGathered != nil {
-			testHookGathered()
-		}
 		if n < 0 {
 			// The held bytes were reported written; they were not, but the
 			// connection is broken either way.
