@@ -14,6 +14,12 @@
 #   MEM_OBJECTS [100000]  distinct 1 KiB objects of scenario g (0 skips it)
 #   PORT_BASE [19000]  origin port; Varnish +1, nginx +2, Hoard +3 (127.0.0.1)
 #   OUT [bench/out]    where results go
+#   HOARD_CPUS [1]     hoard serve --cpus (0: every CPU)
+#   NGINX_WORKERS [1]  nginx worker_processes (a number or auto)
+#   VARNISH_POOLS [2]  Varnish thread_pools
+#
+# nginx's cache directory goes on tmpfs (a fresh directory under /dev/shm)
+# when /dev/shm is a writable tmpfs, and under the work directory otherwise.
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -25,6 +31,9 @@ SET_URLS=${SET_URLS:-10000}
 MEM_OBJECTS=${MEM_OBJECTS:-100000}
 SCENARIOS=${SCENARIOS:-a b c d e f}
 PORT_BASE=${PORT_BASE:-19000}
+HOARD_CPUS=${HOARD_CPUS:-1}
+NGINX_WORKERS=${NGINX_WORKERS:-1}
+VARNISH_POOLS=${VARNISH_POOLS:-2}
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
@@ -37,6 +46,10 @@ declare -A STARTS=()   # name -> how many times it was started (each start gets 
 
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+[[ $HOARD_CPUS =~ ^[0-9]+$ ]] || die "HOARD_CPUS=$HOARD_CPUS: want a number (0: every CPU)"
+[[ $NGINX_WORKERS =~ ^([1-9][0-9]*|auto)$ ]] || die "NGINX_WORKERS=$NGINX_WORKERS: want a positive number or auto"
+[[ $VARNISH_POOLS =~ ^[1-9][0-9]*$ ]] || die "VARNISH_POOLS=$VARNISH_POOLS: want a positive number"
 
 # --- tools -------------------------------------------------------------------
 
@@ -101,6 +114,7 @@ cleanup() {
     fi
     rm -rf "$work"
   fi
+  [ -z "${shm:-}" ] || rm -rf "$shm"
   exit "$status"
 }
 
@@ -120,6 +134,16 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 addr() { echo "127.0.0.1:${PORT[$1]}"; }
 
+# nginx_cache: the cache directory of the nginx started last, on tmpfs if
+# there is one (see main).
+nginx_cache() {
+  if [ -n "$shm" ]; then
+    echo "$shm/nginx-${STARTS[nginx]}"
+  else
+    echo "$work/nginx-${STARTS[nginx]}/cache"
+  fi
+}
+
 start_proxy() {
   local name=$1
   STARTS[$name]=$((${STARTS[$name]:-0} + 1))
@@ -128,9 +152,15 @@ start_proxy() {
   case $name in
   hoard)
     start hoard "$work/bin/hoard" serve --listen "$(addr hoard)" --origin "http://$(addr origin)" \
-      --log-level error --max-memory 2GiB ;;
-  varnish) start varnish "$here/peers/varnish.sh" "$(addr varnish)" "$(addr origin)" "$dir" 1G ;;
-  nginx) start nginx "$here/peers/nginx.sh" "$(addr nginx)" "$(addr origin)" "$dir" ;;
+      --log-level error --max-memory 2GiB --cpus "$HOARD_CPUS" ;;
+  varnish) start varnish "$here/peers/varnish.sh" "$(addr varnish)" "$(addr origin)" "$dir" 1G "$VARNISH_POOLS" ;;
+  nginx)
+    # On tmpfs the cache of an nginx started before is memory: free it (that
+    # nginx is stopped). On disk it stays until the end, as everything in $work.
+    if [ -n "$shm" ] && ((${STARTS[nginx]} > 1)); then
+      rm -rf "$shm/nginx-$((STARTS[nginx] - 1))"
+    fi
+    start nginx "$here/peers/nginx.sh" "$(addr nginx)" "$(addr origin)" "$dir" "$NGINX_WORKERS" "$(nginx_cache)" ;;
   esac
   # /_count is no-store at the origin: every proxy passes it through.
   wait_http "$name" "http://$(addr "$name")/_count"
@@ -267,7 +297,11 @@ run_memory() {
     printf "RSS/payload %.2f, (RSS-idle)/payload %.2f, PSS %.0f MiB, idle RSS %.0f MiB, kept %d/%d",
       r / n, (r - b) / n, p / 1024, b / 1024, k, n }')
   if [ "$name" = nginx ]; then
-    notes+=", cache files $(du -sk "$work/nginx-${STARTS[nginx]}/cache" | awk '{ printf "%.0f", $1 / 1024 }') MiB on disk"
+    # A failed du costs the note, not the run.
+    local cache_kib where="on disk"
+    cache_kib=$(du -sk "$(nginx_cache)" | cut -f1) || { log "  du of $(nginx_cache) failed"; cache_kib=; }
+    [ -z "$shm" ] || where="in tmpfs (shared memory, not in its RSS)"
+    notes+=", cache files $(awk -v k="$cache_kib" 'BEGIN { if (k == "") printf "?"; else printf "%.0f", k / 1024 }') MiB $where"
   fi
   record g 1 "$name" - - - - "$rss" $((after - before)) 0 "$notes"
   log "  g $name: RSS $((rss / 1024)) MiB for $MEM_OBJECTS objects ($notes)"
@@ -329,9 +363,17 @@ main() {
 
   work=$(mktemp -d /tmp/hoard-bench.XXXXXX)
   chmod 755 "$work" # nginx workers run as nobody and must reach their cache below it
+  shm=
   trap cleanup EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
+  # nginx's cache files go on tmpfs where there is one: on ext4, a run
+  # creates and deletes so many files that nginx ends up spending most of
+  # its time in the kernel's inode allocator (see bench/README.md).
+  if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] && [ -w /dev/shm ]; then
+    shm=$(mktemp -d /dev/shm/hoard-bench-nginx.XXXXXX)
+    chmod 755 "$shm"
+  fi
   token=$(date +%s)-$RANDOM$RANDOM # makes every cold URL of this run new
   local stamp
   stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -388,7 +430,9 @@ main() {
 
   local md="$OUT/$stamp/table.md"
   {
-    echo "Hoard $(cd "$repo" && git describe --always --dirty 2>/dev/null || echo '(no git)'), $(varnishd -V 2>&1 | head -n 1 | cut -d' ' -f2 | tr -d '()'), $(nginx -v 2>&1 | cut -d' ' -f3)"
+    echo "Hoard $(cd "$repo" && git describe --always --dirty 2>/dev/null || echo '(no git)'), $(varnishd -V 2>&1 | head -n 1 | cut -d' ' -f2 | tr -d '()'), $(nginx -v 2>&1 | cut -d' ' -f3);" \
+      "hoard --cpus $HOARD_CPUS, nginx worker_processes $NGINX_WORKERS, varnish thread_pools $VARNISH_POOLS;" \
+      "nginx cache $([ -n "$shm" ] && echo 'on tmpfs' || echo 'on disk')"
     echo "$(nproc) cores, $(date -u +%Y-%m-%d), wrk -t$THREADS -c$CONNS -d$DURATION, median of $ROUNDS rounds;" \
       "1-minute load average after each run: $(cut -f12 "$results" | sort -n | awk '{ v[NR] = $1 } END { printf "min %s, median %s, max %s", v[1], v[int((NR + 1) / 2)], v[NR] }')"
     echo
