@@ -26,10 +26,13 @@ import (
 type Handler struct {
 	opts      Options
 	transport http.RoundTripper
-	policy    httpcache.Policy
-	via       string
-	viaField  []string // {via}, shared by responses that had no Via
-	hitFields *hitStatusFields
+	// ownTransport is set when transport was built here rather than given
+	// in Options: Close then closes its idle connections.
+	ownTransport bool
+	policy       httpcache.Policy
+	via          string
+	viaField     []string // {via}, shared by responses that had no Via
+	hitFields    *hitStatusFields
 	// directives shares parsed Cache-Control values between stored
 	// responses, which mostly repeat a handful of them.
 	directives directiveCache
@@ -69,6 +72,7 @@ func New(opts Options) (*Handler, error) {
 	}
 	if h.transport == nil {
 		h.transport = newTransport(opts)
+		h.ownTransport = true
 	}
 	if opts.MaxBackoff > 0 {
 		h.transport = &backoff{next: h.transport, max: opts.MaxBackoff, clock: opts.Clock, log: opts.Logger}
@@ -83,10 +87,13 @@ func New(opts Options) (*Handler, error) {
 
 // newTransport is the origin transport used when Options.Transport is nil:
 // a keep-alive pool that never rewrites bodies (no transparent gzip) and
-// gives up on an origin that does not answer within OriginTimeout.
-func newTransport(opts Options) *http.Transport {
+// gives up on an origin that does not answer within OriginTimeout. For a
+// plain-http origin, the requests without a body (every fetch of the
+// cache's) travel on an originClient, and the others on the
+// *http.Transport.
+func newTransport(opts Options) http.RoundTripper {
 	dialer := &net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}
-	return &http.Transport{
+	t := &http.Transport{
 		Proxy:                 nil, // the origin is reached directly, whatever the environment says
 		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
@@ -99,6 +106,14 @@ func newTransport(opts Options) *http.Transport {
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true,
 	}
+	if opts.Origin.Scheme != "http" {
+		return t
+	}
+	addr := opts.Origin.Host
+	if opts.Origin.Port() == "" {
+		addr = net.JoinHostPort(opts.Origin.Hostname(), "80")
+	}
+	return newOriginClient(addr, opts.Origin.Host, opts, t)
 }
 
 // ServeHTTP answers one client request: GET and HEAD go through the cache,
@@ -289,10 +304,14 @@ func (h *Handler) revalidateInBackground(r *http.Request, reqCC httpcache.Direct
 	}()
 }
 
-// Close waits for background revalidations to end. The handler must not
-// serve requests after Close.
+// Close waits for background revalidations to end, then closes the idle
+// connections to the origin. The handler must not serve requests after
+// Close.
 func (h *Handler) Close() error {
 	h.background.Wait()
+	if c, ok := h.transport.(interface{ CloseIdleConnections() }); ok && h.ownTransport {
+		c.CloseIdleConnections()
+	}
 	return nil
 }
 

@@ -1,0 +1,419 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Limits of one origin exchange on an originClient connection.
+const (
+	// maxOriginHeaderBytes bounds a response header from the origin (each
+	// interim one too): an origin that sends more gets the client a 502.
+	maxOriginHeaderBytes = 1 << 20
+	// maxInterimResponses bounds the 1xx responses before the final one.
+	maxInterimResponses = 16
+	// maxIdleOriginConns is how many idle keep-alive connections are kept.
+	maxIdleOriginConns = 256
+	// staleConnRetries is how often a safe request is sent again after a
+	// pooled connection turned out to be closed by the origin.
+	staleConnRetries = 2
+)
+
+var (
+	errOriginHeaderTooLarge = fmt.Errorf("response header larger than %d bytes", maxOriginHeaderBytes)
+	errTooManyInterim       = fmt.Errorf("more than %d interim (1xx) responses", maxInterimResponses)
+	errUnexpectedSwitch     = errors.New("101 Switching Protocols to a request that asked for no upgrade")
+	errClientClosed         = errors.New("origin client closed")
+)
+
+// originClient is the HTTP/1.1 client that carries the requests without a
+// body, the cache's own fetches among them, to a plain-http origin. Each
+// exchange runs on the calling goroutine: the request is written and the
+// response read on a pooled keep-alive connection, with no goroutine per
+// connection and no hand-off between goroutines. (http.Transport runs a
+// reader and a writer goroutine per connection; a miss then costs several
+// goroutine switches, which show in the profile of a cold-miss load.)
+//
+// Requests it does not carry (with a body, over TLS, to another host) go to
+// fallback, an *http.Transport.
+type originClient struct {
+	addr        string // host:port of the origin
+	host        string // the URL host requests must name to be carried
+	dialer      *net.Dialer
+	idleTimeout time.Duration
+	fallback    http.RoundTripper
+
+	// slots, when not nil, holds one token per open connection: it bounds
+	// the connections open at once (Options.MaxOriginConns).
+	slots chan struct{}
+
+	mu       sync.Mutex
+	idle     []*originConn // guarded by mu; the most recently used last
+	returned chan struct{} // guarded by mu; closed when a connection is put back (only with slots)
+	sweep    *time.Timer   // guarded by mu; closes connections idle too long
+	closed   bool          // guarded by mu
+}
+
+func newOriginClient(addr, host string, opts Options, fallback http.RoundTripper) *originClient {
+	c := &originClient{
+		addr:        addr,
+		host:        host,
+		dialer:      &net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second},
+		idleTimeout: opts.IdleConnTimeout,
+		fallback:    fallback,
+	}
+	if opts.MaxOriginConns > 0 {
+		c.slots = make(chan struct{}, opts.MaxOriginConns)
+		c.returned = make(chan struct{})
+	}
+	return c
+}
+
+// carries reports whether r travels on this client rather than fallback.
+func (c *originClient) carries(r *http.Request) bool {
+	return r.URL.Scheme == "http" && r.URL.Host == c.host &&
+		(r.Body == nil || r.Body == http.NoBody) && r.Header["Upgrade"] == nil
+}
+
+// replayable reports whether r may be sent again after its connection
+// failed before any of the response arrived: a safe method (RFC 9110
+// §9.2.1) without a body.
+func replayable(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// RoundTrip sends r and returns the origin's final response. The response
+// body must be read to its end or closed; the connection goes back to the
+// pool once it has been read to its end.
+func (c *originClient) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !c.carries(r) {
+		return c.fallback.RoundTrip(r)
+	}
+	ctx := r.Context()
+	for attempt := 0; ; attempt++ {
+		pc, err := c.get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := pc.roundTrip(r)
+		if err == nil {
+			return resp, nil
+		}
+		pc.close()
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		// A pooled connection the origin closed just before it was used:
+		// nothing came back, so a safe request is sent again on another.
+		if !pc.reused || pc.got > 0 || !replayable(r) || attempt == staleConnRetries {
+			return nil, err
+		}
+	}
+}
+
+// get returns an idle connection that is still open, or a new one. With a
+// bound on connections, it waits for a connection to be put back or
+// closed.
+func (c *originClient) get(ctx context.Context) (*originConn, error) {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return nil, errClientClosed
+		}
+		pc := c.popIdle()
+		returned := c.returned
+		c.mu.Unlock()
+		if pc != nil {
+			return pc, nil
+		}
+		if c.slots == nil {
+			return c.dial(ctx)
+		}
+		select {
+		case c.slots <- struct{}{}:
+			pc, err := c.dial(ctx)
+			if err != nil {
+				<-c.slots
+			}
+			return pc, err
+		case <-returned:
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+	}
+}
+
+// popIdle takes the most recently used idle connection that the origin
+// has not closed. Called with mu held.
+func (c *originClient) popIdle() *originConn {
+	for len(c.idle) > 0 {
+		pc := c.idle[len(c.idle)-1]
+		c.idle[len(c.idle)-1] = nil
+		c.idle = c.idle[:len(c.idle)-1]
+		if time.Since(pc.idleSince) < c.idleTimeout && pc.usable() {
+			pc.reused = true
+			return pc
+		}
+		pc.close()
+	}
+	return nil
+}
+
+func (c *originClient) dial(ctx context.Context) (*originConn, error) {
+	nc, err := c.dialer.DialContext(ctx, "tcp", c.addr)
+	if err != nil {
+		return nil, err
+	}
+	pc := &originConn{client: c, nc: nc, headerLeft: -1}
+	pc.br = bufio.NewReader(pc)
+	pc.bw = bufio.NewWriter(nc)
+	return pc, nil
+}
+
+// put returns a connection whose exchange ended cleanly to the pool.
+func (c *originClient) put(pc *originConn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || len(c.idle) >= maxIdleOriginConns {
+		pc.close()
+		return
+	}
+	pc.idleSince = time.Now()
+	c.idle = append(c.idle, pc)
+	if c.returned != nil {
+		close(c.returned)
+		c.returned = make(chan struct{})
+	}
+	if c.sweep == nil {
+		c.sweep = time.AfterFunc(c.idleTimeout, c.closeExpired)
+	}
+}
+
+// closeExpired closes the connections idle for longer than idleTimeout,
+// and comes back while some are left.
+func (c *originClient) closeExpired() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sweep = nil
+	kept := c.idle[:0]
+	for _, pc := range c.idle {
+		if time.Since(pc.idleSince) >= c.idleTimeout {
+			pc.close()
+		} else {
+			kept = append(kept, pc)
+		}
+	}
+	clear(c.idle[len(kept):])
+	c.idle = kept
+	if len(c.idle) > 0 && !c.closed {
+		c.sweep = time.AfterFunc(c.idleTimeout, c.closeExpired)
+	}
+}
+
+// CloseIdleConnections closes the idle connections, of the fallback too.
+func (c *originClient) CloseIdleConnections() {
+	c.mu.Lock()
+	for _, pc := range c.idle {
+		pc.close()
+	}
+	clear(c.idle)
+	c.idle = c.idle[:0]
+	c.mu.Unlock()
+	if f, ok := c.fallback.(interface{ CloseIdleConnections() }); ok {
+		f.CloseIdleConnections()
+	}
+}
+
+// Close closes the idle connections and refuses new exchanges. Those under
+// way end as they would have; their connections are then closed.
+func (c *originClient) Close() {
+	c.mu.Lock()
+	c.closed = true
+	if c.sweep != nil {
+		c.sweep.Stop()
+		c.sweep = nil
+	}
+	c.mu.Unlock()
+	c.CloseIdleConnections()
+}
+
+// originConn is one keep-alive connection to the origin.
+type originConn struct {
+	client *originClient
+	nc     net.Conn
+	br     *bufio.Reader // reads through the originConn itself, to count and limit
+	bw     *bufio.Writer
+
+	reused     bool      // taken from the pool rather than dialled for this exchange
+	idleSince  time.Time // when it was put back in the pool
+	got        int64     // bytes read since the current request was written
+	headerLeft int64     // bytes a response header may still take; -1 while reading a body
+	closeOnce  sync.Once
+}
+
+// Read reads from the network for br, counting what arrives and holding a
+// response header to maxOriginHeaderBytes.
+func (pc *originConn) Read(p []byte) (int, error) {
+	if pc.headerLeft == 0 {
+		return 0, errOriginHeaderTooLarge
+	}
+	if pc.headerLeft > 0 && int64(len(p)) > pc.headerLeft {
+		p = p[:pc.headerLeft]
+	}
+	n, err := pc.nc.Read(p)
+	pc.got += int64(n)
+	if pc.headerLeft > 0 {
+		pc.headerLeft -= int64(n)
+	}
+	return n, err
+}
+
+func (pc *originConn) close() {
+	pc.closeOnce.Do(func() {
+		pc.nc.Close()
+		if pc.client.slots != nil {
+			<-pc.client.slots
+			pc.client.mu.Lock()
+			if pc.client.returned != nil {
+				close(pc.client.returned) // a waiter may dial in its place
+				pc.client.returned = make(chan struct{})
+			}
+			pc.client.mu.Unlock()
+		}
+	})
+}
+
+// aLongTimeAgo is a deadline in the past: setting it ends blocked reads
+// and writes at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// roundTrip writes r on the connection and reads the final response. While
+// r's context lives, cancelling it ends any read or write under way; once
+// the response has been read to its end, the connection returns to the
+// pool.
+func (pc *originConn) roundTrip(r *http.Request) (*http.Response, error) {
+	ctx := r.Context()
+	stop := context.AfterFunc(ctx, func() { pc.nc.SetDeadline(aLongTimeAgo) })
+	pc.got = 0
+	if err := r.Write(pc.bw); err != nil {
+		stop()
+		return nil, err
+	}
+	if err := pc.bw.Flush(); err != nil {
+		stop()
+		return nil, err
+	}
+	resp, err := pc.readResponse(r)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	keep := !resp.Close && !r.Close
+	if resp.Body == http.NoBody {
+		pc.release(stop, keep)
+		return resp, nil
+	}
+	resp.Body = &originBody{ctx: ctx, pc: pc, body: resp.Body, stop: stop, keep: keep}
+	return resp, nil
+}
+
+// readResponse reads the final response to r, passing interim (1xx)
+// responses to r's client trace (RFC 9110 §15.2).
+func (pc *originConn) readResponse(r *http.Request) (*http.Response, error) {
+	trace := httptrace.ContextClientTrace(r.Context())
+	for range maxInterimResponses + 1 {
+		pc.headerLeft = maxOriginHeaderBytes
+		resp, err := http.ReadResponse(pc.br, r)
+		pc.headerLeft = -1
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case resp.StatusCode == http.StatusSwitchingProtocols:
+			return nil, errUnexpectedSwitch
+		case resp.StatusCode >= 200:
+			return resp, nil
+		}
+		if trace != nil && trace.Got1xxResponse != nil {
+			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return nil, errTooManyInterim
+}
+
+// usable reports whether the origin has neither closed nor written to an
+// idle connection: one that is readable while no request is outstanding
+// holds an end of stream, or bytes that answer nothing (a 408, say), and
+// must not carry a request.
+func (pc *originConn) usable() bool {
+	return pc.br.Buffered() == 0 && !readable(pc.nc)
+}
+
+// release ends an exchange: the connection goes back to the pool when keep
+// and the cancellation hook had not fired, and is closed otherwise.
+func (pc *originConn) release(stop func() bool, keep bool) {
+	if stop() && keep {
+		pc.client.put(pc)
+		return
+	}
+	pc.close()
+}
+
+// originBody is a response body read from an originConn. Read to its end,
+// it puts the connection back in the pool; closed before that, it closes
+// the connection (what is left of the body is not read).
+type originBody struct {
+	ctx  context.Context
+	pc   *originConn
+	body io.ReadCloser
+	stop func() bool
+	keep bool
+	done atomic.Bool
+}
+
+func (b *originBody) Read(p []byte) (int, error) {
+	if b.done.Load() {
+		return 0, io.EOF
+	}
+	n, err := b.body.Read(p)
+	switch {
+	case err == io.EOF:
+		if b.done.CompareAndSwap(false, true) {
+			b.pc.release(b.stop, b.keep)
+		}
+	case err != nil:
+		b.Close()
+		if b.ctx.Err() != nil {
+			err = context.Cause(b.ctx) // the read was ended by the cancellation
+		}
+	}
+	return n, err
+}
+
+// Close ends the body. The connection is closed unless the body was read
+// to its end: draining the rest could take long, and a new connection is
+// cheap.
+func (b *originBody) Close() error {
+	if b.done.CompareAndSwap(false, true) {
+		b.stop()
+		b.pc.close()
+	}
+	return nil
+}

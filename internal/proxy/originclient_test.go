@@ -1,0 +1,327 @@
+package proxy
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// rawOrigin is an origin written by hand on a TCP listener, for what a
+// well-behaved server never does. serve is called once per accepted
+// connection and owns it.
+type rawOrigin struct {
+	ln      net.Listener
+	accepts atomic.Int64
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	conns   []net.Conn // guarded by mu; closed at the end of the test
+}
+
+func newRawOrigin(t *testing.T, serve func(c net.Conn, br *bufio.Reader)) *rawOrigin {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &rawOrigin{ln: ln}
+	o.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			o.accepts.Add(1)
+			o.mu.Lock()
+			o.conns = append(o.conns, c)
+			o.mu.Unlock()
+			o.wg.Go(func() {
+				defer c.Close()
+				serve(c, bufio.NewReader(c))
+			})
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		o.mu.Lock()
+		for _, c := range o.conns {
+			c.Close() // the proxy may keep some idle: serve must not wait for them
+		}
+		o.mu.Unlock()
+		o.wg.Wait()
+	})
+	return o
+}
+
+// readRequest reads one request head from br; false at end of stream.
+func readRequest(br *bufio.Reader) (*http.Request, bool) {
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		return nil, false
+	}
+	io.Copy(io.Discard, req.Body)
+	return req, true
+}
+
+func answer(c net.Conn, body string, extra ...string) {
+	fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: %d\r\n%s\r\n%s",
+		len(body), strings.Join(extra, ""), body)
+}
+
+func (o *rawOrigin) harness(t *testing.T, opts ...func(*Options)) *harness {
+	t.Helper()
+	addr := o.ln.Addr().String()
+	return newHarness(t, func(http.ResponseWriter, *http.Request) {},
+		append([]func(*Options){func(opt *Options) { opt.Origin.Host = addr }}, opts...)...)
+}
+
+// TestOriginConnectionsKeptAlive: misses one after another travel on one
+// origin connection, and a response the origin marks Connection: close is
+// not followed by another request on its connection.
+func TestOriginConnectionsKeptAlive(t *testing.T) {
+	var served atomic.Int64
+	o := newRawOrigin(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			req, ok := readRequest(br)
+			if !ok {
+				return
+			}
+			served.Add(1)
+			if strings.HasPrefix(req.URL.Path, "/close") {
+				answer(c, req.URL.Path, "Connection: close\r\n")
+				return
+			}
+			answer(c, req.URL.Path)
+		}
+	})
+	h := o.harness(t)
+	for i := range 5 {
+		p := fmt.Sprintf("/k/%d", i)
+		h.get(p).expect(t, 200, p, "hoard; fwd=uri-miss; fwd-status=200")
+	}
+	if n := o.accepts.Load(); n != 1 {
+		t.Errorf("5 misses opened %d origin connections, want 1", n)
+	}
+	h.get("/close/a").expect(t, 200, "/close/a", "hoard; fwd=uri-miss")
+	h.get("/close/b").expect(t, 200, "/close/b", "hoard; fwd=uri-miss")
+	h.get("/k/last").expect(t, 200, "/k/last", "hoard; fwd=uri-miss")
+	if n := o.accepts.Load(); n != 3 {
+		t.Errorf("origin connections = %d, want 3: each Connection: close answer ends its connection", n)
+	}
+}
+
+// TestOriginClosesIdleConnection: an origin that closes keep-alive
+// connections after each answer, without saying so, costs no client an
+// error: a closed pooled connection is never used.
+func TestOriginClosesIdleConnection(t *testing.T) {
+	o := newRawOrigin(t, func(c net.Conn, br *bufio.Reader) {
+		if req, ok := readRequest(br); ok {
+			answer(c, req.URL.Path)
+		}
+		// Closed on return: the proxy still holds the connection as idle.
+	})
+	h := o.harness(t)
+	for i := range 10 {
+		p := fmt.Sprintf("/idle/%d", i)
+		h.get(p).expect(t, 200, p, "hoard; fwd=uri-miss; fwd-status=200")
+		time.Sleep(5 * time.Millisecond) // the close reaches the proxy's side
+	}
+}
+
+// TestOriginClosesAfterReadingRequest: a pooled connection that the origin
+// closes as the next request arrives (read, never answered) is retried on
+// a new connection for a GET.
+func TestOriginClosesAfterReadingRequest(t *testing.T) {
+	var conns atomic.Int64
+	o := newRawOrigin(t, func(c net.Conn, br *bufio.Reader) {
+		first := conns.Add(1) == 1
+		for n := 0; ; n++ {
+			req, ok := readRequest(br)
+			if !ok {
+				return
+			}
+			if first && n == 1 {
+				return // the second request on the first connection is dropped
+			}
+			answer(c, req.URL.Path)
+		}
+	})
+	h := o.harness(t)
+	h.get("/r/1").expect(t, 200, "/r/1", "hoard; fwd=uri-miss")
+	h.get("/r/2").expect(t, 200, "/r/2", "hoard; fwd=uri-miss")
+	if n := o.accepts.Load(); n != 2 {
+		t.Errorf("origin connections = %d, want 2 (the retry's)", n)
+	}
+}
+
+// TestOriginUnsolicitedBytesNeverAnswerARequest: bytes an origin writes on
+// an idle connection (here a 408, as some servers send before closing)
+// are never taken for the answer to the next request.
+func TestOriginUnsolicitedBytesNeverAnswerARequest(t *testing.T) {
+	o := newRawOrigin(t, func(c net.Conn, br *bufio.Reader) {
+		req, ok := readRequest(br)
+		if !ok {
+			return
+		}
+		answer(c, req.URL.Path)
+		io.WriteString(c, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 7\r\n\r\ntimeout")
+		// Kept open: the client must not read the 408 as an answer.
+		time.Sleep(500 * time.Millisecond)
+	})
+	h := o.harness(t)
+	h.get("/u/1").expect(t, 200, "/u/1", "hoard; fwd=uri-miss")
+	time.Sleep(20 * time.Millisecond)
+	h.get("/u/2").expect(t, 200, "/u/2", "hoard; fwd=uri-miss")
+}
+
+// TestOriginProtocolViolations: answers that break HTTP/1.1 get the client
+// a 502 and store nothing.
+func TestOriginProtocolViolations(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		write func(c net.Conn)
+	}{
+		{"header over 1 MiB", func(c net.Conn) {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+			line := "X-Filler: " + strings.Repeat("f", 1000) + "\r\n"
+			for range 1100 {
+				if _, err := io.WriteString(c, line); err != nil {
+					return
+				}
+			}
+			io.WriteString(c, "Content-Length: 2\r\n\r\nok")
+		}},
+		{"endless interim responses", func(c net.Conn) {
+			for range 100 {
+				if _, err := io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"); err != nil {
+					return
+				}
+			}
+		}},
+		{"101 to a request without Upgrade", func(c net.Conn) {
+			io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		}},
+		{"closed before a whole status line", func(c net.Conn) {
+			io.WriteString(c, "HTTP/1.1 20")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := newRawOrigin(t, func(c net.Conn, br *bufio.Reader) {
+				if _, ok := readRequest(br); ok {
+					tc.write(c)
+				}
+			})
+			h := o.harness(t, func(opt *Options) { opt.MaxBackoff = -1 })
+			h.get("/v").expect(t, 502, "origin unreachable\n", "hoard; fwd=uri-miss; detail=origin-unreachable")
+			if n := h.store.Len(); n != 0 {
+				t.Errorf("%d entries stored", n)
+			}
+		})
+	}
+}
+
+// TestOriginBodyCutLeavesConnectionOut: a connection whose body was cut is
+// never reused, and the next miss gets a whole response.
+func TestOriginBodyCutLeavesConnectionOut(t *testing.T) {
+	var n atomic.Int64
+	o := newRawOrigin(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			req, ok := readRequest(br)
+			if !ok {
+				return
+			}
+			if n.Add(1) == 1 {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 10\r\n\r\nhalf")
+				return
+			}
+			answer(c, req.URL.Path)
+		}
+	})
+	h := o.harness(t)
+	resp, err := http.Get(h.front.URL + "/cut")
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err == nil {
+		t.Errorf("a body cut at the origin reached the client whole")
+	}
+	h.get("/cut").expect(t, 200, "/cut", "hoard; fwd=uri-miss; fwd-status=200; ttl=60; stored")
+}
+
+// TestOriginClientIdleTimeout: connections idle longer than
+// IdleConnTimeout are closed, by the sweep and at the next use.
+func TestOriginClientIdleTimeout(t *testing.T) {
+	closed := make(chan struct{}, 4)
+	o := newRawOrigin(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			req, ok := readRequest(br)
+			if !ok {
+				closed <- struct{}{}
+				return
+			}
+			answer(c, req.URL.Path)
+		}
+	})
+	h := o.harness(t, func(opt *Options) { opt.IdleConnTimeout = 100 * time.Millisecond })
+	h.get("/t/1").expect(t, 200, "/t/1", "hoard; fwd=uri-miss")
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("an idle origin connection outlived IdleConnTimeout")
+	}
+	h.get("/t/2").expect(t, 200, "/t/2", "hoard; fwd=uri-miss")
+	if n := o.accepts.Load(); n != 2 {
+		t.Errorf("origin connections = %d, want 2", n)
+	}
+}
+
+// TestReadable: an idle connection is not readable; one with bytes
+// waiting, or closed by its peer, is.
+func TestReadable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	peer := <-accepted
+	if readable(c) {
+		t.Errorf("an idle connection is readable")
+	}
+	peer.Write([]byte("x"))
+	waitFor(t, func() bool { return readable(c) }, "a byte waiting is not seen")
+	b := make([]byte, 1)
+	if _, err := c.Read(b); err != nil || b[0] != 'x' {
+		t.Fatalf("the peeked byte was consumed: %q, %v", b, err)
+	}
+	if readable(c) {
+		t.Errorf("readable after the only byte was read")
+	}
+	peer.Close()
+	waitFor(t, func() bool { return readable(c) }, "the peer's close is not seen")
+}
+
+func waitFor(t *testing.T, cond func() bool, msg string) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+	}
+}
