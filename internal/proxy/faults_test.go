@@ -15,24 +15,11 @@ import (
 // TestOriginAnswersGarbage: an origin that does not speak HTTP gets the
 // client a 502, and nothing is stored.
 func TestOriginAnswersGarbage(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			bufio.NewReader(c).ReadString('\n')
-			fmt.Fprint(c, "SSH-2.0-not-http\r\n\r\ngarbage garbage\r\n")
-			c.Close()
-		}
-	}()
-	addr := ln.Addr().String()
-	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {}, func(o *Options) { o.Origin.Host = addr })
+	o := newRawOrigin(t, func(c net.Conn, br *bufio.Reader) {
+		br.ReadString('\n')
+		fmt.Fprint(c, "SSH-2.0-not-http\r\n\r\ngarbage garbage\r\n")
+	})
+	h := o.harness(t)
 	for range 2 {
 		h.get("/g").expect(t, 502, "origin unreachable\n", "hoard; fwd=uri-miss; detail=origin-unreachable")
 	}
