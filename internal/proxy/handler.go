@@ -94,17 +94,18 @@ func New(opts Options) (*Handler, error) {
 func newTransport(opts Options) http.RoundTripper {
 	dialer := &net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}
 	t := &http.Transport{
-		Proxy:                 nil, // the origin is reached directly, whatever the environment says
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		MaxConnsPerHost:       opts.MaxOriginConns,
-		IdleConnTimeout:       opts.IdleConnTimeout,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: opts.OriginTimeout,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
+		Proxy:                  nil, // the origin is reached directly, whatever the environment says
+		DialContext:            dialer.DialContext,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           1024,
+		MaxIdleConnsPerHost:    256,
+		MaxConnsPerHost:        opts.MaxOriginConns,
+		IdleConnTimeout:        opts.IdleConnTimeout,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ResponseHeaderTimeout:  opts.OriginTimeout,
+		ExpectContinueTimeout:  time.Second,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: maxOriginHeaderBytes,
 	}
 	if opts.Origin.Scheme != "http" {
 		return t
@@ -113,7 +114,16 @@ func newTransport(opts Options) http.RoundTripper {
 	if opts.Origin.Port() == "" {
 		addr = net.JoinHostPort(opts.Origin.Hostname(), "80")
 	}
-	return newOriginClient(addr, opts.Origin.Host, opts, t)
+	c := newOriginClient(addr, opts.Origin.Host, opts, t)
+	if c.slots != nil {
+		// One bound for both pools: the transport's connections take
+		// their slots from the client's, and are not kept idle, where
+		// they would hold slots the client's requests wait for.
+		t.MaxConnsPerHost = 0
+		t.DialContext = c.dialSlotted
+		t.DisableKeepAlives = true
+	}
+	return c
 }
 
 // ServeHTTP answers one client request: GET and HEAD go through the cache,

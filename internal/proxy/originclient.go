@@ -54,8 +54,11 @@ type originClient struct {
 	fallback    http.RoundTripper
 
 	// slots, when not nil, holds one token per open connection: it bounds
-	// the connections open at once (Options.MaxOriginConns).
+	// the connections open at once (Options.MaxOriginConns), the
+	// fallback's included (dialSlotted).
 	slots chan struct{}
+	// dialsWaiting counts the fallback's dials waiting for a slot.
+	dialsWaiting atomic.Int32
 
 	mu       sync.Mutex
 	idle     []*originConn // guarded by mu; the most recently used last
@@ -130,48 +133,97 @@ func (c *originClient) RoundTrip(r *http.Request) (*http.Response, error) {
 // closed.
 func (c *originClient) get(ctx context.Context) (*originConn, error) {
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, context.Cause(ctx) // before taking a pooled connection the cancellation would spoil
+		}
 		c.mu.Lock()
 		if c.closed {
 			c.mu.Unlock()
 			return nil, errClientClosed
 		}
-		pc := c.popIdle()
+		var pc *originConn
+		if n := len(c.idle); n > 0 {
+			pc = c.idle[n-1]
+			c.idle[n-1] = nil
+			c.idle = c.idle[:n-1]
+		}
 		returned := c.returned
 		c.mu.Unlock()
 		if pc != nil {
-			return pc, nil
+			if time.Since(pc.idleSince) < c.idleTimeout && pc.usable() {
+				pc.reused = true
+				return pc, nil
+			}
+			pc.close()
+			continue
 		}
 		if c.slots == nil {
 			return c.dial(ctx)
 		}
 		select {
 		case c.slots <- struct{}{}:
-			pc, err := c.dial(ctx)
-			if err != nil {
-				<-c.slots
+		default:
+			select {
+			case c.slots <- struct{}{}:
+			case <-returned:
+				continue
+			case <-ctx.Done():
+				return nil, context.Cause(ctx)
 			}
-			return pc, err
-		case <-returned:
-		case <-ctx.Done():
-			return nil, context.Cause(ctx)
 		}
+		pc, err := c.dial(ctx)
+		if err != nil {
+			<-c.slots
+		}
+		return pc, err
 	}
 }
 
-// popIdle takes the most recently used idle connection that the origin
-// has not closed. Called with mu held.
-func (c *originClient) popIdle() *originConn {
-	for len(c.idle) > 0 {
-		pc := c.idle[len(c.idle)-1]
-		c.idle[len(c.idle)-1] = nil
-		c.idle = c.idle[:len(c.idle)-1]
-		if time.Since(pc.idleSince) < c.idleTimeout && pc.usable() {
-			pc.reused = true
-			return pc
+// dialSlotted is the fallback transport's dial when connections are
+// bounded: it takes a slot for the connection, which its Close gives back,
+// so that both pools together stay within the bound.
+func (c *originClient) dialSlotted(ctx context.Context, network, addr string) (net.Conn, error) {
+	select {
+	case c.slots <- struct{}{}:
+	default:
+		// Idle connections of the client hold slots: those idle now are
+		// closed, and while this dial waits, none is kept idle.
+		c.dialsWaiting.Add(1)
+		c.closeIdle()
+		select {
+		case c.slots <- struct{}{}:
+			c.dialsWaiting.Add(-1)
+		case <-ctx.Done():
+			c.dialsWaiting.Add(-1)
+			return nil, context.Cause(ctx)
 		}
-		pc.close()
 	}
-	return nil
+	nc, err := c.dialer.DialContext(ctx, network, addr)
+	if err != nil {
+		<-c.slots
+		return nil, err
+	}
+	return &slotConn{Conn: nc, slots: c.slots}, nil
+}
+
+// slotConn gives its slot back when it is closed.
+type slotConn struct {
+	net.Conn
+	slots chan struct{}
+	once  sync.Once
+}
+
+func (s *slotConn) Close() error {
+	err := s.Conn.Close()
+	s.once.Do(func() { <-s.slots })
+	return err
+}
+
+// closeIdle closes rt's idle connections, if it keeps any.
+func closeIdle(rt http.RoundTripper) {
+	if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 func (c *originClient) dial(ctx context.Context) (*originConn, error) {
@@ -188,8 +240,8 @@ func (c *originClient) dial(ctx context.Context) (*originConn, error) {
 // put returns a connection whose exchange ended cleanly to the pool.
 func (c *originClient) put(pc *originConn) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed || len(c.idle) >= maxIdleOriginConns {
+	if c.closed || len(c.idle) >= maxIdleOriginConns || c.dialsWaiting.Load() > 0 {
+		c.mu.Unlock()
 		pc.close()
 		return
 	}
@@ -202,18 +254,19 @@ func (c *originClient) put(pc *originConn) {
 	if c.sweep == nil {
 		c.sweep = time.AfterFunc(c.idleTimeout, c.closeExpired)
 	}
+	c.mu.Unlock()
 }
 
 // closeExpired closes the connections idle for longer than idleTimeout,
 // and comes back while some are left.
 func (c *originClient) closeExpired() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.sweep = nil
+	var expired []*originConn
 	kept := c.idle[:0]
 	for _, pc := range c.idle {
 		if time.Since(pc.idleSince) >= c.idleTimeout {
-			pc.close()
+			expired = append(expired, pc)
 		} else {
 			kept = append(kept, pc)
 		}
@@ -223,19 +276,26 @@ func (c *originClient) closeExpired() {
 	if len(c.idle) > 0 && !c.closed {
 		c.sweep = time.AfterFunc(c.idleTimeout, c.closeExpired)
 	}
+	c.mu.Unlock()
+	for _, pc := range expired {
+		pc.close()
+	}
 }
 
 // CloseIdleConnections closes the idle connections, of the fallback too.
 func (c *originClient) CloseIdleConnections() {
+	c.closeIdle()
+	closeIdle(c.fallback)
+}
+
+// closeIdle closes the client's own idle connections.
+func (c *originClient) closeIdle() {
 	c.mu.Lock()
-	for _, pc := range c.idle {
-		pc.close()
-	}
-	clear(c.idle)
-	c.idle = c.idle[:0]
+	idle := c.idle
+	c.idle = nil
 	c.mu.Unlock()
-	if f, ok := c.fallback.(interface{ CloseIdleConnections() }); ok {
-		f.CloseIdleConnections()
+	for _, pc := range idle {
+		pc.close()
 	}
 }
 
@@ -283,17 +343,13 @@ func (pc *originConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// close closes the connection and gives its slot back. It never takes the
+// client's lock, so it may be called with it held.
 func (pc *originConn) close() {
 	pc.closeOnce.Do(func() {
 		pc.nc.Close()
 		if pc.client.slots != nil {
-			<-pc.client.slots
-			pc.client.mu.Lock()
-			if pc.client.returned != nil {
-				close(pc.client.returned) // a waiter may dial in its place
-				pc.client.returned = make(chan struct{})
-			}
-			pc.client.mu.Unlock()
+			<-pc.client.slots // a request waiting for a slot may now dial
 		}
 	})
 }
@@ -378,31 +434,35 @@ func (pc *originConn) release(stop func() bool, keep bool) {
 
 // originBody is a response body read from an originConn. Read to its end,
 // it puts the connection back in the pool; closed before that, it closes
-// the connection (what is left of the body is not read).
+// the connection (what is left of the body is not read). Once it has ended,
+// every Read reports how: io.EOF, the error that cut it, or
+// errBodyClosed.
 type originBody struct {
 	ctx  context.Context
 	pc   *originConn
 	body io.ReadCloser
 	stop func() bool
 	keep bool
-	done atomic.Bool
+	end  atomic.Pointer[error]
 }
 
+var errBodyClosed = errors.New("read on a closed origin response body")
+
 func (b *originBody) Read(p []byte) (int, error) {
-	if b.done.Load() {
-		return 0, io.EOF
+	if end := b.end.Load(); end != nil {
+		return 0, *end
 	}
 	n, err := b.body.Read(p)
 	switch {
 	case err == io.EOF:
-		if b.done.CompareAndSwap(false, true) {
+		if b.end.CompareAndSwap(nil, &err) {
 			b.pc.release(b.stop, b.keep)
 		}
 	case err != nil:
-		b.Close()
 		if b.ctx.Err() != nil {
 			err = context.Cause(b.ctx) // the read was ended by the cancellation
 		}
+		b.finish(err)
 	}
 	return n, err
 }
@@ -411,9 +471,15 @@ func (b *originBody) Read(p []byte) (int, error) {
 // to its end: draining the rest could take long, and a new connection is
 // cheap.
 func (b *originBody) Close() error {
-	if b.done.CompareAndSwap(false, true) {
+	b.finish(errBodyClosed)
+	return nil
+}
+
+// finish ends the body with err, closing its connection, unless it had
+// ended already.
+func (b *originBody) finish(err error) {
+	if b.end.CompareAndSwap(nil, &err) {
 		b.stop()
 		b.pc.close()
 	}
-	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -323,5 +324,105 @@ func waitFor(t *testing.T, cond func() bool, msg string) {
 		if time.Now().After(deadline) {
 			t.Fatal(msg)
 		}
+	}
+}
+
+// TestOriginBoundWithClosingOrigin: with MaxOriginConns, connections the
+// origin closes, the idle sweep closes, or Close closes give their slots
+// back, and nothing waits for good.
+func TestOriginBoundWithClosingOrigin(t *testing.T) {
+	o := newRawOrigin(t, func(c net.Conn, br *bufio.Reader) {
+		if req, ok := readRequest(br); ok {
+			answer(c, req.URL.Path) // then closed, unannounced
+		}
+	})
+	h := o.harness(t, func(opt *Options) {
+		opt.MaxOriginConns = 2
+		opt.IdleConnTimeout = 50 * time.Millisecond
+	})
+	for i := range 6 {
+		p := fmt.Sprintf("/b/%d", i)
+		h.get(p).expect(t, 200, p, "hoard; fwd=uri-miss")
+		if i%2 == 1 {
+			time.Sleep(120 * time.Millisecond) // the sweep runs
+		}
+	}
+	closed := make(chan struct{})
+	go func() { h.proxy.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Handler.Close hung")
+	}
+}
+
+// TestOriginBoundCoversRequestsWithBodies: requests with a body travel on
+// another pool, within the same bound: with MaxOriginConns 1, a POST with
+// a body and GETs are never at the origin together.
+func TestOriginBoundCoversRequestsWithBodies(t *testing.T) {
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		io.Copy(io.Discard, r.Body)
+		time.Sleep(30 * time.Millisecond)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		w.Header().Set("Cache-Control", "private")
+		fmt.Fprint(w, "x")
+	}, func(o *Options) { o.MaxOriginConns = 1 })
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() { h.get(fmt.Sprintf("/g/%d", i)) })
+		wg.Go(func() {
+			resp, err := http.Post(h.front.URL+fmt.Sprintf("/p/%d", i), "text/plain", strings.NewReader("body"))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		})
+	}
+	wg.Wait()
+	if most > 1 {
+		t.Errorf("%d requests at the origin at once, want at most 1", most)
+	}
+	h.wantOrigin(6)
+}
+
+// TestOriginBodyEndsOnce: a body cut short keeps saying so on every read;
+// it never turns into a clean end of stream.
+func TestOriginBodyEndsOnce(t *testing.T) {
+	o := newRawOrigin(t, func(c net.Conn, br *bufio.Reader) {
+		if _, ok := readRequest(br); ok {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf")
+		}
+	})
+	addr := o.ln.Addr().String()
+	u, _ := url.Parse("http://" + addr + "/")
+	c := newOriginClient(addr, addr, Options{IdleConnTimeout: time.Minute}, http.DefaultTransport)
+	defer c.Close()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, u.String(), nil)
+	resp, err := c.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if string(b) != "half" || err == nil {
+		t.Fatalf("ReadAll = %q, %v; want the half and an error", b, err)
+	}
+	for range 2 {
+		if n, again := resp.Body.Read(make([]byte, 4)); n != 0 || again == nil || again == io.EOF {
+			t.Errorf("Read after the cut = %d, %v; want 0 and the error", n, again)
+		}
+	}
+	resp.Body.Close()
+	if _, again := resp.Body.Read(make([]byte, 4)); again == nil || again == io.EOF {
+		t.Errorf("Read after Close = %v, want an error", again)
 	}
 }
