@@ -231,7 +231,8 @@ func (c *originClient) dial(ctx context.Context) (*originConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	pc := &originConn{client: c, nc: nc, headerLeft: -1}
+	pc := &originConn{client: c, nc: nc, headerLeft: -1, peek: newPeeker(nc)}
+	pc.expire = func() { nc.SetDeadline(aLongTimeAgo) }
 	pc.br = bufio.NewReader(pc)
 	pc.bw = bufio.NewWriter(nc)
 	return pc, nil
@@ -318,6 +319,8 @@ type originConn struct {
 	nc     net.Conn
 	br     *bufio.Reader // reads through the originConn itself, to count and limit
 	bw     *bufio.Writer
+	peek   *peeker
+	expire func() // ends the reads and writes under way: a cancelled exchange's hook
 
 	reused     bool      // taken from the pool rather than dialled for this exchange
 	idleSince  time.Time // when it was put back in the pool
@@ -364,7 +367,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 // pool.
 func (pc *originConn) roundTrip(r *http.Request) (*http.Response, error) {
 	ctx := r.Context()
-	stop := context.AfterFunc(ctx, func() { pc.nc.SetDeadline(aLongTimeAgo) })
+	stop := context.AfterFunc(ctx, pc.expire)
 	pc.got = 0
 	if err := r.Write(pc.bw); err != nil {
 		stop()
@@ -419,7 +422,7 @@ func (pc *originConn) readResponse(r *http.Request) (*http.Response, error) {
 // holds an end of stream, or bytes that answer nothing (a 408, say), and
 // must not carry a request.
 func (pc *originConn) usable() bool {
-	return pc.br.Buffered() == 0 && !readable(pc.nc)
+	return pc.br.Buffered() == 0 && !pc.peek.readable()
 }
 
 // release ends an exchange: the connection goes back to the pool when keep
@@ -446,7 +449,12 @@ type originBody struct {
 	end  atomic.Pointer[error]
 }
 
-var errBodyClosed = errors.New("read on a closed origin response body")
+var (
+	errBodyClosed = errors.New("read on a closed origin response body")
+	// endOfBody is the end of a body read whole, shared so that no Read
+	// allocates one.
+	endOfBody error = io.EOF
+)
 
 func (b *originBody) Read(p []byte) (int, error) {
 	if end := b.end.Load(); end != nil {
@@ -455,7 +463,7 @@ func (b *originBody) Read(p []byte) (int, error) {
 	n, err := b.body.Read(p)
 	switch {
 	case err == io.EOF:
-		if b.end.CompareAndSwap(nil, &err) {
+		if b.end.CompareAndSwap(nil, &endOfBody) {
 			b.pc.release(b.stop, b.keep)
 		}
 	case err != nil:
@@ -478,7 +486,9 @@ func (b *originBody) Close() error {
 // finish ends the body with err, closing its connection, unless it had
 // ended already.
 func (b *originBody) finish(err error) {
-	if b.end.CompareAndSwap(nil, &err) {
+	end := new(error)
+	*end = err
+	if b.end.CompareAndSwap(nil, end) {
 		b.stop()
 		b.pc.close()
 	}

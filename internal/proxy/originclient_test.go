@@ -302,20 +302,21 @@ func TestReadable(t *testing.T) {
 	}
 	defer c.Close()
 	peer := <-accepted
-	if readable(c) {
+	readable := newPeeker(c).readable
+	if readable() {
 		t.Errorf("an idle connection is readable")
 	}
 	peer.Write([]byte("x"))
-	waitFor(t, func() bool { return readable(c) }, "a byte waiting is not seen")
+	waitFor(t, readable, "a byte waiting is not seen")
 	b := make([]byte, 1)
 	if _, err := c.Read(b); err != nil || b[0] != 'x' {
 		t.Fatalf("the peeked byte was consumed: %q, %v", b, err)
 	}
-	if readable(c) {
+	if readable() {
 		t.Errorf("readable after the only byte was read")
 	}
 	peer.Close()
-	waitFor(t, func() bool { return readable(c) }, "the peer's close is not seen")
+	waitFor(t, readable, "the peer's close is not seen")
 }
 
 func waitFor(t *testing.T, cond func() bool, msg string) {
