@@ -47,6 +47,13 @@ func (h *Handler) outbound(ctx context.Context, r *http.Request) *http.Request {
 	}
 
 	httpcache.RemoveHopByHop(out.Header)
+	if _, ok := out.Header["User-Agent"]; !ok {
+		// The client sent none: the origin gets none either, rather than
+		// the name of Go's HTTP client, which net/http writes in its place
+		// unless the field is present (RFC 9110 §10.1.5: the field tells
+		// what the user agent is).
+		out.Header["User-Agent"] = nil
+	}
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		if prior := out.Header.Values("X-Forwarded-For"); len(prior) > 0 {
 			ip = strings.Join(prior, ", ") + ", " + ip

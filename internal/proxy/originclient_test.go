@@ -427,3 +427,37 @@ func TestOriginBodyEndsOnce(t *testing.T) {
 		t.Errorf("Read after Close = %v, want an error", again)
 	}
 }
+
+// TestUserAgentPassedAsSent: the origin sees the client's User-Agent, and
+// none when the client sent none (not the name of Go's HTTP client), on
+// requests with and without a body.
+func TestUserAgentPassedAsSent(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		ua, ok := r.Header["User-Agent"]
+		seen = append(seen, fmt.Sprintf("%s %v %q", r.Method, ok, ua))
+		mu.Unlock()
+		w.Header().Set("Cache-Control", "no-store")
+	})
+	for _, tc := range []struct {
+		method, ua string
+		body       io.Reader
+	}{{"GET", "", nil}, {"GET", "curl/8.0", nil}, {"POST", "", strings.NewReader("b")}} {
+		req, _ := http.NewRequestWithContext(t.Context(), tc.method, h.front.URL+"/ua", tc.body)
+		req.Header["User-Agent"] = nil // Go's client then sends none
+		if tc.ua != "" {
+			req.Header.Set("User-Agent", tc.ua)
+		}
+		resp, err := h.front.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	want := `[GET false [] GET true ["curl/8.0"] POST false []]`
+	if got := fmt.Sprint(seen); got != want {
+		t.Errorf("origin saw %s, want %s", got, want)
+	}
+}
