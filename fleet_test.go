@@ -101,8 +101,9 @@ func (n *node) get(t *testing.T, path string, header ...string) (int, string, st
 }
 
 // TestFleet runs three hoard processes sharing one real Redis: a burst for
-// a cold URL across all three makes one origin request, and a purge on one
-// node reaches every node's memory tier within 100 ms.
+// a cold URL across all three makes one origin request, a purge on one
+// node reaches every node's memory tier within 100 ms, and is not undone by
+// a fetch another node had under way.
 func TestFleet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts redis-server and three hoard processes")
@@ -165,6 +166,32 @@ func TestFleet(t *testing.T) {
 			// only-if-cached: a node still holding the entry answers 200.
 			if code, _, cs := n.get(t, "/p", "Cache-Control", "only-if-cached"); code != 504 {
 				t.Errorf("node %s 100ms after the purge: %d (%s), want 504: nothing stored", n.addr, code, cs)
+			}
+		}
+	})
+
+	t.Run("purge on one node during another's fetch is not undone", func(t *testing.T) {
+		// Node 0 is fetching a 1 s answer when node 1 purges its URL: what
+		// node 0 brings back is served to its client but stored nowhere.
+		fetched := make(chan string, 1)
+		go func() {
+			_, body, _ := nodes[0].get(t, "/slow/purged")
+			fetched <- body
+		}()
+		time.Sleep(300 * time.Millisecond)
+		body := `{"urls":["http://` + fleetHost + `/slow/purged"]}`
+		resp, err := http.Post("http://"+nodes[1].admin+"/_hoard/purge", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := <-fetched; got != "body of /slow/purged" {
+			t.Errorf("node 0's client got %q", got)
+		}
+		time.Sleep(100 * time.Millisecond)
+		for i, n := range nodes {
+			if code, _, cs := n.get(t, "/slow/purged", "Cache-Control", "only-if-cached"); code != 504 {
+				t.Errorf("node %d after a purge made during node 0's fetch: %d (%s), want 504: nothing stored", i, code, cs)
 			}
 		}
 	})

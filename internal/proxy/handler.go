@@ -77,6 +77,11 @@ func New(opts Options) (*Handler, error) {
 	if opts.MaxBackoff > 0 {
 		h.transport = &backoff{next: h.transport, max: opts.MaxBackoff, clock: opts.Clock, log: opts.Logger}
 	}
+	if w, ok := opts.Store.(store.InvalidationWatcher); ok {
+		// Another process's purge outdates this one's fetches of what it
+		// names, as a local purge does: what they bring back would undo it.
+		w.WatchInvalidations(h.invalidatedElsewhere)
+	}
 	h.hitFields = new(hitStatusFields)
 	for i := range h.hitFields {
 		cs := httpcache.CacheStatus{Hit: true, TTL: time.Duration(i) * time.Second, TTLKnown: true}
@@ -358,6 +363,17 @@ func (h *Handler) indexLock(primary string) *sync.Mutex {
 
 func (h *Handler) shard(primary string) uint64 {
 	return maphash.String(h.seed, primary) % uint64(len(h.indexLocks))
+}
+
+// invalidatedElsewhere outdates the fetches under way of what another
+// process invalidated.
+func (h *Handler) invalidatedElsewhere(inv store.Invalidation) {
+	for _, k := range inv.Keys {
+		h.pending.invalidate(k)
+	}
+	if len(inv.Prefixes) > 0 || len(inv.Tags) > 0 {
+		h.pending.invalidateAll()
+	}
 }
 
 // invalidatedAll outdates every fetch under way: a purge by prefix or tag

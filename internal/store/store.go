@@ -156,6 +156,9 @@ type Invalidation struct {
 	Keys     []string `json:"keys,omitempty"`
 	Prefixes []string `json:"prefixes,omitempty"`
 	Tags     []string `json:"tags,omitempty"`
+	// From names the process that sent it, so that it can tell its own
+	// invalidations, which it has applied already, from the others'.
+	From string `json:"from,omitempty"`
 }
 
 // Broadcaster is implemented by shared stores that carry invalidations to
@@ -166,4 +169,14 @@ type Broadcaster interface {
 	// Subscribe calls fn for each invalidation published until ctx ends.
 	// It returns once the subscription is active.
 	Subscribe(ctx context.Context, fn func(Invalidation)) error
+}
+
+// InvalidationWatcher is implemented by stores that learn of invalidations
+// made by other processes (a tiered store over a Broadcaster), so that the
+// proxy can outdate its fetches of those keys that are under way.
+type InvalidationWatcher interface {
+	// WatchInvalidations makes fn be called, after the store has applied
+	// it, for each invalidation another process sent. Call it before the
+	// store starts; a later call replaces fn.
+	WatchInvalidations(fn func(Invalidation))
 }

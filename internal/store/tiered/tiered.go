@@ -11,6 +11,7 @@ package tiered
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"io"
 	"log/slog"
@@ -35,6 +36,12 @@ type Store struct {
 	// was read before it.
 	epoch atomic.Uint64
 
+	// id names this process in the invalidations it publishes, so that
+	// it skips its own when they come back.
+	id string
+	// watch, when set, is told of each invalidation from another process.
+	watch atomic.Pointer[func(store.Invalidation)]
+
 	mu       sync.Mutex // guards lastLog, failures
 	lastLog  time.Time
 	failures int
@@ -44,6 +51,8 @@ var (
 	_ store.Store  = (*Store)(nil)
 	_ store.Purger = (*Store)(nil)
 	_ store.Locker = (*Store)(nil)
+
+	_ store.InvalidationWatcher = (*Store)(nil)
 )
 
 // New returns a store that reads front first. logger may be nil.
@@ -51,8 +60,12 @@ func New(front, back store.Store, logger *slog.Logger) *Store {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Store{front: front, back: back, log: logger}
+	return &Store{front: front, back: back, log: logger, id: rand.Text()}
 }
+
+// WatchInvalidations makes fn be called with each invalidation another
+// process publishes, once the front tier has applied it.
+func (s *Store) WatchInvalidations(fn func(store.Invalidation)) { s.watch.Store(&fn) }
 
 // subscribeRetry is how long Start waits between attempts to subscribe
 // while the back tier is unreachable.
@@ -94,8 +107,17 @@ func (s *Store) Start(ctx context.Context) error {
 	return nil
 }
 
-// applyLocally drops what an invalidation names from the front tier.
+// applyLocally drops what an invalidation names from the front tier. This
+// process's own invalidations, applied when they were made, are skipped:
+// applied again when they come back, they could remove an entry stored
+// since.
 func (s *Store) applyLocally(inv store.Invalidation) {
+	if inv.From == s.id {
+		return
+	}
+	if fn := s.watch.Load(); fn != nil {
+		defer (*fn)(inv)
+	}
 	s.epoch.Add(1)
 	ctx := context.Background()
 	for _, k := range inv.Keys {
@@ -280,6 +302,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 }
 
 func (s *Store) publish(ctx context.Context, inv store.Invalidation) {
+	inv.From = s.id
 	if b, ok := s.back.(store.Broadcaster); ok {
 		if err := b.Publish(ctx, inv); err != nil {
 			s.backFailed("publish", strings.Join(inv.Keys, " "), err)
