@@ -486,6 +486,9 @@ func (b *originBody) Close() error {
 // finish ends the body with err, closing its connection, unless it had
 // ended already.
 func (b *originBody) finish(err error) {
+	if b.end.Load() != nil {
+		return // ended already; the usual case for a Close after the end
+	}
 	end := new(error)
 	*end = err
 	if b.end.CompareAndSwap(nil, end) {
