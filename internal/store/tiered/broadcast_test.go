@@ -84,3 +84,44 @@ func TestInvalidationsFromOtherProcesses(t *testing.T) {
 		t.Errorf("B's watcher saw %v, want one invalidation of k", seenB)
 	}
 }
+
+// slowDeletes is a back tier whose deletes wait to be released, like a
+// round trip to Redis.
+type slowDeletes struct {
+	*bus
+	deleting chan struct{}
+	release  chan struct{}
+}
+
+func (s *slowDeletes) Delete(ctx context.Context, key string) error {
+	close(s.deleting)
+	<-s.release
+	return s.bus.Delete(ctx, key)
+}
+
+// TestReadDuringDeleteIsNotPromoted: a read that falls through to the back
+// tier while a Delete is on its way there is served the old entry, but
+// the old entry is not in the front tier once Delete has returned.
+func TestReadDuringDeleteIsNotPromoted(t *testing.T) {
+	back := &slowDeletes{bus: &bus{Store: newMemory(t)}, deleting: make(chan struct{}), release: make(chan struct{})}
+	s := New(newMemory(t), back, nil)
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	put(t, s, "k", "old")
+	deleted := make(chan struct{})
+	go func() {
+		s.Delete(context.Background(), "k")
+		close(deleted)
+	}()
+	<-back.deleting
+	if got, err := get(t, s, "k"); err != nil || got != "old" {
+		t.Fatalf("a read while the back tier deletes: %q, %v; want the old entry", got, err)
+	}
+	close(back.release)
+	<-deleted
+	back.deliver()
+	if got, err := get(t, s, "k"); err == nil {
+		t.Errorf("after Delete returned, the store still serves %q", got)
+	}
+}

@@ -116,7 +116,7 @@ func (s *Store) applyLocally(inv store.Invalidation) {
 		return
 	}
 	if fn := s.watch.Load(); fn != nil {
-		defer (*fn)(inv)
+		(*fn)(inv) // first, as a local purge outdates fetches before it deletes
 	}
 	s.epoch.Add(1)
 	ctx := context.Background()
@@ -155,6 +155,9 @@ func (s *Store) Get(ctx context.Context, key string) (store.Entry, io.ReadCloser
 	if err == nil {
 		return e, body, nil
 	}
+	// The epoch before the back tier is read: a deletion that starts
+	// while it is being read must keep the copy out of the front.
+	epoch := s.epoch.Load()
 	e, body, err = s.back.Get(ctx, key)
 	switch {
 	case err == nil:
@@ -164,7 +167,6 @@ func (s *Store) Get(ctx context.Context, key string) (store.Entry, io.ReadCloser
 		s.backFailed("get", key, err)
 		return store.Entry{}, nil, store.ErrNotFound
 	}
-	epoch := s.epoch.Load()
 	bw, perr := s.front.Put(ctx, key, e)
 	if perr != nil {
 		return e, body, nil
@@ -297,6 +299,11 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.back.Delete(ctx, key); err != nil {
 		s.backFailed("delete", key, err)
 	}
+	// Once more, now that the back tier no longer has it: a read that
+	// fell through to the back while it was being deleted there may have
+	// copied the old entry forward.
+	s.epoch.Add(1)
+	_ = s.front.Delete(ctx, key) // a front tier (memory) does not fail deletes
 	s.publish(ctx, store.Invalidation{Keys: []string{key}})
 	return nil
 }
@@ -339,6 +346,12 @@ func (s *Store) purge(ctx context.Context, inv store.Invalidation, run func(stor
 			return n, err
 		}
 		n = max(n, m)
+	}
+	// Once more on the front, as Delete does: reads that fell through to
+	// the back during its purge may have copied purged entries forward.
+	s.epoch.Add(1)
+	if p, ok := s.front.(store.Purger); ok {
+		_, _ = run(p)
 	}
 	s.publish(ctx, inv)
 	return n, nil
