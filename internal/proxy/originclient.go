@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,11 +61,13 @@ type originClient struct {
 	// dialsWaiting counts the fallback's dials waiting for a slot.
 	dialsWaiting atomic.Int32
 
-	mu       sync.Mutex
-	idle     []*originConn // guarded by mu; the most recently used last
-	returned chan struct{} // guarded by mu; closed when a connection is put back (only with slots)
-	sweep    *time.Timer   // guarded by mu; closes connections idle too long
-	closed   bool          // guarded by mu
+	mu   sync.Mutex
+	idle []*originConn // guarded by mu; the most recently used last
+	// waiters are the requests waiting for a connection to be put back,
+	// oldest first (only with slots): put hands it to the oldest.
+	waiters []chan *originConn // guarded by mu
+	sweep   *time.Timer        // guarded by mu; closes connections idle too long
+	closed  bool               // guarded by mu
 }
 
 func newOriginClient(addr, host string, opts Options, fallback http.RoundTripper) *originClient {
@@ -77,7 +80,6 @@ func newOriginClient(addr, host string, opts Options, fallback http.RoundTripper
 	}
 	if opts.MaxOriginConns > 0 {
 		c.slots = make(chan struct{}, opts.MaxOriginConns)
-		c.returned = make(chan struct{})
 	}
 	return c
 }
@@ -104,6 +106,9 @@ func replayable(r *http.Request) bool {
 // pool once it has been read to its end.
 func (c *originClient) RoundTrip(r *http.Request) (*http.Response, error) {
 	if !c.carries(r) {
+		if c.slots != nil {
+			r = r.WithContext(context.WithValue(r.Context(), requestContextKey{}, r.Context()))
+		}
 		return c.fallback.RoundTrip(r)
 	}
 	ctx := r.Context()
@@ -129,8 +134,8 @@ func (c *originClient) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // get returns an idle connection that is still open, or a new one. With a
-// bound on connections, it waits for a connection to be put back or
-// closed.
+// bound on connections, it waits, in turn, for a connection to be put back
+// or for a slot to dial one.
 func (c *originClient) get(ctx context.Context) (*originConn, error) {
 	for {
 		if err := ctx.Err(); err != nil {
@@ -147,7 +152,6 @@ func (c *originClient) get(ctx context.Context) (*originConn, error) {
 			c.idle[n-1] = nil
 			c.idle = c.idle[:n-1]
 		}
-		returned := c.returned
 		c.mu.Unlock()
 		if pc != nil {
 			if time.Since(pc.idleSince) < c.idleTimeout && pc.usable() {
@@ -162,27 +166,82 @@ func (c *originClient) get(ctx context.Context) (*originConn, error) {
 		}
 		select {
 		case c.slots <- struct{}{}:
+			return c.dialInSlot(ctx)
 		default:
-			select {
-			case c.slots <- struct{}{}:
-			case <-returned:
-				continue
-			case <-ctx.Done():
-				return nil, context.Cause(ctx)
-			}
 		}
-		pc, err := c.dial(ctx)
-		if err != nil {
-			<-c.slots
+		if pc, waited, err := c.wait(ctx); waited {
+			return pc, err
 		}
-		return pc, err
 	}
+}
+
+// wait queues for a connection put back or a free slot, and reports
+// whether it waited: it does not when a connection was put back before it
+// could queue.
+func (c *originClient) wait(ctx context.Context) (pc *originConn, waited bool, err error) {
+	ch := make(chan *originConn, 1)
+	c.mu.Lock()
+	if len(c.idle) > 0 {
+		c.mu.Unlock()
+		return nil, false, nil
+	}
+	c.waiters = append(c.waiters, ch)
+	c.mu.Unlock()
+	select {
+	case pc = <-ch:
+		pc.reused = true
+		return pc, true, nil
+	case c.slots <- struct{}{}:
+		if !c.unqueue(ch) {
+			<-c.slots // a connection was handed over meanwhile: it is used instead
+			pc = <-ch
+			pc.reused = true
+			return pc, true, nil
+		}
+		pc, err = c.dialInSlot(ctx)
+		return pc, true, err
+	case <-ctx.Done():
+		if !c.unqueue(ch) {
+			c.put(<-ch) // handed over meanwhile: on to the next
+		}
+		return nil, true, context.Cause(ctx)
+	}
+}
+
+// unqueue removes ch from the waiters, and reports false when put had
+// taken it already (a connection is then on its way to ch).
+func (c *originClient) unqueue(ch chan *originConn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, w := range c.waiters {
+		if w == ch {
+			c.waiters = slices.Delete(c.waiters, i, i+1)
+			return true
+		}
+	}
+	return false
+}
+
+// dialInSlot dials with a slot taken, and gives it back if the dial fails.
+func (c *originClient) dialInSlot(ctx context.Context) (*originConn, error) {
+	pc, err := c.dial(ctx)
+	if err != nil {
+		<-c.slots
+	}
+	return pc, err
 }
 
 // dialSlotted is the fallback transport's dial when connections are
 // bounded: it takes a slot for the connection, which its Close gives back,
 // so that both pools together stay within the bound.
 func (c *originClient) dialSlotted(ctx context.Context, network, addr string) (net.Conn, error) {
+	// The transport dials with a context that the request's cancellation
+	// does not reach: the wait for a slot ends with the request too.
+	reqDone := ctx.Done()
+	reqCtx, ok := ctx.Value(requestContextKey{}).(context.Context)
+	if ok {
+		reqDone = reqCtx.Done()
+	}
 	select {
 	case c.slots <- struct{}{}:
 	default:
@@ -196,6 +255,9 @@ func (c *originClient) dialSlotted(ctx context.Context, network, addr string) (n
 		case <-ctx.Done():
 			c.dialsWaiting.Add(-1)
 			return nil, context.Cause(ctx)
+		case <-reqDone:
+			c.dialsWaiting.Add(-1)
+			return nil, context.Cause(reqCtx)
 		}
 	}
 	nc, err := c.dialer.DialContext(ctx, network, addr)
@@ -205,6 +267,10 @@ func (c *originClient) dialSlotted(ctx context.Context, network, addr string) (n
 	}
 	return &slotConn{Conn: nc, slots: c.slots}, nil
 }
+
+// requestContextKey carries a request's own context into the fallback
+// transport's dial (dialSlotted).
+type requestContextKey struct{}
 
 // slotConn gives its slot back when it is closed.
 type slotConn struct {
@@ -238,7 +304,9 @@ func (c *originClient) dial(ctx context.Context) (*originConn, error) {
 	return pc, nil
 }
 
-// put returns a connection whose exchange ended cleanly to the pool.
+// put returns a connection whose exchange ended cleanly: to the oldest
+// request waiting for one, else to the pool. While a dial of the fallback
+// waits for a slot, it is closed instead, which frees one.
 func (c *originClient) put(pc *originConn) {
 	c.mu.Lock()
 	if c.closed || len(c.idle) >= maxIdleOriginConns || c.dialsWaiting.Load() > 0 {
@@ -246,12 +314,16 @@ func (c *originClient) put(pc *originConn) {
 		pc.close()
 		return
 	}
+	if len(c.waiters) > 0 {
+		ch := c.waiters[0]
+		c.waiters[0] = nil
+		c.waiters = c.waiters[1:]
+		c.mu.Unlock()
+		ch <- pc // buffered: never blocks
+		return
+	}
 	pc.idleSince = time.Now()
 	c.idle = append(c.idle, pc)
-	if c.returned != nil {
-		close(c.returned)
-		c.returned = make(chan struct{})
-	}
 	if c.sweep == nil {
 		c.sweep = time.AfterFunc(c.idleTimeout, c.closeExpired)
 	}

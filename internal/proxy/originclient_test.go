@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -459,5 +460,88 @@ func TestUserAgentPassedAsSent(t *testing.T) {
 	want := `[GET false [] GET true ["curl/8.0"] POST false []]`
 	if got := fmt.Sprint(seen); got != want {
 		t.Errorf("origin saw %s, want %s", got, want)
+	}
+}
+
+// TestOriginBoundServesWaitersInTurn: with MaxOriginConns 1, requests that
+// wait for the connection get it in the order they came.
+func TestOriginBoundServesWaitersInTurn(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var order []string
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hold" {
+			<-release
+		}
+		mu.Lock()
+		order = append(order, r.URL.Path)
+		mu.Unlock()
+		w.Header().Set("Cache-Control", "no-store")
+	}, func(o *Options) { o.MaxOriginConns = 1 })
+	var wg sync.WaitGroup
+	wg.Go(func() { h.get("/hold") })
+	time.Sleep(50 * time.Millisecond)
+	for i := range 4 {
+		wg.Go(func() { h.get(fmt.Sprintf("/w/%d", i)) })
+		time.Sleep(30 * time.Millisecond) // each queues after the one before
+	}
+	close(release)
+	wg.Wait()
+	if got, want := fmt.Sprint(order), "[/hold /w/0 /w/1 /w/2 /w/3]"; got != want {
+		t.Errorf("origin saw %s, want %s", got, want)
+	}
+}
+
+// TestOriginBoundGivesUpWithTheRequest: a request with a body that gives
+// up while every slot is taken stops waiting for one, and leaves the
+// connections of the other requests to be kept alive.
+func TestOriginBoundGivesUpWithTheRequest(t *testing.T) {
+	release := make(chan struct{})
+	o := newOrigin(t, nil, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hold" {
+			<-release
+		}
+		io.Copy(io.Discard, r.Body)
+	})
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) }) // before the origin closes, if the test fails
+	u, _ := url.Parse(o.srv.URL)
+	opts := Options{Origin: u, MaxOriginConns: 1}
+	opts.setDefaults()
+	c := newTransport(opts).(*originClient)
+	defer c.Close()
+	roundTrip := func(ctx context.Context, method, path string, body io.Reader) error {
+		req, _ := http.NewRequestWithContext(ctx, method, o.srv.URL+path, body)
+		resp, err := c.RoundTrip(req)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		return err
+	}
+	held := make(chan error)
+	go func() { held <- roundTrip(t.Context(), http.MethodGet, "/hold", nil) }()
+	time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if err := roundTrip(ctx, http.MethodPost, "/post", strings.NewReader("b")); err == nil {
+		t.Fatal("a POST got through while the only slot was taken")
+	}
+	waitFor(t, func() bool { return c.dialsWaiting.Load() == 0 }, "the POST's dial still waits for a slot")
+	releaseOnce.Do(func() { close(release) })
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	if err := roundTrip(t.Context(), http.MethodGet, "/after", nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := o.count.Load(); n != 2 {
+		t.Errorf("origin requests = %d, want 2 (the POST never left)", n)
+	}
+	c.mu.Lock()
+	idle := len(c.idle)
+	c.mu.Unlock()
+	if idle != 1 {
+		t.Errorf("%d idle connections after the GETs, want 1: the connection was kept alive", idle)
 	}
 }
