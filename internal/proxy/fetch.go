@@ -240,7 +240,8 @@ func (h *Handler) beginStore(r *http.Request, primary string, status int, stored
 	if bw == nil {
 		return nil, nil
 	}
-	return &guardedWriter{BodyWriter: bw, t: t}, h.afterStore(r, primary, key, e)
+	return &guardedWriter{BodyWriter: bw, t: t, undo: func() { h.storeDelete(context.WithoutCancel(r.Context()), key) }},
+		h.afterStore(r, primary, key, e)
 }
 
 // guardedWriter commits only if its key was not invalidated since its
@@ -248,7 +249,8 @@ func (h *Handler) beginStore(r *http.Request, primary string, status int, stored
 // response is still on its way wins over it.
 type guardedWriter struct {
 	store.BodyWriter
-	t *ticket
+	t    *ticket
+	undo func() // deletes what Commit stored
 }
 
 // errInvalidated is what Commit reports when the key was invalidated
@@ -260,7 +262,16 @@ func (w *guardedWriter) Commit() error {
 		w.BodyWriter.Abort()
 		return errInvalidated
 	}
-	return w.BodyWriter.Commit()
+	if err := w.BodyWriter.Commit(); err != nil {
+		return err
+	}
+	if w.t.outdated() {
+		// The invalidation came between the look above and the commit,
+		// and may have deleted before this stored: delete again.
+		w.undo()
+		return errInvalidated
+	}
+	return nil
 }
 
 // storeAndServe sends an origin response to the client, storing it on the

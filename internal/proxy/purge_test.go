@@ -1,14 +1,18 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/hoard-cache/hoard/internal/store"
 )
 
 func tagged(w http.ResponseWriter, r *http.Request) {
@@ -140,4 +144,51 @@ func TestInvalidationsOfOtherKeysLeaveAFetchAlone(t *testing.T) {
 	<-done
 	h.get("/slow").expect(t, 200, "content", "hoard; hit")
 	h.wantOrigin(2001) // the POSTs and one GET
+}
+
+// commitGate is a store whose commits wait at a gate, so that a test can
+// act between a fill's last look at its ticket and its commit.
+type commitGate struct {
+	store.Store
+	committing chan struct{} // receives once a commit waits
+	open       chan struct{} // closed to let it go on
+}
+
+func (g *commitGate) Put(ctx context.Context, key string, e store.Entry) (store.BodyWriter, error) {
+	bw, err := g.Store.Put(ctx, key, e)
+	if err != nil {
+		return nil, err
+	}
+	return gatedWriter{BodyWriter: bw, g: g}, nil
+}
+
+type gatedWriter struct {
+	store.BodyWriter
+	g *commitGate
+}
+
+func (w gatedWriter) Commit() error {
+	w.g.committing <- struct{}{}
+	<-w.g.open
+	return w.BodyWriter.Commit()
+}
+
+// TestPurgeJustBeforeCommitWins: a purge that comes after a fill's last
+// look at its ticket, but before its commit lands, still leaves nothing
+// stored.
+func TestPurgeJustBeforeCommitWins(t *testing.T) {
+	gate := &commitGate{committing: make(chan struct{}, 1), open: make(chan struct{})}
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "before the purge")
+	}, func(o *Options) { gate.Store = o.Store; o.Store = gate })
+	done := make(chan result)
+	go func() { done <- h.get("/c") }()
+	<-gate.committing
+	// Past the fill's look at its ticket: the purge outdates it and
+	// deletes nothing, since nothing is stored yet.
+	h.do("PURGE", "/c").expect(t, 200, "", "hoard; fwd=bypass; detail=purge")
+	close(gate.open)
+	(<-done).expect(t, 200, "before the purge", "hoard; fwd=uri-miss")
+	waitFor(t, func() bool { return h.store.Len() == 0 }, "the response fetched before the purge stayed stored")
 }
