@@ -189,6 +189,10 @@ func (c *originClient) wait(ctx context.Context) (pc *originConn, waited bool, e
 	c.mu.Unlock()
 	select {
 	case pc = <-ch:
+		if ctx.Err() != nil {
+			c.put(pc) // the request gave up as the connection came: on to the next
+			return nil, true, context.Cause(ctx)
+		}
 		pc.reused = true
 		return pc, true, nil
 	case c.slots <- struct{}{}:
@@ -237,7 +241,7 @@ func (c *originClient) dialInSlot(ctx context.Context) (*originConn, error) {
 func (c *originClient) dialSlotted(ctx context.Context, network, addr string) (net.Conn, error) {
 	// The transport dials with a context that the request's cancellation
 	// does not reach: the wait for a slot ends with the request too.
-	reqDone := ctx.Done()
+	var reqDone <-chan struct{} // nil, never ready, without the request's context
 	reqCtx, ok := ctx.Value(requestContextKey{}).(context.Context)
 	if ok {
 		reqDone = reqCtx.Done()
@@ -315,6 +319,14 @@ func (c *originClient) put(pc *originConn) {
 		return
 	}
 	if len(c.waiters) > 0 {
+		if !pc.usable() {
+			// Looked at as a pooled one is before reuse: bytes the origin
+			// left after the response must not answer a waiter's request.
+			// Closed, it frees a slot, which the oldest waiter takes.
+			c.mu.Unlock()
+			pc.close()
+			return
+		}
 		ch := c.waiters[0]
 		c.waiters[0] = nil
 		c.waiters = c.waiters[1:]

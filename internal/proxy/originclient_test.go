@@ -545,3 +545,54 @@ func TestOriginBoundGivesUpWithTheRequest(t *testing.T) {
 		t.Errorf("%d idle connections after the GETs, want 1: the connection was kept alive", idle)
 	}
 }
+
+// TestOriginHandOverLooksAtTheConnection: a connection put back with bytes
+// the origin left after the response (a HEAD answered with a body) is not
+// handed to a waiting request, whose answer those bytes would become.
+func TestOriginHandOverLooksAtTheConnection(t *testing.T) {
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+	o := newRawOrigin(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			req, ok := readRequest(br)
+			if !ok {
+				return
+			}
+			if req.URL.Path == "/hold" {
+				<-release
+				// A HEAD's header, then a whole response nobody asked for.
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n"+
+					"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPOISON")
+				continue
+			}
+			answer(c, "REAL")
+		}
+	})
+	u, _ := url.Parse("http://" + o.ln.Addr().String())
+	opts := Options{Origin: u, MaxOriginConns: 1}
+	opts.setDefaults()
+	c := newTransport(opts).(*originClient)
+	defer c.Close()
+	roundTrip := func(method, path string) string {
+		req, _ := http.NewRequestWithContext(t.Context(), method, u.String()+path, nil)
+		resp, err := c.RoundTrip(req)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	held := make(chan string)
+	go func() { held <- roundTrip(http.MethodHead, "/hold") }()
+	time.Sleep(50 * time.Millisecond)
+	waiter := make(chan string)
+	go func() { waiter <- roundTrip(http.MethodGet, "/w") }()
+	time.Sleep(50 * time.Millisecond) // the GET waits for the only connection
+	releaseOnce.Do(func() { close(release) })
+	<-held
+	if got := <-waiter; got != "REAL" {
+		t.Errorf("the waiting GET got %q, want REAL", got)
+	}
+}
