@@ -241,7 +241,7 @@ func (h *Handler) beginStore(r *http.Request, primary string, status int, stored
 		return nil, nil
 	}
 	return &guardedWriter{BodyWriter: bw, t: t, undo: func() { h.storeDelete(context.WithoutCancel(r.Context()), key) }},
-		h.afterStore(r, primary, key, e)
+		h.afterStore(r, primary, key, e, t)
 }
 
 // guardedWriter commits only if its key was not invalidated since its
@@ -321,12 +321,12 @@ func (h *Handler) put(ctx context.Context, key string, e store.Entry) store.Body
 
 // afterStore returns what to do once a response is committed under key:
 // record a variant in its URL's index.
-func (h *Handler) afterStore(r *http.Request, primary, key string, e store.Entry) func() {
+func (h *Handler) afterStore(r *http.Request, primary, key string, e store.Entry, t *ticket) func() {
 	if key == primary {
 		return nil
 	}
 	ctx := context.WithoutCancel(r.Context())
-	return func() { h.addVariant(ctx, primary, key, e) }
+	return func() { h.addVariant(ctx, primary, key, e, t) }
 }
 
 // How long past its freshness a stored response is kept: an hour for

@@ -142,10 +142,16 @@ func (h *Handler) lookup(ctx context.Context, primary string, req http.Header) l
 }
 
 // addVariant records vk in the variant index of primary, newest first.
-func (h *Handler) addVariant(ctx context.Context, primary, vk string, e store.Entry) {
+func (h *Handler) addVariant(ctx context.Context, primary, vk string, e store.Entry, t *ticket) {
 	mu := h.indexLock(primary)
 	mu.Lock()
 	defer mu.Unlock()
+	if t.outdated() {
+		// An invalidation came after the variant was stored, and, not
+		// finding it in the index, left it: it goes now, unindexed.
+		h.storeDelete(ctx, vk)
+		return
+	}
 	variants := []string{vk}
 	expires := e.Expires
 	if old, body, ok := h.storeGet(ctx, primary); ok {

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/hoard-cache/hoard/internal/httpcache"
 	"github.com/hoard-cache/hoard/internal/store"
 )
 
@@ -191,4 +194,33 @@ func TestPurgeJustBeforeCommitWins(t *testing.T) {
 	close(gate.open)
 	(<-done).expect(t, 200, "before the purge", "hoard; fwd=uri-miss")
 	waitFor(t, func() bool { return h.store.Len() == 0 }, "the response fetched before the purge stayed stored")
+}
+
+// TestPurgeBeforeVariantIsIndexedWins: a purge that comes after a variant
+// was committed but before it was added to its URL's index (where a purge
+// looks for variants) still removes it.
+func TestPurgeBeforeVariantIsIndexedWins(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Vary", "Accept-Language")
+		io.WriteString(w, "after the purge")
+	})
+	primary := "http://" + h.front.Listener.Addr().String() + "/v"
+	r := httptest.NewRequest(http.MethodGet, h.front.URL+"/v", nil)
+	r.Header.Set("Accept-Language", "en")
+	// A fill of the "en" variant, driven by hand up to its commit.
+	tk := h.proxy.pending.begin(primary)
+	stored := http.Header{"Cache-Control": {"max-age=60"}, "Vary": {"Accept-Language"}}
+	cc := httpcache.ParseResponseCacheControl(stored)
+	now := h.clock.Now()
+	lifetime := httpcache.FreshnessLifetime(stored, cc, http.StatusOK, now, time.Hour)
+	bw, after := h.proxy.beginStore(r, primary, http.StatusOK, stored, cc, lifetime, now, now, tk, int64(len("before it")))
+	io.WriteString(bw, "before it")
+	if err := bw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	h.do("PURGE", "/v").expect(t, 200, "", "hoard; fwd=bypass; detail=purge")
+	after() // indexes the variant
+	tk.end()
+	h.get("/v", "Accept-Language", "en").expect(t, 200, "after the purge", "hoard; fwd=uri-miss")
 }
