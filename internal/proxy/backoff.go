@@ -61,8 +61,14 @@ func (b *backoff) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // CloseIdleConnections passes through to the wrapped transport.
-func (b *backoff) CloseIdleConnections() {
-	if c, ok := b.next.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
+func (b *backoff) CloseIdleConnections() { closeIdle(b.next) }
+
+// Close passes through to the wrapped transport, which closes its idle
+// connections when it has no Close.
+func (b *backoff) Close() {
+	if c, ok := b.next.(interface{ Close() }); ok {
+		c.Close()
+		return
 	}
+	closeIdle(b.next)
 }

@@ -319,13 +319,18 @@ func (h *Handler) revalidateInBackground(r *http.Request, reqCC httpcache.Direct
 	}()
 }
 
-// Close waits for background revalidations to end, then closes the idle
-// connections to the origin. The handler must not serve requests after
-// Close.
+// Close waits for background revalidations to end, then closes the
+// connections to the origin of a transport it built: the idle ones at
+// once, the others as their exchanges end. The handler must not serve
+// requests after Close.
 func (h *Handler) Close() error {
 	h.background.Wait()
-	if c, ok := h.transport.(interface{ CloseIdleConnections() }); ok && h.ownTransport {
-		c.CloseIdleConnections()
+	if h.ownTransport {
+		if c, ok := h.transport.(interface{ Close() }); ok {
+			c.Close()
+		} else {
+			closeIdle(h.transport)
+		}
 	}
 	return nil
 }

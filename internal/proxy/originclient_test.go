@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -594,5 +595,52 @@ func TestOriginHandOverLooksAtTheConnection(t *testing.T) {
 	<-held
 	if got := <-waiter; got != "REAL" {
 		t.Errorf("the waiting GET got %q, want REAL", got)
+	}
+}
+
+// TestHandlerCloseEndsOriginConnections: after Close, the idle connection
+// to the origin is closed, and one whose exchange was under way is closed
+// when it ends instead of going back to the pool.
+func TestHandlerCloseEndsOriginConnections(t *testing.T) {
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+	ended := make(chan string, 2)
+	o := newRawOrigin(t, func(c net.Conn, br *bufio.Reader) {
+		var last string
+		for {
+			req, ok := readRequest(br)
+			if !ok {
+				ended <- last
+				return
+			}
+			if last = req.URL.Path; last == "/slow" {
+				<-release
+			}
+			answer(c, last)
+		}
+	})
+	h := o.harness(t)
+	var wg sync.WaitGroup
+	wg.Go(func() { h.get("/slow").expect(t, 200, "/slow", "hoard; fwd=uri-miss") })
+	time.Sleep(50 * time.Millisecond)
+	h.get("/idle").expect(t, 200, "/idle", "hoard; fwd=uri-miss") // on a second connection, then idle
+	if err := h.proxy.Close(); err != nil {
+		t.Fatal(err)
+	}
+	releaseOnce.Do(func() { close(release) })
+	wg.Wait()
+	var got []string
+	for range 2 {
+		select {
+		case p := <-ended:
+			got = append(got, p)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("origin connections closed after Close: %v, want both", got)
+		}
+	}
+	slices.Sort(got)
+	if fmt.Sprint(got) != "[/idle /slow]" {
+		t.Errorf("closed connections last served %v, want [/idle /slow]", got)
 	}
 }

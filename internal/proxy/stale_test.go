@@ -28,9 +28,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no background revalidation reached the origin")
 	}
-	if err := h.proxy.Close(); err != nil { // waits for the refresh to be stored
-		t.Fatal(err)
-	}
+	h.proxy.background.Wait() // the refresh is stored
 	h.get("/swr").expect(t, 200, "v2", "hoard; hit")
 	// Past the window, the request waits for the origin.
 	h.clock.Advance(100 * time.Second)
