@@ -61,7 +61,7 @@ func (b *backoff) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // CloseIdleConnections passes through to the wrapped transport.
-func (b *backoff) CloseIdleConnections() { closeIdle(b.next) }
+func (b *backoff) CloseIdleConnections() { closeIdleConns(b.next) }
 
 // Close passes through to the wrapped transport, which closes its idle
 // connections when it has no Close.
@@ -70,5 +70,5 @@ func (b *backoff) Close() {
 		c.Close()
 		return
 	}
-	closeIdle(b.next)
+	closeIdleConns(b.next)
 }

@@ -240,8 +240,7 @@ func (h *Handler) beginStore(r *http.Request, primary string, status int, stored
 	if bw == nil {
 		return nil, nil
 	}
-	return &guardedWriter{BodyWriter: bw, t: t, undo: func() { h.storeDelete(context.WithoutCancel(r.Context()), key) }},
-		h.afterStore(r, primary, key, e, t)
+	return &guardedWriter{BodyWriter: bw, t: t, h: h, ctx: r.Context(), key: key}, h.afterStore(r, primary, key, e, t)
 }
 
 // guardedWriter commits only if its key was not invalidated since its
@@ -249,8 +248,10 @@ func (h *Handler) beginStore(r *http.Request, primary string, status int, stored
 // response is still on its way wins over it.
 type guardedWriter struct {
 	store.BodyWriter
-	t    *ticket
-	undo func() // deletes what Commit stored
+	t   *ticket
+	h   *Handler        // with ctx and key, to delete what Commit stored
+	ctx context.Context // the request's
+	key string
 }
 
 // errInvalidated is what Commit reports when the key was invalidated
@@ -268,7 +269,7 @@ func (w *guardedWriter) Commit() error {
 	if w.t.outdated() {
 		// The invalidation came between the look above and the commit,
 		// and may have deleted before this stored: delete again.
-		w.undo()
+		w.h.storeDelete(context.WithoutCancel(w.ctx), w.key)
 		return errInvalidated
 	}
 	return nil

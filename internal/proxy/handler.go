@@ -27,7 +27,7 @@ type Handler struct {
 	opts      Options
 	transport http.RoundTripper
 	// ownTransport is set when transport was built here rather than given
-	// in Options: Close then closes its idle connections.
+	// in Options: Close then closes it.
 	ownTransport bool
 	policy       httpcache.Policy
 	via          string
@@ -329,7 +329,7 @@ func (h *Handler) Close() error {
 		if c, ok := h.transport.(interface{ Close() }); ok {
 			c.Close()
 		} else {
-			closeIdle(h.transport)
+			closeIdleConns(h.transport)
 		}
 	}
 	return nil
@@ -377,7 +377,7 @@ func (h *Handler) invalidatedElsewhere(inv store.Invalidation) {
 		h.pending.invalidate(k)
 	}
 	if len(inv.Prefixes) > 0 || len(inv.Tags) > 0 {
-		h.pending.invalidateAll()
+		h.invalidatedAll()
 	}
 }
 

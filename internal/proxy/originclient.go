@@ -289,8 +289,8 @@ func (s *slotConn) Close() error {
 	return err
 }
 
-// closeIdle closes rt's idle connections, if it keeps any.
-func closeIdle(rt http.RoundTripper) {
+// closeIdleConns closes rt's idle connections, if it keeps any.
+func closeIdleConns(rt http.RoundTripper) {
 	if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
@@ -370,7 +370,7 @@ func (c *originClient) closeExpired() {
 // CloseIdleConnections closes the idle connections, of the fallback too.
 func (c *originClient) CloseIdleConnections() {
 	c.closeIdle()
-	closeIdle(c.fallback)
+	closeIdleConns(c.fallback)
 }
 
 // closeIdle closes the client's own idle connections.

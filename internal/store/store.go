@@ -175,8 +175,9 @@ type Broadcaster interface {
 // made by other processes (a tiered store over a Broadcaster), so that the
 // proxy can outdate its fetches of those keys that are under way.
 type InvalidationWatcher interface {
-	// WatchInvalidations makes fn be called, after the store has applied
-	// it, for each invalidation another process sent. Call it before the
-	// store starts; a later call replaces fn.
+	// WatchInvalidations makes fn be called for each invalidation another
+	// process sent, before the store applies it, as a local purge outdates
+	// fetches before it deletes. Call it before the store starts; a later
+	// call replaces fn.
 	WatchInvalidations(fn func(Invalidation))
 }

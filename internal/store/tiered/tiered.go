@@ -64,7 +64,7 @@ func New(front, back store.Store, logger *slog.Logger) *Store {
 }
 
 // WatchInvalidations makes fn be called with each invalidation another
-// process publishes, once the front tier has applied it.
+// process publishes, before the front tier applies it.
 func (s *Store) WatchInvalidations(fn func(store.Invalidation)) { s.watch.Store(&fn) }
 
 // subscribeRetry is how long Start waits between attempts to subscribe
