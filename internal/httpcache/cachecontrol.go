@@ -3,6 +3,7 @@ package httpcache
 import (
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -130,19 +131,11 @@ func (d *Directives) parseLine(s string, seen *uint32) {
 				d.StaleIfError = parseDelta(value, hasValue)
 			}
 		case "no-cache":
-			if first(seenNoCache) {
-				d.NoCache = true
-				if hasValue {
-					d.NoCacheFields = fieldNames(value)
-				}
-			}
+			d.NoCacheFields = restrict(first(seenNoCache), d.NoCacheFields, value, hasValue)
+			d.NoCache = true
 		case "private":
-			if first(seenPrivate) {
-				d.Private = true
-				if hasValue {
-					d.PrivateFields = fieldNames(value)
-				}
-			}
+			d.PrivateFields = restrict(first(seenPrivate), d.PrivateFields, value, hasValue)
+			d.Private = true
 		case "no-store":
 			d.NoStore = true
 		case "public":
@@ -232,6 +225,27 @@ func parseDelta(v string, hasValue bool) Delta {
 	d.Valid = true
 	d.Value = time.Duration(n) * time.Second
 	return d
+}
+
+// restrict merges one occurrence of no-cache or private into the field
+// names of those before it (none when first). Unlike the freshness
+// directives, where the first occurrence wins, these restrict: the most
+// restrictive reading is honoured (RFC 9111 §4.2.1). An unqualified
+// occurrence, which covers the whole response (§5.2.2.4, §5.2.2.7), wins
+// over qualified ones wherever it appears, and the field names of
+// qualified ones add up. No names (nil) stands for unqualified.
+func restrict(first bool, names []string, value string, hasValue bool) []string {
+	var more []string
+	if hasValue {
+		more = fieldNames(value)
+	}
+	switch {
+	case first:
+		return more
+	case len(names) == 0 || len(more) == 0:
+		return nil
+	}
+	return append(slices.Clip(names), more...)
 }
 
 // fieldNames splits the argument of a qualified no-cache or private into
