@@ -44,7 +44,10 @@ func FreshnessLifetime(h http.Header, cc Directives, status int, responseTime ti
 		if !ok {
 			return Lifetime{}
 		}
-		return Lifetime{Duration: max(0, expires.Sub(date))}
+		// A far-off Expires ("Fri, 31 Dec 9999 ...", a common way to say
+		// "never") is capped as an overlong max-age is (§1.2.2), so that
+		// the sums taken with it cannot overflow.
+		return Lifetime{Duration: min(MaxDelta, max(0, expires.Sub(date)))}
 	}
 	if !HeuristicallyCacheable(status) && !cc.Public {
 		return Lifetime{}

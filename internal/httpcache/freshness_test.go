@@ -46,6 +46,8 @@ func TestFreshnessLifetime(t *testing.T) {
 			hdr("Cache-Control", "max-age=-1"), 200, 0, explicit(0)},
 		{"Expires minus Date (RFC 9111 §4.2.1)",
 			hdr("Date", date, "Expires", inAnHour), 200, 0, explicit(time.Hour)},
+		{"a far-off Expires is capped as delta-seconds are (RFC 9111 §1.2.2, §4.2.1)",
+			hdr("Date", date, "Expires", "Fri, 31 Dec 9999 23:59:59 GMT"), 200, 0, explicit(MaxDelta)},
 		{"Expires in RFC 850 format (RFC 9110 §5.6.7)",
 			hdr("Date", date, "Expires", "Thursday, 18-Aug-50 03:01:18 GMT"), 200, 0, explicit(time.Hour)},
 		{"Expires in asctime format (RFC 9110 §5.6.7)",
