@@ -29,9 +29,9 @@ var dateShapes = [...]string{
 // white space, one-digit fields or trailing garbage.
 //
 // Following RFC 9111 §4.2, the zone name is matched case-insensitively, and
-// a leap second (23:59:60) is read as the second before it. Two-digit years
-// of the obsolete RFC 850 format are read as time.Parse does (69-99 as
-// 19xx), not relative to the current year as RFC 9110 §5.6.7 asks.
+// a leap second (23:59:60) is read as the second before it. The two-digit
+// year of the obsolete RFC 850 format is read relative to the current year
+// (rfc850Year).
 func ParseDate(s string) (time.Time, bool) {
 	s = trimOWS(s)
 	if n := len(s); n > 4 && s[n-4] == ' ' && strings.EqualFold(s[n-3:], "GMT") {
@@ -45,10 +45,22 @@ func ParseDate(s string) (time.Time, bool) {
 			continue
 		}
 		if t, err := time.Parse(layout, s); err == nil {
+			if i == 1 {
+				y := rfc850Year(t.Year()%100, time.Now().Year())
+				t = time.Date(y, t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, time.UTC)
+			}
 			return t.UTC(), true
 		}
 	}
 	return time.Time{}, false
+}
+
+// rfc850Year returns the year that the two digits yy of an RFC 850 date
+// stand for in the year now: the one within 50 years ahead of now, or the
+// most recent one in the past if that is further ahead (RFC 9110 §5.6.7).
+func rfc850Year(yy, now int) int {
+	last := now + 50
+	return last - ((last-yy)%100+100)%100
 }
 
 // hasDateShape reports whether s is a day name (letters) followed by shape.

@@ -85,6 +85,33 @@ func TestParseDate(t *testing.T) {
 	}
 }
 
+func TestRFC850Year(t *testing.T) {
+	t.Parallel()
+	// RFC 9110 §5.6.7: "Recipients of a timestamp value in rfc850-date
+	// format, which uses a two-digit year, MUST interpret a timestamp that
+	// appears to be more than 50 years in the future as representing the
+	// most recent year in the past that had the same last two digits."
+	tests := []struct {
+		yy, now, want int
+	}{
+		{26, 2026, 2026},
+		{75, 2026, 2075}, // 49 years ahead
+		{76, 2026, 2076}, // 50 years ahead: not more than 50
+		{77, 2026, 1977}, // 51 years ahead: the past
+		{99, 2026, 1999},
+		{0, 2026, 2000},
+		{25, 2026, 2025},
+		{10, 2090, 2110}, // 20 years ahead, across a century
+		{40, 2090, 2140}, // 50 years ahead, across a century
+		{41, 2090, 2041}, // 2141 would be 51 years ahead
+	}
+	for _, tt := range tests {
+		if got := rfc850Year(tt.yy, tt.now); got != tt.want {
+			t.Errorf("rfc850Year(%02d, %d) = %d, want %d", tt.yy, tt.now, got, tt.want)
+		}
+	}
+}
+
 func TestFormatDate(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
