@@ -273,8 +273,8 @@ func (h *Handler) follow(w http.ResponseWriter, r *http.Request, f *flight, fwd 
 	}
 	cs := f.cs
 	cs.Stored, cs.Collapsed = false, true
-	h.stream(w, r, response{status: f.status, header: f.header, body: &flightReader{ctx: r.Context(), f: f}, length: f.length},
-		nil, cs, nil, nil)
+	h.stream(w, r, response{status: f.status, header: f.header, body: &flightReader{ctx: r.Context(), f: f}, length: f.length,
+		cached: true}, nil, cs, nil, nil)
 }
 
 // followLate answers a follower that joined after the first bytes of a

@@ -198,7 +198,17 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 		bw, after = h.beginStore(r, primary, status, stored, cc, lifetime, requestTime, responseTime, t, c.entry.Size)
 	} else {
 		cs.Detail = why
-		h.invalidate(context.WithoutCancel(r.Context()), primary)
+		// The 304 made the stored response one that must not be stored:
+		// it goes. When only this request refuses it (its no-store, its
+		// Authorization), the stored response is left as it was: a
+		// request's no-store does not apply to what is already stored
+		// (RFC 9111 §5.2.1.5), and no client may evict an entry just by
+		// asking so.
+		if ok, _ := httpcache.Storable(httpcache.Exchange{
+			Method: http.MethodGet, Status: status, RespHeader: stored, RespCC: cc,
+		}); !ok {
+			h.invalidate(context.WithoutCancel(r.Context()), primary)
+		}
 	}
 	cs.Stored = bw != nil
 	age := httpcache.CurrentAge(stored, requestTime, responseTime, h.opts.Clock())
@@ -206,8 +216,8 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 	header := stored.Clone()
 	header.Set("Age", httpcache.FormatAge(age))
 	header.Set("Content-Length", strconv.FormatInt(c.entry.Size, 10))
-	h.stream(w, r, response{status: status, header: header, body: body, length: c.entry.Size, received: responseTime},
-		bw, cs, after, f)
+	h.stream(w, r, response{status: status, header: header, body: body, length: c.entry.Size, received: responseTime,
+		cached: true}, bw, cs, after, f)
 	return true
 }
 
@@ -306,7 +316,7 @@ func (h *Handler) storeAndServe(w http.ResponseWriter, r *http.Request, reqCC ht
 	}
 	cs.Stored = bw != nil
 	h.stream(w, r, response{status: resp.StatusCode, header: resp.Header, body: resp.Body, length: resp.ContentLength,
-		shared: shared, received: responseTime}, bw, cs, after, f)
+		shared: shared, received: responseTime, cached: bw != nil}, bw, cs, after, f)
 }
 
 // put starts storing an entry, logging (not failing the request) when the

@@ -172,14 +172,20 @@ func (h *Handler) recoverPanic(w http.ResponseWriter, r *http.Request) {
 // when there is something to validate). With coalesce, concurrent origin
 // fetches for the same key are shared.
 func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, coalesce bool) {
+	reqCC := httpcache.ParseCacheControl(r.Header)
 	if _, ok := r.Header["If-Match"]; ok || r.Header["If-Unmodified-Since"] != nil {
 		// Preconditions Hoard does not evaluate from the cache: the origin
 		// answers them, and its answer (a 412 perhaps) is not stored
-		// (RFC 9111 §4.3.2).
+		// (RFC 9111 §4.3.2). A client that allows no origin contact gets
+		// the 504 of §5.2.1.7 instead.
+		if reqCC.OnlyIfCached {
+			h.writeError(w, http.StatusGatewayTimeout, "only-if-cached: preconditions are answered by the origin",
+				httpcache.CacheStatus{Fwd: httpcache.FwdBypass, Detail: reasonOnlyIfCached})
+			return
+		}
 		h.passThrough(w, r, httpcache.FwdBypass, reasonPrecondition, nil)
 		return
 	}
-	reqCC := httpcache.ParseCacheControl(r.Header)
 	primary := primaryKey(r)
 	found := h.lookup(r.Context(), primary, r.Header)
 	if found.hit != nil {
@@ -211,7 +217,11 @@ func (h *Handler) answerFromStore(w http.ResponseWriter, r *http.Request, reqCC 
 			Hit: true, TTL: d.TTL(), TTLKnown: true, Detail: reasonIf(d.Reason == httpcache.ReasonMaxStale, d.Reason),
 		})
 		return true
-	case d.Reason == httpcache.ReasonStale && httpcache.StaleWhileRevalidate(*found.hit.cc, -d.TTL()):
+	case d.Reason == httpcache.ReasonStale && !reqCC.MaxAge.Present && !reqCC.MinFresh.Present &&
+		httpcache.StaleWhileRevalidate(*found.hit.cc, -d.TTL()):
+		// A request's max-age or min-fresh says it does not want a stale
+		// response (RFC 9111 §5.2.1.1, §5.2.1.3): it waits for the
+		// validation instead.
 		h.serveStored(w, r, found.hit, d, httpcache.CacheStatus{
 			Hit: true, TTL: d.TTL(), TTLKnown: true, Detail: reasonStaleWhileRevalidate,
 		})

@@ -26,6 +26,11 @@ type response struct {
 	// received is when the response arrived, the ResponseTime it is stored
 	// with: late followers of its flight find it in the store by it.
 	received time.Time
+	// cached is set when the response is stored, being stored, or made
+	// from a stored one: the client's conditions are then answered from
+	// it. Otherwise the cache holds nothing to evaluate them on, and the
+	// response goes to the client as it came (RFC 9111 §4.3.2).
+	cached bool
 }
 
 // serveStored answers a request from a stored response (RFC 9111 §4),
@@ -263,7 +268,8 @@ func (h *Handler) writeClientHeader(w http.ResponseWriter, r *http.Request, resp
 		out[k] = vs
 	}
 	h.finishHeader(out, cs)
-	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && h.answerConditional(w, r, resp.status, resp.header) {
+	if resp.cached && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		h.answerConditional(w, r, resp.status, resp.header) {
 		return nil, false
 	}
 	wantsBody := r.Method != http.MethodHead && bodyAllowed(resp.status)

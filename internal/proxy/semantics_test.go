@@ -1,0 +1,133 @@
+package proxy
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Over real HTTP, the storing and reuse rules where a response or a request
+// says the same thing twice, or says something at the edge of its syntax.
+
+// A repeated private or no-cache restricts: an unqualified one anywhere
+// covers the whole response (RFC 9111 §4.2.1, §5.2.2.4, §5.2.2.7), so
+// another user's fields are never served from the shared cache.
+func TestRepeatedRestrictionsCoverTheResponse(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		lines []string
+		want  string // start of the second answer's Cache-Status
+	}{
+		{"private after a qualified private", []string{`max-age=300, private="X-A", private`}, "hoard; fwd=uri-miss"},
+		{"private on a second line", []string{`max-age=300, private="X-A"`, "private"}, "hoard; fwd=uri-miss"},
+		{"no-cache after a qualified no-cache", []string{`max-age=300, no-cache="Set-Cookie", no-cache`}, "hoard; fwd=stale"},
+		{"no-cache on a second line", []string{`max-age=300, no-cache="Set-Cookie"`, "no-cache"}, "hoard; fwd=stale"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+				for _, l := range tc.lines {
+					w.Header().Add("Cache-Control", l)
+				}
+				w.Header().Set("ETag", `"v"`)
+				w.Header().Set("X-User", "alice")
+				w.Write([]byte("alice's page"))
+			})
+			h.get("/me").expect(t, 200, "alice's page", "hoard; fwd=uri-miss")
+			h.get("/me").expect(t, 200, "alice's page", tc.want)
+			h.wantOrigin(2)
+		})
+	}
+}
+
+// "Expires: Fri, 31 Dec 9999 23:59:59 GMT", a common way of saying "never
+// expires", is stored and reused, not overflowed into the past.
+func TestFarOffExpiresIsReused(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Expires", "Fri, 31 Dec 9999 23:59:59 GMT")
+		w.Write([]byte("forever"))
+	})
+	h.get("/f").expect(t, 200, "forever", "hoard; fwd=uri-miss")
+	h.get("/f").expect(t, 200, "forever", "hoard; hit")
+	h.wantOrigin(1)
+}
+
+// A request's no-store or Authorization keeps the 304 it caused from being
+// stored, but does not remove what was stored (RFC 9111 §5.2.1.5): no client
+// evicts an entry by asking.
+func TestRequestRefusalsLeaveTheStoredResponse(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		header []string
+	}{
+		{"no-store", []string{"Cache-Control", "no-cache, no-store"}},
+		{"authorization", []string{"Cache-Control", "no-cache", "Authorization", "Bearer x"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "max-age=300")
+				w.Header().Set("ETag", `"v1"`)
+				if r.Header.Get("If-None-Match") == `"v1"` {
+					w.WriteHeader(http.StatusNotModified)
+					return
+				}
+				w.Write([]byte("v1"))
+			})
+			h.get("/p").expect(t, 200, "v1", "hoard; fwd=uri-miss")
+			h.get("/p", tc.header...).expect(t, 200, "v1", "hoard; fwd=request; fwd-status=304")
+			h.get("/p").expect(t, 200, "v1", "hoard; hit")
+			h.wantOrigin(2)
+		})
+	}
+}
+
+// A client's condition is answered from what Hoard stores. A response it
+// does not store goes to the client as the origin sent it: Hoard has
+// nothing to evaluate the condition on (RFC 9111 §4.3.2), and a response
+// without Last-Modified has no modification date to compare (RFC 9110
+// §13.1.3).
+func TestConditionOnAnUnstoredResponse(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write([]byte("fresh every time"))
+	})
+	later := h.clock.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
+	h.get("/n", "If-Modified-Since", later).expect(t, 200, "fresh every time", "hoard; fwd=uri-miss")
+}
+
+// only-if-cached with a precondition that only the origin answers: 504
+// without contacting it (RFC 9111 §5.2.1.7).
+func TestOnlyIfCachedWithIfMatch(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("x"))
+	})
+	r := h.get("/o", "Cache-Control", "only-if-cached", "If-Match", `"o"`)
+	if r.status != http.StatusGatewayTimeout {
+		t.Errorf("status = %d, want 504", r.status)
+	}
+	h.wantOrigin(0)
+}
+
+// stale-while-revalidate lets the cache answer with a stale response, but
+// not a client that asks for a fresh one with max-age or min-fresh (RFC 9111
+// §5.2.1.1, §5.2.1.3): that client waits for the validation.
+func TestStaleWhileRevalidateYieldsToRequestMaxAge(t *testing.T) {
+	for _, cc := range []string{"max-age=0", "min-fresh=10"} {
+		t.Run(cc, func(t *testing.T) {
+			version := "v1"
+			h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=600")
+				w.Write([]byte(version))
+			})
+			h.get("/s").expect(t, 200, "v1", "hoard; fwd=uri-miss")
+			h.clock.Advance(2 * time.Second)
+			version = "v2"
+			r := h.get("/s", "Cache-Control", cc)
+			r.expect(t, 200, "v2", "hoard; fwd=")
+			if cs := r.header.Get("Cache-Status"); strings.Contains(cs, "hit") {
+				t.Errorf("Cache-Status = %q: served stale", cs)
+			}
+			h.wantOrigin(2)
+		})
+	}
+}
