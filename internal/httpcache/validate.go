@@ -41,8 +41,9 @@ func ConditionalHeaders(selected http.Header, others ...http.Header) (ifNoneMatc
 }
 
 // SelectFor304 picks which stored response a 304 Not Modified refreshes
-// (RFC 9111 §4.3.4): the one whose strong entity tag the 304 carries; else,
-// with no entity tag, the one whose Last-Modified matches; else, when the
+// (RFC 9111 §4.3.4): the one whose strong entity tag the 304 carries, or
+// for a weak one the first whose tag it matches weakly; else, with no
+// entity tag, the one whose Last-Modified matches; else, when the
 // 304 has no validators, the only candidate. It returns -1 when none may be
 // updated.
 func SelectFor304(resp http.Header, candidates []http.Header) int {
@@ -56,11 +57,13 @@ func SelectFor304(resp http.Header, candidates []http.Header) int {
 				return i
 			}
 		}
-		// A weak tag refreshes a response with the same weak tag; a
-		// strong one only a response with the same strong tag.
+		// A strong tag refreshes only a response with the same strong tag.
+		// A weak one refreshes a response whose tag it matches by weak
+		// comparison (RFC 9110 §8.8.3.2), strong or weak: an origin that
+		// compresses on the fly often weakens the tag it was asked about.
 		if t.weak {
 			for i, h := range candidates {
-				if c, ok := parseETag(h.Get("ETag")); ok && c.weak && weakMatch(t, c) {
+				if c, ok := parseETag(h.Get("ETag")); ok && weakMatch(t, c) {
 					return i
 				}
 			}

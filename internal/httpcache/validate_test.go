@@ -70,6 +70,8 @@ func TestSelectFor304(t *testing.T) {
 			hdr("ETag", `"a"`), []http.Header{hdr("ETag", `W/"a"`)}, -1},
 		{"weak ETag selects the stored response with it (RFC 9111 §4.3.4)",
 			hdr("ETag", `W/"b"`), []http.Header{hdr("ETag", `W/"a"`), hdr("ETag", `W/"b"`)}, 1},
+		{"weak ETag selects a strong one with the same opaque tag (RFC 9111 §4.3.4, RFC 9110 §8.8.3.2)",
+			hdr("ETag", `W/"a"`), []http.Header{hdr("ETag", `"b"`), hdr("ETag", `"a"`)}, 1},
 		{"weak ETag matching none updates nothing (RFC 9111 §4.3.4)",
 			hdr("ETag", `W/"c"`), []http.Header{hdr("ETag", `W/"a"`)}, -1},
 		{"invalid ETag updates nothing (RFC 9111 §4.3.4)",

@@ -131,3 +131,25 @@ func TestStaleWhileRevalidateYieldsToRequestMaxAge(t *testing.T) {
 		})
 	}
 }
+
+// An origin that compresses on the fly answers a validation of "x" with a
+// 304 carrying W/"x": weak comparison matches them (RFC 9111 §4.3.4, RFC
+// 9110 §8.8.3.2), so the stored response is refreshed, not fetched again.
+func TestWeakened304RefreshesStrongEntry(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=1")
+		if r.Header.Get("If-None-Match") == `"x"` {
+			w.Header().Set("ETag", `W/"x"`)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("ETag", `"x"`)
+		w.Write([]byte("body"))
+	})
+	h.get("/w").expect(t, 200, "body", "hoard; fwd=uri-miss")
+	h.clock.Advance(2 * time.Second)
+	h.get("/w").expect(t, 200, "body", "hoard; fwd=stale; fwd-status=304")
+	h.wantOrigin(2)
+	h.get("/w").expect(t, 200, "body", "hoard; hit")
+	h.wantOrigin(2)
+}
