@@ -13,6 +13,7 @@ import (
 const (
 	reasonOriginTimeout     httpcache.Reason = "origin-timeout"
 	reasonOriginUnreachable httpcache.Reason = "origin-unreachable"
+	reasonOriginInvalid     httpcache.Reason = "origin-invalid-response"
 	reasonOnlyIfCached      httpcache.Reason = "only-if-cached"
 	reasonBadRequest        httpcache.Reason = "bad-request"
 	reasonPrecondition      httpcache.Reason = "precondition"

@@ -21,7 +21,7 @@ func TestOriginAnswersGarbage(t *testing.T) {
 	})
 	h := o.harness(t)
 	for range 2 {
-		h.get("/g").expect(t, 502, "origin unreachable\n", "hoard; fwd=uri-miss; detail=origin-unreachable")
+		h.get("/g").expect(t, 502, "origin sent an invalid response\n", "hoard; fwd=uri-miss; detail=origin-invalid-response")
 	}
 	if n := h.store.Len(); n != 0 {
 		t.Errorf("%d entries stored from a garbage origin", n)

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -117,6 +118,12 @@ func (h *Handler) roundTripTo(w http.ResponseWriter, out *http.Request) (*http.R
 	timer := time.AfterFunc(h.opts.OriginTimeout, func() { cancel(errOriginTimeout) })
 	resp, err := h.transport.RoundTrip(out.WithContext(ctx))
 	timer.Stop()
+	if err == nil && !validStatus(resp.StatusCode) {
+		// The origin client refuses these itself; net/http's Transport
+		// returns them as final responses.
+		resp.Body.Close()
+		err = &invalidResponse{fmt.Errorf("status code %d", resp.StatusCode)}
+	}
 	if err != nil {
 		cancel(nil)
 		timeout := errors.Is(context.Cause(ctx), errOriginTimeout)
@@ -169,10 +176,13 @@ func (h *Handler) failOrigin(w http.ResponseWriter, r *http.Request, err error, 
 	status, reason := http.StatusBadGateway, reasonOriginUnreachable
 	text := "origin unreachable"
 	var oe *originError
+	var invalid *invalidResponse
 	if errors.As(err, &oe) && oe.timeout {
 		status, reason, text = http.StatusGatewayTimeout, reasonOriginTimeout, "origin timed out"
 	} else if mustRevalidate {
 		status, text = http.StatusGatewayTimeout, "origin unreachable; the stored response must be revalidated"
+	} else if errors.As(err, &invalid) {
+		reason, text = reasonOriginInvalid, "origin sent an invalid response"
 	}
 	h.opts.Logger.Warn("origin request failed", "method", r.Method, "path", r.URL.Path, "status", status, "error", err)
 	h.writeError(w, status, text, httpcache.CacheStatus{Fwd: fwd, Detail: reason})

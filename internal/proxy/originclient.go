@@ -450,6 +450,14 @@ var aLongTimeAgo = time.Unix(1, 0)
 // the response has been read to its end, the connection returns to the
 // pool.
 func (pc *originConn) roundTrip(r *http.Request) (*http.Response, error) {
+	defer func() {
+		// A panic (in a 1xx relay, say) must not take the connection and
+		// its slot with it.
+		if v := recover(); v != nil {
+			pc.close()
+			panic(v)
+		}
+	}()
 	ctx := r.Context()
 	stop := context.AfterFunc(ctx, pc.expire)
 	pc.got = 0
@@ -484,11 +492,13 @@ func (pc *originConn) readResponse(r *http.Request) (*http.Response, error) {
 		resp, err := http.ReadResponse(pc.br, r)
 		pc.headerLeft = -1
 		if err != nil {
-			return nil, err
+			return nil, invalidUnlessBroken(err)
 		}
 		switch {
+		case !validStatus(resp.StatusCode):
+			return nil, &invalidResponse{fmt.Errorf("status code %d", resp.StatusCode)}
 		case resp.StatusCode == http.StatusSwitchingProtocols:
-			return nil, errUnexpectedSwitch
+			return nil, &invalidResponse{errUnexpectedSwitch}
 		case resp.StatusCode >= 200:
 			return resp, nil
 		}
@@ -498,7 +508,31 @@ func (pc *originConn) readResponse(r *http.Request) (*http.Response, error) {
 			}
 		}
 	}
-	return nil, errTooManyInterim
+	return nil, &invalidResponse{errTooManyInterim}
+}
+
+// validStatus reports whether code is a status code at all: three digits
+// from 100 to 599 (RFC 9110 §15). Anything else is not an HTTP response,
+// and in particular not an interim one.
+func validStatus(code int) bool { return code >= 100 && code <= 599 }
+
+// invalidResponse is an origin answer that is not HTTP/1.1, as opposed to
+// a connection that broke or timed out.
+type invalidResponse struct{ err error }
+
+func (e *invalidResponse) Error() string { return "invalid response: " + e.err.Error() }
+func (e *invalidResponse) Unwrap() error { return e.err }
+
+// invalidUnlessBroken marks an error from reading a response header as an
+// invalid response, unless the connection ended, broke or was cut by a
+// deadline.
+func invalidUnlessBroken(err error) error {
+	var ne net.Error
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.As(err, &ne) {
+		return err
+	}
+	return &invalidResponse{err}
 }
 
 // usable reports whether the origin has neither closed nor written to an

@@ -213,6 +213,17 @@ func TestOriginProtocolViolations(t *testing.T) {
 		{"closed before a whole status line", func(c net.Conn) {
 			io.WriteString(c, "HTTP/1.1 20")
 		}},
+		// RFC 9110 §15: status codes run from 100 to 599; 099 is not an
+		// interim response, and 600 is no class at all.
+		{"status code below 100", func(c net.Conn) {
+			io.WriteString(c, "HTTP/1.1 099 X\r\nCache-Control: max-age=300\r\nContent-Length: 3\r\n\r\nabc")
+		}},
+		{"status code 000", func(c net.Conn) {
+			io.WriteString(c, "HTTP/1.1 000 X\r\nContent-Length: 3\r\n\r\nabc")
+		}},
+		{"status code 600", func(c net.Conn) {
+			io.WriteString(c, "HTTP/1.1 600 X\r\nCache-Control: max-age=300\r\nContent-Length: 3\r\n\r\nabc")
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := newRawOrigin(t, func(c net.Conn, br *bufio.Reader) {
@@ -220,8 +231,14 @@ func TestOriginProtocolViolations(t *testing.T) {
 					tc.write(c)
 				}
 			})
-			h := o.harness(t, func(opt *Options) { opt.MaxBackoff = -1 })
-			h.get("/v").expect(t, 502, "origin unreachable\n", "hoard; fwd=uri-miss; detail=origin-unreachable")
+			// One connection at most: a connection the failure left open
+			// would hold it, and the later requests would wait for it.
+			h := o.harness(t, func(opt *Options) { opt.MaxBackoff = -1; opt.MaxOriginConns = 1 })
+			for _, method := range []string{http.MethodGet, http.MethodGet, http.MethodPost} {
+				h.do(method, "/v").expect(t, 502, "origin sent an invalid response\n",
+					"hoard; fwd=")
+			}
+			h.get("/v").expect(t, 502, "", "hoard; fwd=uri-miss; detail=origin-invalid-response")
 			if n := h.store.Len(); n != 0 {
 				t.Errorf("%d entries stored", n)
 			}
