@@ -2,6 +2,7 @@ package httpcache
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -20,6 +21,24 @@ var hopByHop = [...]string{
 	"Trailer",
 	"Transfer-Encoding",
 	"Upgrade",
+}
+
+// ConnectionFields returns the names (canonical) of the fields of h that
+// its Connection field nominates, leaving out the connection-specific ones
+// above, whose meaning a proxy knows. The others describe the connection,
+// not the message (RFC 9110 §7.6.1): they take no part in its meaning, and
+// so none in selecting a stored response for it.
+func ConnectionFields(h http.Header) []string {
+	var names []string
+	for _, v := range h["Connection"] {
+		for _, name := range strings.Split(v, ",") {
+			name = http.CanonicalHeaderKey(trimOWS(name))
+			if _, ok := h[name]; ok && !slices.Contains(hopByHop[:], name) && !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+	}
+	return names
 }
 
 // RemoveHopByHop deletes from h the connection-specific fields and every

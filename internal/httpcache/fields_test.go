@@ -47,6 +47,30 @@ func show(h http.Header) string {
 	return strings.Join(parts, "; ")
 }
 
+func TestConnectionFields(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   http.Header
+		want []string
+	}{
+		{"no Connection", hdr("Accept-Language", "fr"), nil},
+		{"keep-alive and close name no field of the message (RFC 9110 §7.6.1)",
+			hdr("Connection", "keep-alive, close", "Accept", "*/*"), nil},
+		{"a nominated end-to-end field (RFC 9110 §7.6.1)",
+			hdr("Connection", "accept-language", "Accept-Language", "fr", "Accept", "*/*"), []string{"Accept-Language"}},
+		{"several lines, white space, a repeat, an absent name (RFC 9110 §7.6.1)",
+			hdr("Connection", " X-A ,x-b", "Connection", "X-A, X-Missing", "X-A", "1", "X-B", "2"), []string{"X-A", "X-B"}},
+		{"connection-specific fields are left to the proxy (RFC 9110 §7.6.1)",
+			hdr("Connection", "Upgrade, TE", "Upgrade", "websocket", "TE", "trailers"), nil},
+	}
+	for _, tt := range tests {
+		if got := ConnectionFields(tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: ConnectionFields(%s) = %q, want %q", tt.name, show(tt.in), got, tt.want)
+		}
+	}
+}
+
 func TestRemoveHopByHop(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -135,6 +135,9 @@ func newTransport(opts Options) http.RoundTripper {
 // every other method is forwarded and may invalidate (RFC 9111 §4.4).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.recoverPanic(w, r)
+	if _, ok := r.Header["Connection"]; ok {
+		r = withoutConnectionFields(r)
+	}
 	if r.Method == http.MethodConnect || r.URL.Path == "" && r.URL.Opaque != "" {
 		h.writeError(w, http.StatusMethodNotAllowed, "CONNECT is not supported by this reverse proxy",
 			httpcache.CacheStatus{Fwd: httpcache.FwdBypass, Detail: reasonBadRequest})
@@ -149,6 +152,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.serveForwarded(w, r)
+}
+
+// withoutConnectionFields returns r without the fields its Connection
+// field nominates. They describe the client's connection to Hoard, not the
+// request (RFC 9110 §7.6.1): they are not forwarded, so they must not
+// select a stored variant either. Were they kept for Vary, a client sending
+// "Accept-Language: fr" and "Connection: Accept-Language" would have the
+// origin's answer to a request without the field stored as the French
+// variant.
+func withoutConnectionFields(r *http.Request) *http.Request {
+	names := httpcache.ConnectionFields(r.Header)
+	if len(names) == 0 {
+		return r
+	}
+	r = r.WithContext(r.Context()) // a shallow copy: the server's request is left as it was
+	r.Header = r.Header.Clone()
+	for _, name := range names {
+		delete(r.Header, name)
+	}
+	return r
 }
 
 // recoverPanic turns a panic in the handler into a 500 (when nothing has

@@ -153,3 +153,23 @@ func TestWeakened304RefreshesStrongEntry(t *testing.T) {
 	h.get("/w").expect(t, 200, "body", "hoard; hit")
 	h.wantOrigin(2)
 }
+
+// A field the client's Connection field nominates is not forwarded (RFC
+// 9110 §7.6.1), so it does not select the variant the origin's answer is
+// stored as either: a client cannot store the answer to a request without
+// Accept-Language as the French variant.
+func TestConnectionNominatedFieldSelectsNoVariant(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		w.Header().Set("Vary", "Accept-Language")
+		if r.Header.Get("Accept-Language") == "fr" {
+			w.Write([]byte("bonjour"))
+			return
+		}
+		w.Write([]byte("hello"))
+	})
+	h.get("/v", "Accept-Language", "fr", "Connection", "Accept-Language").expect(t, 200, "hello", "hoard; fwd=uri-miss")
+	h.get("/v", "Accept-Language", "fr").expect(t, 200, "bonjour", "hoard; fwd=vary-miss")
+	h.get("/v", "Accept-Language", "fr").expect(t, 200, "bonjour", "hoard; hit")
+	h.get("/v").expect(t, 200, "hello", "hoard; hit")
+}
