@@ -92,7 +92,20 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 		drain(resp.Body)
 		return
 	}
-	if resp.StatusCode == http.StatusNotModified && len(candidates) > 0 {
+	if resp.StatusCode == http.StatusNotModified && len(candidates) == 0 {
+		// A 304 answers a conditional request only (RFC 9110 §15.4.5), and
+		// this one had no conditions: the client's were taken off. Passed
+		// on, it would tell the client its own copy is current, which
+		// nobody checked.
+		drain(resp.Body)
+		err := &originError{err: &invalidResponse{errors.New("304 Not Modified to a request without conditions")}}
+		if f != nil {
+			f.fail(err)
+		}
+		h.failOrigin(w, r, err, found.fwd, false)
+		return
+	}
+	if resp.StatusCode == http.StatusNotModified {
 		drain(resp.Body)
 		if h.refresh(w, r, reqCC, primary, found, candidates, resp, requestTime, responseTime, t, f) {
 			return

@@ -173,3 +173,15 @@ func TestConnectionNominatedFieldSelectsNoVariant(t *testing.T) {
 	h.get("/v", "Accept-Language", "fr").expect(t, 200, "bonjour", "hoard; hit")
 	h.get("/v").expect(t, 200, "hello", "hoard; hit")
 }
+
+// A 304 to a request Hoard sent without conditions (it takes the client's
+// off to fetch the whole response) answers nothing: the client gets a 502,
+// not a 304 that would tell it its own copy is current.
+func TestUnconditional304IsInvalid(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"x"`)
+		w.WriteHeader(http.StatusNotModified)
+	})
+	h.get("/c", "If-None-Match", `"client"`).expect(t, 502, "origin sent an invalid response\n",
+		"hoard; fwd=uri-miss; detail=origin-invalid-response")
+}
