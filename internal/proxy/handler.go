@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -138,8 +139,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if _, ok := r.Header["Connection"]; ok {
 		r = withoutConnectionFields(r)
 	}
-	if r.Method == http.MethodConnect || r.URL.Path == "" && r.URL.Opaque != "" {
-		h.writeError(w, http.StatusMethodNotAllowed, "CONNECT is not supported by this reverse proxy",
+	if r.Method == http.MethodConnect {
+		// A tunnel is no resource of the origin's: 501, the answer to a
+		// method the server supports for no resource (RFC 9110 §15.6.2).
+		h.writeError(w, http.StatusNotImplemented, "CONNECT is not supported by this reverse proxy",
+			httpcache.CacheStatus{Fwd: httpcache.FwdBypass, Detail: reasonBadRequest})
+		return
+	}
+	if why := badTarget(r); why != "" {
+		h.writeError(w, http.StatusBadRequest, why,
 			httpcache.CacheStatus{Fwd: httpcache.FwdBypass, Detail: reasonBadRequest})
 		return
 	}
@@ -152,6 +160,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.serveForwarded(w, r)
+}
+
+// badTarget says what is wrong with a request target net/http accepted but
+// HTTP does not, or returns "" for a good one: the asterisk form is for
+// OPTIONS only (RFC 9112 §3.2.4), a target has no fragment (§3.2), and an
+// absolute http URI needs a host (RFC 9110 §4.2.1) and a path that is not
+// opaque.
+func badTarget(r *http.Request) string {
+	switch {
+	case r.RequestURI == "*" && r.Method != http.MethodOptions:
+		return "the request target * is for OPTIONS only"
+	case r.URL.Opaque != "" || strings.Contains(r.RequestURI, "#"):
+		return "invalid request target"
+	case r.URL.Scheme != "" && r.URL.Host == "":
+		return "an absolute request target needs a host"
+	}
+	return ""
 }
 
 // withoutConnectionFields returns r without the fields its Connection

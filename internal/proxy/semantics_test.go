@@ -1,6 +1,9 @@
 package proxy
 
 import (
+	"bufio"
+	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -184,4 +187,41 @@ func TestUnconditional304IsInvalid(t *testing.T) {
 	})
 	h.get("/c", "If-None-Match", `"client"`).expect(t, 502, "origin sent an invalid response\n",
 		"hoard; fwd=uri-miss; detail=origin-invalid-response")
+}
+
+// Request targets net/http accepts but HTTP does not get a 400, and CONNECT,
+// which a reverse proxy supports for no resource, a 501; none reaches the
+// origin.
+func TestBadRequestTargets(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Write([]byte("page"))
+	})
+	addr := strings.TrimPrefix(h.front.URL, "http://")
+	for _, tc := range []struct {
+		line string
+		want int
+	}{
+		{"GET * HTTP/1.1", 400},             // RFC 9112 §3.2.4: OPTIONS only
+		{"GET http:/no-host HTTP/1.1", 400}, // RFC 9110 §4.2.1: no host
+		{"GET http:opaque HTTP/1.1", 400},
+		{"GET /page?q#frag HTTP/1.1", 400}, // RFC 9112 §3.2: no fragment
+		{"CONNECT example.com:443 HTTP/1.1", 501},
+	} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "%s\r\nHost: %s\r\nConnection: close\r\n\r\n", tc.line, addr)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.line, err)
+		}
+		resp.Body.Close()
+		conn.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: status %d, want %d", tc.line, resp.StatusCode, tc.want)
+		}
+	}
+	h.wantOrigin(0)
 }
