@@ -17,6 +17,7 @@ const (
 	reasonOnlyIfCached      httpcache.Reason = "only-if-cached"
 	reasonBadRequest        httpcache.Reason = "bad-request"
 	reasonPrecondition      httpcache.Reason = "precondition"
+	reasonMaxForwards       httpcache.Reason = "max-forwards"
 
 	reasonStaleWhileRevalidate httpcache.Reason = "stale-while-revalidate"
 	reasonStaleIfError         httpcache.Reason = "stale-if-error"

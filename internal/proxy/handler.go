@@ -13,8 +13,10 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -151,6 +153,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			httpcache.CacheStatus{Fwd: httpcache.FwdBypass, Detail: reasonBadRequest})
 		return
 	}
+	if r.Method == http.MethodOptions || r.Method == http.MethodTrace {
+		if n, ok := maxForwards(r.Header); ok {
+			if n == 0 {
+				h.answerAsFinalRecipient(w, r)
+				return
+			}
+			r = r.WithContext(r.Context())
+			r.Header = r.Header.Clone()
+			r.Header.Set("Max-Forwards", strconv.FormatInt(n-1, 10))
+		}
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		h.serveCacheable(w, r, true)
@@ -160,6 +173,49 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.serveForwarded(w, r)
+}
+
+// maxForwards returns the value of a request's Max-Forwards field (RFC
+// 9110 §7.6.2), and false when it has none or none that is a number.
+func maxForwards(h http.Header) (int64, bool) {
+	vs := h["Max-Forwards"]
+	if len(vs) != 1 || vs[0] == "" || strings.Trim(vs[0], "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(vs[0], 10, 64)
+	if err != nil {
+		return math.MaxInt64, true // more digits than int64 holds: very many hops
+	}
+	return n, true
+}
+
+// answerAsFinalRecipient answers an OPTIONS or TRACE that may be forwarded
+// no further (Max-Forwards: 0, RFC 9110 §7.6.2) as its final recipient:
+// OPTIONS with the methods Hoard handles (§9.3.7), TRACE with the request
+// it received as message/http, without the fields that carry credentials
+// (§9.3.8).
+func (h *Handler) answerAsFinalRecipient(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Cache-Status", httpcache.CacheStatus{Fwd: httpcache.FwdMethod, Detail: reasonMaxForwards}.String(h.opts.Name))
+	if r.Method == http.MethodOptions {
+		hdr.Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE")
+		hdr.Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s %s\r\nHost: %s\r\n", r.Method, r.RequestURI, r.Proto, r.Host)
+	echo := r.Header.Clone()
+	for _, name := range [...]string{"Authorization", "Proxy-Authorization", "Cookie"} {
+		delete(echo, name)
+	}
+	echo.Write(&b)
+	b.WriteString("\r\n")
+	hdr.Set("Content-Type", "message/http")
+	hdr.Set("Content-Length", strconv.Itoa(b.Len()))
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, b.String())
 }
 
 // badTarget says what is wrong with a request target net/http accepted but

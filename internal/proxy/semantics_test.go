@@ -225,3 +225,31 @@ func TestBadRequestTargets(t *testing.T) {
 	}
 	h.wantOrigin(0)
 }
+
+// OPTIONS and TRACE with Max-Forwards (RFC 9110 §7.6.2): at 0 Hoard answers
+// them itself, as their final recipient; above 0 it forwards them with the
+// value less one.
+func TestMaxForwards(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Seen-Max-Forwards", r.Header.Get("Max-Forwards"))
+	})
+	r := h.do(http.MethodOptions, "/m", "Max-Forwards", "0")
+	if r.status != 200 || !strings.Contains(r.header.Get("Allow"), "GET") {
+		t.Errorf("OPTIONS, Max-Forwards 0: %d, Allow %q", r.status, r.header.Get("Allow"))
+	}
+	r = h.do(http.MethodTrace, "/m", "Max-Forwards", "0", "X-Probe", "p1", "Cookie", "secret=1")
+	if r.status != 200 || r.header.Get("Content-Type") != "message/http" ||
+		!strings.HasPrefix(r.body, "TRACE /m HTTP/1.1\r\n") || !strings.Contains(r.body, "X-Probe: p1\r\n") {
+		t.Errorf("TRACE, Max-Forwards 0: %d %q\n%s", r.status, r.header.Get("Content-Type"), r.body)
+	}
+	if strings.Contains(r.body, "secret") {
+		t.Errorf("TRACE echoed the Cookie field:\n%s", r.body)
+	}
+	h.wantOrigin(0)
+	for _, method := range []string{http.MethodOptions, http.MethodTrace} {
+		if r = h.do(method, "/m", "Max-Forwards", "5"); r.header.Get("X-Seen-Max-Forwards") != "4" {
+			t.Errorf("%s, Max-Forwards 5: the origin saw %q, want 4", method, r.header.Get("X-Seen-Max-Forwards"))
+		}
+	}
+	h.wantOrigin(2)
+}
