@@ -83,6 +83,18 @@ func splitETags(v string) (tags []eTag, any bool) {
 //   - otherwise If-Modified-Since: true when the stored Last-Modified (or,
 //     lacking one, Date) is no later than its date.
 func NotModified(req, stored http.Header) bool {
+	return notModified(req, stored, true)
+}
+
+// NotModifiedByOrigin is NotModified as an origin server evaluates it on
+// its current response (RFC 9110 §13.2.2): If-Modified-Since needs a
+// Last-Modified, and is ignored without one (§13.1.3). The Date stand-in
+// is for stored responses only (RFC 9111 §4.3.2).
+func NotModifiedByOrigin(req, resp http.Header) bool {
+	return notModified(req, resp, false)
+}
+
+func notModified(req, stored http.Header, dateStandsIn bool) bool {
 	if inm := req["If-None-Match"]; len(inm) > 0 {
 		current, ok := parseETag(stored.Get("ETag"))
 		for _, line := range inm {
@@ -108,7 +120,7 @@ func NotModified(req, stored http.Header) bool {
 	var last time.Time
 	if lm, ok := headerDate(stored, "Last-Modified"); ok {
 		last = lm
-	} else if d, ok := headerDate(stored, "Date"); ok {
+	} else if d, ok := headerDate(stored, "Date"); ok && dateStandsIn {
 		last = d
 	} else {
 		return false

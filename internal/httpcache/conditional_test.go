@@ -83,6 +83,35 @@ func TestNotModified(t *testing.T) {
 	}
 }
 
+func TestNotModifiedByOrigin(t *testing.T) {
+	t.Parallel()
+	lm := httpDate(t0)
+	after := httpDate(t0.Add(time.Hour))
+	tests := []struct {
+		name string
+		req  http.Header
+		resp http.Header
+		want bool
+	}{
+		{"If-None-Match matches the ETag (RFC 9110 §13.1.2)",
+			hdr("If-None-Match", `"a"`), hdr("ETag", `"a"`), true},
+		{"If-Modified-Since not before Last-Modified (RFC 9110 §13.1.3)",
+			hdr("If-Modified-Since", after), hdr("Last-Modified", lm), true},
+		// RFC 9110 §13.1.3: "A recipient MUST ignore the If-Modified-Since
+		// header field if ... the resource does not have a modification date
+		// available." Date stands in for stored responses only (RFC 9111
+		// §4.3.2).
+		{"If-Modified-Since ignored without Last-Modified (RFC 9110 §13.1.3)",
+			hdr("If-Modified-Since", after), hdr("Date", lm), false},
+	}
+	for _, tt := range tests {
+		if got := NotModifiedByOrigin(tt.req, tt.resp); got != tt.want {
+			t.Errorf("%s: NotModifiedByOrigin(request %s, response %s) = %v, want %v",
+				tt.name, show(tt.req), show(tt.resp), got, tt.want)
+		}
+	}
+}
+
 func TestNotModifiedHeader(t *testing.T) {
 	t.Parallel()
 	stored := hdr(

@@ -28,11 +28,20 @@ var hopByHop = [...]string{
 // above, whose meaning a proxy knows. The others describe the connection,
 // not the message (RFC 9110 §7.6.1): they take no part in its meaning, and
 // so none in selecting a stored response for it.
+//
+// The usual values, "keep-alive" and "close", cost no allocation: most
+// clients send one of them with every request.
 func ConnectionFields(h http.Header) []string {
 	var names []string
 	for _, v := range h["Connection"] {
-		for _, name := range strings.Split(v, ",") {
-			name = http.CanonicalHeaderKey(trimOWS(name))
+		for v != "" {
+			var token string
+			token, v, _ = strings.Cut(v, ",")
+			token = trimOWS(token)
+			if token == "" || strings.EqualFold(token, "keep-alive") || strings.EqualFold(token, "close") {
+				continue
+			}
+			name := http.CanonicalHeaderKey(token)
 			if _, ok := h[name]; ok && !slices.Contains(hopByHop[:], name) && !slices.Contains(names, name) {
 				names = append(names, name)
 			}

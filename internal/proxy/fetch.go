@@ -92,11 +92,12 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 		drain(resp.Body)
 		return
 	}
-	if resp.StatusCode == http.StatusNotModified && len(candidates) == 0 {
+	if resp.StatusCode == http.StatusNotModified &&
+		out.Header["If-None-Match"] == nil && out.Header["If-Modified-Since"] == nil {
 		// A 304 answers a conditional request only (RFC 9110 §15.4.5), and
-		// this one had no conditions: the client's were taken off. Passed
-		// on, it would tell the client its own copy is current, which
-		// nobody checked.
+		// this one had no conditions: the client's were taken off, and no
+		// stored response offered a validator. Passed on, it would tell
+		// the client its own copy is current, which nobody checked.
 		drain(resp.Body)
 		err := &originError{err: &invalidResponse{errors.New("304 Not Modified to a request without conditions")}}
 		if f != nil {
@@ -230,7 +231,7 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 	header.Set("Age", httpcache.FormatAge(age))
 	header.Set("Content-Length", strconv.FormatInt(c.entry.Size, 10))
 	h.stream(w, r, response{status: status, header: header, body: body, length: c.entry.Size, received: responseTime,
-		cached: true}, bw, cs, after, f)
+		conditions: byCache}, bw, cs, after, f)
 	return true
 }
 
@@ -329,7 +330,17 @@ func (h *Handler) storeAndServe(w http.ResponseWriter, r *http.Request, reqCC ht
 	}
 	cs.Stored = bw != nil
 	h.stream(w, r, response{status: resp.StatusCode, header: resp.Header, body: resp.Body, length: resp.ContentLength,
-		shared: shared, received: responseTime, cached: bw != nil}, bw, cs, after, f)
+		shared: shared, received: responseTime, conditions: conditionsOn(bw)}, bw, cs, after, f)
+}
+
+// conditionsOn says who answers the conditions taken off a fetch: the
+// cache when the response is being stored, else Hoard in the origin's
+// place.
+func conditionsOn(bw store.BodyWriter) conditionsBy {
+	if bw != nil {
+		return byCache
+	}
+	return byHoardForOrigin
 }
 
 // put starts storing an entry, logging (not failing the request) when the

@@ -26,12 +26,26 @@ type response struct {
 	// received is when the response arrived, the ResponseTime it is stored
 	// with: late followers of its flight find it in the store by it.
 	received time.Time
-	// cached is set when the response is stored, being stored, or made
-	// from a stored one: the client's conditions are then answered from
-	// it. Otherwise the cache holds nothing to evaluate them on, and the
-	// response goes to the client as it came (RFC 9111 §4.3.2).
-	cached bool
+	// conditions says who answers the client's conditions on it.
+	conditions conditionsBy
 }
+
+// conditionsBy says who evaluates a client's If-None-Match and
+// If-Modified-Since on a response.
+type conditionsBy uint8
+
+const (
+	// byOrigin: they went to the origin with the request, which answered
+	// them; Hoard passes its answer on.
+	byOrigin conditionsBy = iota
+	// byHoardForOrigin: Hoard took them off to fetch the whole response,
+	// which it does not store: it answers them as the origin would have
+	// (RFC 9110 §13.2.2), without the cache's Date stand-in.
+	byHoardForOrigin
+	// byCache: the response is stored, being stored, or made from a stored
+	// one (RFC 9111 §4.3.2).
+	byCache
+)
 
 // serveStored answers a request from a stored response (RFC 9111 §4),
 // adding Age (§5.1) and answering the client's own conditions (RFC 9110
@@ -63,7 +77,7 @@ func (h *Handler) writeStored(w http.ResponseWriter, r *http.Request, e store.En
 		out["Content-Length"] = []string{strconv.FormatInt(e.Size, 10)}
 	}
 	h.finishHeader(out, cs)
-	if h.answerConditional(w, r, e.Status, header) {
+	if h.answerConditional(w, r, e.Status, header, true) {
 		return
 	}
 	switch ranges, outcome := rangeRequest(r, e.Status, header, e.Size); outcome {
@@ -132,8 +146,11 @@ func (h *Handler) cacheStatusField(cs httpcache.CacheStatus) []string {
 // answerConditional sends 304 Not Modified when the client's GET or HEAD
 // conditions are met by a 200 (RFC 9110 §13.2.2, §15.4.5), and reports
 // whether it did.
-func (h *Handler) answerConditional(w http.ResponseWriter, r *http.Request, status int, header http.Header) bool {
-	if status != http.StatusOK || !httpcache.NotModified(r.Header, header) {
+func (h *Handler) answerConditional(w http.ResponseWriter, r *http.Request, status int, header http.Header, stored bool) bool {
+	if status != http.StatusOK {
+		return false
+	}
+	if stored && !httpcache.NotModified(r.Header, header) || !stored && !httpcache.NotModifiedByOrigin(r.Header, header) {
 		return false
 	}
 	out := w.Header()
@@ -268,8 +285,8 @@ func (h *Handler) writeClientHeader(w http.ResponseWriter, r *http.Request, resp
 		out[k] = vs
 	}
 	h.finishHeader(out, cs)
-	if resp.cached && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
-		h.answerConditional(w, r, resp.status, resp.header) {
+	if resp.conditions != byOrigin && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		h.answerConditional(w, r, resp.status, resp.header, resp.conditions == byCache) {
 		return nil, false
 	}
 	wantsBody := r.Method != http.MethodHead && bodyAllowed(resp.status)

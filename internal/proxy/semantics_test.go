@@ -84,18 +84,44 @@ func TestRequestRefusalsLeaveTheStoredResponse(t *testing.T) {
 	}
 }
 
-// A client's condition is answered from what Hoard stores. A response it
-// does not store goes to the client as the origin sent it: Hoard has
-// nothing to evaluate the condition on (RFC 9111 §4.3.2), and a response
-// without Last-Modified has no modification date to compare (RFC 9110
-// §13.1.3).
-func TestConditionOnAnUnstoredResponse(t *testing.T) {
+// A client's conditions, taken off a miss, are answered on a response
+// Hoard does not store as its origin would have answered them (RFC 9110
+// §13.2.2): by its ETag and its Last-Modified, never by its Date, which
+// only stands in for a stored response's Last-Modified (RFC 9111 §4.3.2).
+func TestConditionsOnAnUnstoredResponse(t *testing.T) {
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
+		switch r.URL.Path {
+		case "/etag":
+			w.Header().Set("ETag", `"v1"`)
+		case "/lm":
+			w.Header().Set("Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT")
+		}
 		w.Write([]byte("fresh every time"))
 	})
 	later := h.clock.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
-	h.get("/n", "If-Modified-Since", later).expect(t, 200, "fresh every time", "hoard; fwd=uri-miss")
+	h.get("/date", "If-Modified-Since", later).expect(t, 200, "fresh every time", "hoard; fwd=uri-miss")
+	h.get("/etag", "If-None-Match", `"v1"`).expect(t, 304, "", "hoard; fwd=uri-miss")
+	h.get("/etag", "If-None-Match", `"v0"`).expect(t, 200, "fresh every time", "hoard; fwd=uri-miss")
+	h.get("/lm", "If-Modified-Since", later).expect(t, 304, "", "hoard; fwd=uri-miss")
+}
+
+// A stale stored response without validators is fetched again without
+// conditions; a 304 to that fetch answers nothing and refreshes nothing.
+func TestUnconditional304DoesNotRefresh(t *testing.T) {
+	n := 0
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		n++
+		w.Header().Set("Cache-Control", "max-age=1")
+		if n > 1 {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Write([]byte("v1"))
+	})
+	h.get("/u").expect(t, 200, "v1", "hoard; fwd=uri-miss")
+	h.clock.Advance(2 * time.Second)
+	h.get("/u").expect(t, 502, "", "hoard; fwd=stale; detail=origin-invalid-response")
 }
 
 // only-if-cached with a precondition that only the origin answers: 504
