@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -278,3 +279,46 @@ func TestStoredResponsesOfEverySizeOnOneConnection(t *testing.T) {
 	}
 	h.wantOrigin(int64(len(sizes)))
 }
+
+// A stored body larger than maxBodyWrite leaves in pieces, and arrives
+// whole and in order, on a hit as on the miss that stored it.
+func TestLargeStoredBodyInPieces(t *testing.T) {
+	body := make([]byte, 2*maxBodyWrite+12345)
+	for i := range body {
+		body[i] = byte(i % 251)
+	}
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Write(body)
+	})
+	h.get("/big").expect(t, 200, string(body), "hoard; fwd=uri-miss")
+	h.get("/big").expect(t, 200, string(body), "hoard; hit")
+	h.get("/big", "Range", "bytes=600000-600009").expect(t, 206, string(body[600000:600010]), "hoard; hit")
+}
+
+// splitWriter passes every byte on, in order, in writes of at most
+// maxBodyWrite.
+func TestSplitWriter(t *testing.T) {
+	var sizes []int
+	var got []byte
+	w := writerFunc(func(p []byte) (int, error) {
+		sizes = append(sizes, len(p))
+		got = append(got, p...)
+		return len(p), nil
+	})
+	in := make([]byte, 2*maxBodyWrite+1)
+	for i := range in {
+		in[i] = byte(i)
+	}
+	n, err := splitWriter{w}.Write(in)
+	if n != len(in) || err != nil || !bytes.Equal(got, in) {
+		t.Fatalf("wrote %d, %v; bytes equal: %v", n, err, bytes.Equal(got, in))
+	}
+	if want := []int{maxBodyWrite, maxBodyWrite, 1}; !slices.Equal(sizes, want) {
+		t.Errorf("writes of %v, want %v", sizes, want)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -100,7 +100,11 @@ func (h *Handler) writeStored(w http.ResponseWriter, r *http.Request, e store.En
 		gc.hold()
 		defer gc.release() // a second release does nothing
 	}
-	_, err := io.Copy(w, body)
+	var dst io.Writer = w
+	if e.Size > maxBodyWrite {
+		dst = splitWriter{w}
+	}
+	_, err := io.Copy(dst, body)
 	if f, ok := w.(http.Flusher); ok && gc != nil && err == nil {
 		f.Flush()
 		err = gc.release()
@@ -108,6 +112,34 @@ func (h *Handler) writeStored(w http.ResponseWriter, r *http.Request, e store.En
 	if err != nil {
 		h.opts.Logger.Debug("client write failed", "path", r.URL.Path, "error", err)
 	}
+}
+
+// maxBodyWrite is the most of a stored body written to a client in one
+// call. One write of a whole large body is one system call that copies it
+// all while the connection's goroutine waits; in pieces, the copies
+// interleave with the other connections'. On hot 1 MiB hits, in six
+// alternating rounds, 512 KiB pieces had a p99 of 43 to 57 ms (median 44)
+// against 52 to 66 ms (median 56) for one write, and served about 5% more
+// requests (bench/README.md).
+const maxBodyWrite = 512 << 10
+
+// splitWriter writes in pieces of at most maxBodyWrite.
+type splitWriter struct{ w io.Writer }
+
+func (s splitWriter) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		n, err := s.w.Write(p[:min(len(p), maxBodyWrite)])
+		written += n
+		if err == nil && n == 0 {
+			err = io.ErrShortWrite
+		}
+		if err != nil {
+			return written, err
+		}
+		p = p[n:]
+	}
+	return written, nil
 }
 
 // finishHeader adds Via (RFC 9110 §7.6.3) and Cache-Status (RFC 9211) to a
