@@ -274,7 +274,7 @@ func (h *Handler) follow(w http.ResponseWriter, r *http.Request, f *flight, fwd 
 	cs := f.cs
 	cs.Stored, cs.Collapsed = false, true
 	h.stream(w, r, response{status: f.status, header: f.header, body: &flightReader{ctx: r.Context(), f: f}, length: f.length,
-		conditions: byCache}, nil, cs, nil, nil)
+		conditions: byHoardForOrigin}, nil, cs, nil, nil)
 }
 
 // followLate answers a follower that joined after the first bytes of a

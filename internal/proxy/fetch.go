@@ -330,17 +330,7 @@ func (h *Handler) storeAndServe(w http.ResponseWriter, r *http.Request, reqCC ht
 	}
 	cs.Stored = bw != nil
 	h.stream(w, r, response{status: resp.StatusCode, header: resp.Header, body: resp.Body, length: resp.ContentLength,
-		shared: shared, received: responseTime, conditions: conditionsOn(bw)}, bw, cs, after, f)
-}
-
-// conditionsOn says who answers the conditions taken off a fetch: the
-// cache when the response is being stored, else Hoard in the origin's
-// place.
-func conditionsOn(bw store.BodyWriter) conditionsBy {
-	if bw != nil {
-		return byCache
-	}
-	return byHoardForOrigin
+		shared: shared, received: responseTime, conditions: byHoardForOrigin}, bw, cs, after, f)
 }
 
 // put starts storing an entry, logging (not failing the request) when the

@@ -38,12 +38,14 @@ const (
 	// byOrigin: they went to the origin with the request, which answered
 	// them; Hoard passes its answer on.
 	byOrigin conditionsBy = iota
-	// byHoardForOrigin: Hoard took them off to fetch the whole response,
-	// which it does not store: it answers them as the origin would have
-	// (RFC 9110 §13.2.2), without the cache's Date stand-in.
+	// byHoardForOrigin: Hoard took them off to fetch the whole response:
+	// it answers them on that response as the origin would have (RFC 9110
+	// §13.2.2), without the Date stand-in. The response may be on its way
+	// into the store, but is not stored yet: a body that turns out too
+	// large is dropped after the header has gone.
 	byHoardForOrigin
-	// byCache: the response is stored, being stored, or made from a stored
-	// one (RFC 9111 §4.3.2).
+	// byCache: the response is one the store holds, or made from one (RFC
+	// 9111 §4.3.2).
 	byCache
 )
 

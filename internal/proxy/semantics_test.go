@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hoard-cache/hoard/internal/store/memory"
 )
 
 // Over real HTTP, the storing and reuse rules where a response or a request
@@ -104,6 +106,27 @@ func TestConditionsOnAnUnstoredResponse(t *testing.T) {
 	h.get("/etag", "If-None-Match", `"v1"`).expect(t, 304, "", "hoard; fwd=uri-miss")
 	h.get("/etag", "If-None-Match", `"v0"`).expect(t, 200, "fresh every time", "hoard; fwd=uri-miss")
 	h.get("/lm", "If-Modified-Since", later).expect(t, 304, "", "hoard; fwd=uri-miss")
+}
+
+// A response on its way into the store is not stored yet: a chunked body
+// that turns out larger than the store takes is dropped after the header
+// has gone. So a fetched response answers the client's conditions as its
+// origin would, never by the Date that stands in for a stored response's
+// missing Last-Modified.
+func TestConditionsOnAResponseTooLargeToKeep(t *testing.T) {
+	body := strings.Repeat("x", 8000)
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Write([]byte(body[:4000]))
+		w.(http.Flusher).Flush() // chunked: the length is not known up front
+		w.Write([]byte(body[4000:]))
+	}, func(o *Options) {
+		o.MaxObjectSize = 5000
+		o.Store, _ = memory.New(memory.Options{MaxBytes: 64 << 20, MaxObjectSize: 5000})
+	})
+	later := h.clock.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
+	h.get("/c", "If-Modified-Since", later).expect(t, 200, body, "hoard; fwd=uri-miss")
+	h.get("/c").expect(t, 200, body, "hoard; fwd=uri-miss")
 }
 
 // A stale stored response without validators is fetched again without
