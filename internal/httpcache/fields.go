@@ -1,6 +1,7 @@
 package httpcache
 
 import (
+	"iter"
 	"net/http"
 	"slices"
 	"strings"
@@ -23,6 +24,23 @@ var hopByHop = [...]string{
 	"Upgrade",
 }
 
+// connectionOptions yields the options of h's Connection field lines (RFC
+// 9110 §7.6.1), trimmed, without empty ones. It allocates nothing.
+func connectionOptions(h http.Header) iter.Seq[string] {
+	lines := h["Connection"]
+	return func(yield func(string) bool) {
+		for _, v := range lines {
+			for v != "" {
+				var option string
+				option, v, _ = strings.Cut(v, ",")
+				if option = trimOWS(option); option != "" && !yield(option) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // ConnectionFields returns the names (canonical) of the fields of h that
 // its Connection field nominates, leaving out the connection-specific ones
 // above, whose meaning a proxy knows. The others describe the connection,
@@ -33,18 +51,13 @@ var hopByHop = [...]string{
 // clients send one of them with every request.
 func ConnectionFields(h http.Header) []string {
 	var names []string
-	for _, v := range h["Connection"] {
-		for v != "" {
-			var token string
-			token, v, _ = strings.Cut(v, ",")
-			token = trimOWS(token)
-			if token == "" || strings.EqualFold(token, "keep-alive") || strings.EqualFold(token, "close") {
-				continue
-			}
-			name := http.CanonicalHeaderKey(token)
-			if _, ok := h[name]; ok && !slices.Contains(hopByHop[:], name) && !slices.Contains(names, name) {
-				names = append(names, name)
-			}
+	for option := range connectionOptions(h) {
+		if strings.EqualFold(option, "keep-alive") || strings.EqualFold(option, "close") {
+			continue
+		}
+		name := http.CanonicalHeaderKey(option)
+		if _, ok := h[name]; ok && !slices.Contains(hopByHop[:], name) && !slices.Contains(names, name) {
+			names = append(names, name)
 		}
 	}
 	return names
@@ -53,12 +66,8 @@ func ConnectionFields(h http.Header) []string {
 // RemoveHopByHop deletes from h the connection-specific fields and every
 // field that Connection names (RFC 9110 §7.6.1).
 func RemoveHopByHop(h http.Header) {
-	for _, v := range h["Connection"] {
-		for _, name := range strings.Split(v, ",") {
-			if name = trimOWS(name); name != "" {
-				h.Del(name)
-			}
-		}
+	for option := range connectionOptions(h) {
+		h.Del(option)
 	}
 	for _, name := range hopByHop {
 		h.Del(name)

@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -122,7 +121,7 @@ func (h *Handler) roundTripTo(w http.ResponseWriter, out *http.Request) (*http.R
 		// The origin client refuses these itself; net/http's Transport
 		// returns them as final responses.
 		resp.Body.Close()
-		err = &invalidResponse{fmt.Errorf("status code %d", resp.StatusCode)}
+		err = badStatus(resp.StatusCode)
 	}
 	if err != nil {
 		cancel(nil)

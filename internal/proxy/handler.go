@@ -159,8 +159,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				h.answerAsFinalRecipient(w, r)
 				return
 			}
-			r = r.WithContext(r.Context())
-			r.Header = r.Header.Clone()
+			r = withOwnHeader(r)
 			r.Header.Set("Max-Forwards", strconv.FormatInt(n-1, 10))
 		}
 	}
@@ -247,11 +246,18 @@ func withoutConnectionFields(r *http.Request) *http.Request {
 	if len(names) == 0 {
 		return r
 	}
-	r = r.WithContext(r.Context()) // a shallow copy: the server's request is left as it was
-	r.Header = r.Header.Clone()
+	r = withOwnHeader(r)
 	for _, name := range names {
 		delete(r.Header, name)
 	}
+	return r
+}
+
+// withOwnHeader returns a shallow copy of r with a copy of its header, to
+// change: the server's request is left as it was.
+func withOwnHeader(r *http.Request) *http.Request {
+	r = r.WithContext(r.Context())
+	r.Header = r.Header.Clone()
 	return r
 }
 

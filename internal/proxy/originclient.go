@@ -496,7 +496,7 @@ func (pc *originConn) readResponse(r *http.Request) (*http.Response, error) {
 		}
 		switch {
 		case !validStatus(resp.StatusCode):
-			return nil, &invalidResponse{fmt.Errorf("status code %d", resp.StatusCode)}
+			return nil, badStatus(resp.StatusCode)
 		case resp.StatusCode == http.StatusSwitchingProtocols:
 			return nil, &invalidResponse{errUnexpectedSwitch}
 		case resp.StatusCode >= 200:
@@ -515,6 +515,9 @@ func (pc *originConn) readResponse(r *http.Request) (*http.Response, error) {
 // from 100 to 599 (RFC 9110 §15). Anything else is not an HTTP response,
 // and in particular not an interim one.
 func validStatus(code int) bool { return code >= 100 && code <= 599 }
+
+// badStatus is the error for a response with a status code that is not one.
+func badStatus(code int) error { return &invalidResponse{fmt.Errorf("status code %d", code)} }
 
 // invalidResponse is an origin answer that is not HTTP/1.1, as opposed to
 // a connection that broke or timed out.

@@ -79,7 +79,7 @@ func (h *Handler) writeStored(w http.ResponseWriter, r *http.Request, e store.En
 		out["Content-Length"] = []string{strconv.FormatInt(e.Size, 10)}
 	}
 	h.finishHeader(out, cs)
-	if h.answerConditional(w, r, e.Status, header, true) {
+	if h.answerConditional(w, r, e.Status, header, byCache) {
 		return
 	}
 	switch ranges, outcome := rangeRequest(r, e.Status, header, e.Size); outcome {
@@ -178,13 +178,14 @@ func (h *Handler) cacheStatusField(cs httpcache.CacheStatus) []string {
 }
 
 // answerConditional sends 304 Not Modified when the client's GET or HEAD
-// conditions are met by a 200 (RFC 9110 §13.2.2, §15.4.5), and reports
-// whether it did.
-func (h *Handler) answerConditional(w http.ResponseWriter, r *http.Request, status int, header http.Header, stored bool) bool {
-	if status != http.StatusOK {
-		return false
+// conditions, evaluated as by says, are met by a 200 (RFC 9110 §13.2.2,
+// §15.4.5), and reports whether it did.
+func (h *Handler) answerConditional(w http.ResponseWriter, r *http.Request, status int, header http.Header, by conditionsBy) bool {
+	notModified := httpcache.NotModifiedByOrigin
+	if by == byCache {
+		notModified = httpcache.NotModified
 	}
-	if stored && !httpcache.NotModified(r.Header, header) || !stored && !httpcache.NotModifiedByOrigin(r.Header, header) {
+	if by == byOrigin || status != http.StatusOK || !notModified(r.Header, header) {
 		return false
 	}
 	out := w.Header()
@@ -319,8 +320,8 @@ func (h *Handler) writeClientHeader(w http.ResponseWriter, r *http.Request, resp
 		out[k] = vs
 	}
 	h.finishHeader(out, cs)
-	if resp.conditions != byOrigin && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
-		h.answerConditional(w, r, resp.status, resp.header, resp.conditions == byCache) {
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		h.answerConditional(w, r, resp.status, resp.header, resp.conditions) {
 		return nil, false
 	}
 	wantsBody := r.Method != http.MethodHead && bodyAllowed(resp.status)
