@@ -1,0 +1,438 @@
+package front
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Connection states, for Shutdown: an idle connection waits for the first
+// byte of its next request and may be closed at once.
+const (
+	stateActive int32 = iota
+	stateIdle
+	stateClosed
+)
+
+const (
+	// readSize is the connection's read buffer, and so the largest request
+	// head the front end parses; a longer one goes to net/http, which
+	// allows Fallback.MaxHeaderBytes.
+	readSize = 4 << 10
+	// writeSize is the most response bytes gathered before a system call:
+	// a larger body leaves with what is gathered in one writev.
+	writeSize = 4 << 10
+	// preSize is the most body held before the header is sent, as
+	// net/http does, so that a small body written by a handler that sets
+	// no Content-Length still gets one.
+	preSize = 2 << 10
+)
+
+// aLongTimeAgo is a deadline in the past, which wakes a blocked read.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// conn is one client connection served by the front end.
+type conn struct {
+	s          *Server
+	rwc        net.Conn
+	ctx        context.Context
+	remoteAddr string
+	state      atomic.Int32
+
+	br       *bufio.Reader
+	out      []byte    // response bytes not sent yet, at most writeSize
+	werr     error     // the first error writing to rwc
+	deadline time.Time // the read deadline set last; zero: none
+
+	// The watch: a read started when the handler waits for something, to
+	// cancel its request's context if the client goes away.
+	watchDone    chan struct{} // nil: no watch running
+	watchAborted atomic.Bool
+	watchBuf     [1]byte
+	watchByte    bool // watchBuf holds the first byte of the next request
+	pipelined    bool // the next request was already read when the handler started
+
+	// Reused from request to request: the handler must not keep them past
+	// its return, as net/http's documentation of ResponseWriter says.
+	res     response
+	header  http.Header
+	pre     [preSize]byte
+	keys    []string
+	dateSec int64
+	date    []byte
+}
+
+func newConn(s *Server, rwc net.Conn, ctx context.Context) *conn {
+	c := &conn{s: s, rwc: rwc, ctx: ctx, remoteAddr: rwc.RemoteAddr().String()}
+	c.br = bufio.NewReaderSize(connReader{c}, readSize)
+	c.out = make([]byte, 0, writeSize)
+	c.header = make(http.Header, 16)
+	return c
+}
+
+// connReader reads the connection, first the byte a watch read, if any.
+type connReader struct{ c *conn }
+
+func (r connReader) Read(p []byte) (int, error) {
+	c := r.c
+	if c.watchByte && len(p) > 0 {
+		c.watchByte = false
+		p[0] = c.watchBuf[0]
+		return 1, nil
+	}
+	return c.rwc.Read(p)
+}
+
+var crlfcrlf = []byte("\r\n\r\n")
+
+// Test hooks, set by tests before any server starts: testHookSend is
+// called before each system call that sends response bytes (a write or a
+// writev), testHookWatch when a watch starts.
+var testHookSend, testHookWatch func()
+
+// serve serves requests until the connection ends or is handed off.
+func (c *conn) serve() {
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			c.s.forget(c)
+			c.rwc.Close()
+		}
+	}()
+	for {
+		if c.br.Buffered() == 0 {
+			if !c.state.CompareAndSwap(stateActive, stateIdle) || c.s.shutdown.Load() {
+				return
+			}
+			c.idleDeadline()
+			_, err := c.br.Peek(1)
+			if !c.state.CompareAndSwap(stateIdle, stateActive) || err != nil {
+				return // closed by Shutdown, or by the client, or idle too long
+			}
+		}
+		block, ok := c.readHead()
+		if block == nil && !ok {
+			return
+		}
+		var h head
+		if ok {
+			h, ok = parseHead(block)
+		}
+		if !ok {
+			pending, _ := c.br.Peek(c.br.Buffered())
+			if badFraming(pending) {
+				c.refuse("400 Bad Request", "Transfer-Encoding with Content-Length, or in HTTP/1.0 (RFC 9112 section 6.1)")
+				return
+			}
+			c.s.handOff(c, bytes.Clone(pending))
+			handedOff = true
+			return
+		}
+		c.br.Discard(len(block))
+		if !c.serveRequest(&h) {
+			return
+		}
+	}
+}
+
+// readHead returns the request head at the start of the read buffer, up
+// to its blank line. It returns (nil, true) for a head the front end
+// leaves to net/http: too long, or with a line ended by a bare LF. It
+// returns (nil, false) when the connection failed or timed out first.
+func (c *conn) readHead() ([]byte, bool) {
+	waited := false
+	for {
+		buf, _ := c.br.Peek(c.br.Buffered())
+		if i := bytes.Index(buf, crlfcrlf); i >= 0 {
+			buf = buf[:i+4]
+			if bareLF(buf) {
+				return nil, true
+			}
+			return buf, true
+		}
+		if len(buf) >= readSize || bareLF(buf) {
+			return nil, true
+		}
+		if !waited {
+			// The head came in pieces: the rest must come within the
+			// header timeout.
+			waited = true
+			if d := c.s.Fallback.ReadHeaderTimeout; d > 0 {
+				c.setDeadline(time.Now().Add(d))
+			}
+		}
+		if _, err := c.br.Peek(len(buf) + 1); err != nil {
+			return nil, false
+		}
+	}
+}
+
+// refuse answers a request the front end will not serve with status and a
+// reason, then closes the connection: its write side at once, the rest
+// once the client has closed too or half a second has passed, so that
+// the answer is not lost to a reset caused by unread request bytes.
+func (c *conn) refuse(status, reason string) {
+	body := status + ": " + reason + "\n"
+	c.out = fmt.Appendf(c.out[:0], "HTTP/1.1 %s\r\nContent-Type: text/plain; charset=utf-8\r\n"+
+		"Connection: close\r\nContent-Length: %d\r\n\r\n%s", status, len(body), body)
+	if c.flush() != nil {
+		return
+	}
+	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+		c.rwc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		io.Copy(io.Discard, io.LimitReader(c.rwc, 1<<20))
+	}
+}
+
+// bareLF reports whether b has a LF not preceded by CR, which net/http
+// accepts as a line end and the front end does not parse.
+func bareLF(b []byte) bool {
+	for i := bytes.IndexByte(b, '\n'); i >= 0; {
+		if i == 0 || b[i-1] != '\r' {
+			return true
+		}
+		j := bytes.IndexByte(b[i+1:], '\n')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+// idleDeadline makes sure the read deadline is about IdleTimeout from
+// now, changing it only when it is short by more than a sixteenth of the
+// timeout (at most a second), so that a busy connection does not reset a
+// timer on every request.
+func (c *conn) idleDeadline() {
+	d := c.s.Fallback.IdleTimeout
+	if d == 0 {
+		d = c.s.Fallback.ReadTimeout
+	}
+	if d <= 0 {
+		if !c.deadline.IsZero() {
+			c.setDeadline(time.Time{})
+		}
+		return
+	}
+	now := time.Now()
+	if c.deadline.IsZero() || c.deadline.Sub(now) < d-min(d/16, time.Second) {
+		c.setDeadline(now.Add(d))
+	}
+}
+
+func (c *conn) setDeadline(t time.Time) {
+	c.deadline = t
+	c.rwc.SetReadDeadline(t)
+}
+
+// serveRequest runs the handler for h and finishes the response. It
+// returns whether the connection may serve another request.
+func (c *conn) serveRequest(h *head) bool {
+	ctx := &requestContext{Context: c.ctx, c: c}
+	tmpl := http.Request{
+		Method:     h.method,
+		URL:        h.url,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     h.header,
+		Body:       http.NoBody,
+		Host:       h.host,
+		Close:      h.close,
+		RemoteAddr: c.remoteAddr,
+		RequestURI: h.uri,
+	}
+	r := tmpl.WithContext(ctx)
+	c.pipelined = c.br.Buffered() > 0
+
+	w := &c.res
+	clear(c.header)
+	*w = response{c: c, req: r, header: c.header, isHEAD: h.method == http.MethodHead, contentLength: -1, pre: c.pre[:0]}
+	aborted := c.runHandler(w, r)
+	ctx.end()
+	if aborted {
+		// What was written so far still goes, as with net/http: a
+		// client that got the head sees the body cut short.
+		c.flush()
+		return false
+	}
+	w.finish()
+	again := c.werr == nil && !w.closeAfter && !c.s.shutdown.Load()
+	*w = response{}
+	return again
+}
+
+// runHandler calls the handler, and reports whether it panicked: with
+// http.ErrAbortHandler to cut the response short, or with anything else,
+// which is logged. Either way the connection is closed without finishing
+// the response, as net/http does.
+func (c *conn) runHandler(w *response, r *http.Request) (aborted bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			aborted = true
+			if v != http.ErrAbortHandler {
+				buf := make([]byte, 64<<10)
+				buf = buf[:runtime.Stack(buf, false)]
+				c.s.Logger.Error("http: panic serving", "remote", c.remoteAddr, "panic", fmt.Sprint(v), "stack", string(buf))
+			}
+		}
+	}()
+	h := c.s.Fallback.Handler
+	if h == nil {
+		h = http.DefaultServeMux
+	}
+	h.ServeHTTP(w, r)
+	return false
+}
+
+// write sends p after the bytes gathered so far: small writes are
+// gathered, a large one leaves with them in one writev.
+func (c *conn) write(p []byte) error {
+	if c.werr != nil {
+		return c.werr
+	}
+	if len(c.out)+len(p) <= cap(c.out) {
+		c.out = append(c.out, p...)
+		return nil
+	}
+	if len(c.out) == 0 {
+		if testHookSend != nil {
+			testHookSend()
+		}
+		_, c.werr = c.rwc.Write(p)
+		return c.werr
+	}
+	if testHookSend != nil {
+		testHookSend()
+	}
+	bufs := net.Buffers{c.out, p}
+	_, c.werr = bufs.WriteTo(c.rwc)
+	c.out = c.out[:0]
+	return c.werr
+}
+
+// flush sends the bytes gathered.
+func (c *conn) flush() error {
+	if c.werr == nil && len(c.out) > 0 {
+		if testHookSend != nil {
+			testHookSend()
+		}
+		_, c.werr = c.rwc.Write(c.out)
+	}
+	c.out = c.out[:0]
+	return c.werr
+}
+
+// startWatch starts reading the connection in the background, so that a
+// client that closes it cancels the request's context. It is called with
+// the request context's lock held, and does nothing if the next request
+// is already read (a client sending it is there).
+func (c *conn) startWatch(cancel context.CancelFunc) {
+	if c.pipelined {
+		return
+	}
+	if testHookWatch != nil {
+		testHookWatch()
+	}
+	c.rwc.SetReadDeadline(time.Time{})
+	done := make(chan struct{})
+	c.watchDone = done
+	go func() {
+		defer close(done)
+		n, err := c.rwc.Read(c.watchBuf[:])
+		if n == 1 {
+			c.watchByte = true
+		}
+		if err != nil && !c.watchAborted.Load() {
+			cancel()
+		}
+	}()
+}
+
+// stopWatch ends a watch started for the request that just ended.
+func (c *conn) stopWatch() {
+	if c.watchDone == nil {
+		return
+	}
+	c.watchAborted.Store(true)
+	c.rwc.SetReadDeadline(aLongTimeAgo)
+	<-c.watchDone
+	c.watchAborted.Store(false)
+	c.watchDone = nil
+	c.deadline = aLongTimeAgo // idleDeadline sets a real one
+}
+
+// requestContext is a request's context. It is cancelled when the
+// handler returns, or when the client goes away while the handler waits.
+// Noticing the latter takes a read in the background (net/http starts one
+// for every request); it is started only once something asks for Done,
+// which a handler does when it is about to wait (for an origin, for
+// another request's fetch) and a cache hit never does.
+type requestContext struct {
+	context.Context // the connection's: its values; never done
+	c               *conn
+
+	mu     sync.Mutex
+	inner  context.Context // made on demand
+	cancel context.CancelFunc
+	ended  bool
+}
+
+func (x *requestContext) get() context.Context {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.inner == nil {
+		x.inner, x.cancel = context.WithCancel(x.Context)
+		if x.ended {
+			x.cancel()
+		} else {
+			x.c.startWatch(x.cancel)
+		}
+	}
+	return x.inner
+}
+
+func (x *requestContext) Done() <-chan struct{} { return x.get().Done() }
+
+func (x *requestContext) Err() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	switch {
+	case x.inner != nil:
+		return x.inner.Err()
+	case x.ended:
+		return context.Canceled
+	}
+	return nil
+}
+
+// AfterFunc lets contexts derived from this one (context.WithCancel and
+// the like) follow it without a goroutine each.
+func (x *requestContext) AfterFunc(f func()) (stop func() bool) {
+	return context.AfterFunc(x.get(), f)
+}
+
+func (x *requestContext) String() string { return "front.requestContext" }
+
+// end cancels the context, as the handler has returned, and stops the
+// watch. It runs on the connection's goroutine.
+func (x *requestContext) end() {
+	x.mu.Lock()
+	x.ended = true
+	cancel := x.cancel
+	x.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	x.c.stopWatch()
+}

@@ -1,0 +1,180 @@
+package front
+
+import (
+	"bufio"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseHeadAccepts(t *testing.T) {
+	for _, tc := range []struct {
+		name, head string
+		method     string
+		url        url.URL
+		host       string
+		header     http.Header
+		close      bool
+	}{
+		{
+			name:   "plain GET",
+			head:   "GET /a/b HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n",
+			method: "GET", url: url.URL{Path: "/a/b"}, host: "example.com",
+			header: http.Header{"Accept": {"*/*"}},
+		},
+		{
+			name:   "HEAD with a query, names canonicalised, values trimmed",
+			head:   "HEAD /x?a=1&b=%20 HTTP/1.1\r\nhost: h:8080\r\naccept-encoding:  gzip \t\r\nX-Two: 1\r\nx-two: 2\r\n\r\n",
+			method: "HEAD", url: url.URL{Path: "/x", RawQuery: "a=1&b=%20"}, host: "h:8080",
+			header: http.Header{"Accept-Encoding": {"gzip"}, "X-Two": {"1", "2"}},
+		},
+		{
+			name:   "an empty query is kept",
+			head:   "GET /x? HTTP/1.1\r\nHost: h\r\n\r\n",
+			method: "GET", url: url.URL{Path: "/x", ForceQuery: true}, host: "h",
+			header: http.Header{},
+		},
+		{
+			name:   "percent-encoding is decoded as net/http does",
+			head:   "GET /a%20b/c%2Fd HTTP/1.1\r\nHost: h\r\n\r\n",
+			method: "GET", url: url.URL{Path: "/a b/c/d", RawPath: "/a%20b/c%2Fd"}, host: "h",
+			header: http.Header{},
+		},
+		{
+			name:   "Connection: close, among other options",
+			head:   "GET / HTTP/1.1\r\nHost: [::1]:80\r\nConnection: keep-alive, Close\r\n\r\n",
+			method: "GET", url: url.URL{Path: "/"}, host: "[::1]:80",
+			header: http.Header{"Connection": {"keep-alive, Close"}}, close: true,
+		},
+		{
+			name:   "an empty field value",
+			head:   "GET / HTTP/1.1\r\nHost: h\r\nX-Empty:\r\n\r\n",
+			method: "GET", url: url.URL{Path: "/"}, host: "h",
+			header: http.Header{"X-Empty": {""}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, ok := parseHead([]byte(tc.head))
+			if !ok {
+				t.Fatalf("parseHead(%q) refused it", tc.head)
+			}
+			if h.method != tc.method || h.host != tc.host || h.close != tc.close || *h.url != tc.url {
+				t.Errorf("got method %q host %q close %v url %#v", h.method, h.host, h.close, *h.url)
+			}
+			if !reflect.DeepEqual(h.header, tc.header) {
+				t.Errorf("header %v, want %v", h.header, tc.header)
+			}
+			target := strings.Fields(tc.head)[1]
+			if h.uri != target {
+				t.Errorf("uri %q, want %q", h.uri, target)
+			}
+			// What net/http would have made of the same target.
+			want, err := url.ParseRequestURI(target)
+			if err != nil || *want != *h.url {
+				t.Errorf("url %#v; url.ParseRequestURI gives %#v, %v", *h.url, want, err)
+			}
+		})
+	}
+}
+
+// Every head that is not of the plainest kind is left to net/http.
+func TestParseHeadLeavesToNetHTTP(t *testing.T) {
+	for name, head := range map[string]string{
+		"POST":                     "POST / HTTP/1.1\r\nHost: h\r\n\r\n",
+		"lower-case method":        "get / HTTP/1.1\r\nHost: h\r\n\r\n",
+		"OPTIONS *":                "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
+		"HTTP/1.0":                 "GET / HTTP/1.0\r\nHost: h\r\n\r\n",
+		"HTTP/2 in a request line": "GET / HTTP/2.0\r\nHost: h\r\n\r\n",
+		"absolute form":            "GET http://h/ HTTP/1.1\r\nHost: h\r\n\r\n",
+		"two spaces":               "GET  / HTTP/1.1\r\nHost: h\r\n\r\n",
+		"a fragment":               "GET /#x HTTP/1.1\r\nHost: h\r\n\r\n",
+		"a control byte in target": "GET /\x01 HTTP/1.1\r\nHost: h\r\n\r\n",
+		"non-ASCII in target":      "GET /\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n",
+		"bad percent-encoding":     "GET /%zz HTTP/1.1\r\nHost: h\r\n\r\n",
+		"no Host":                  "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n",
+		"two Hosts":                "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+		"an empty Host":            "GET / HTTP/1.1\r\nHost:\r\n\r\n",
+		"a Host with a slash":      "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
+		"a Host with userinfo":     "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n",
+		"Content-Length":           "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+		"Transfer-Encoding":        "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"Expect":                   "GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n",
+		"Upgrade":                  "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+		"HTTP2-Settings":           "GET / HTTP/1.1\r\nHost: h\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
+		"Pragma":                   "GET / HTTP/1.1\r\nHost: h\r\nPragma: no-cache\r\n\r\n",
+		"obs-fold":                 "GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n 2\r\n\r\n",
+		"space before the colon":   "GET / HTTP/1.1\r\nHost : h\r\n\r\n",
+		"no colon":                 "GET / HTTP/1.1\r\nHost: h\r\nnonsense\r\n\r\n",
+		"empty field name":         "GET / HTTP/1.1\r\nHost: h\r\n: x\r\n\r\n",
+		"a name with a slash":      "GET / HTTP/1.1\r\nHost: h\r\nX/Y: 1\r\n\r\n",
+		"a NUL in a value":         "GET / HTTP/1.1\r\nHost: h\r\nX-A: a\x00b\r\n\r\n",
+		"a bare CR in a value":     "GET / HTTP/1.1\r\nHost: h\r\nX-A: a\rb\r\n\r\n",
+		"DEL in a value":           "GET / HTTP/1.1\r\nHost: h\r\nX-A: a\x7fb\r\n\r\n",
+		"not ended":                "GET / HTTP/1.1\r\nHost: h\r\n",
+		"empty":                    "",
+	} {
+		if _, ok := parseHead([]byte(head)); ok {
+			t.Errorf("%s: parseHead(%q) accepted it", name, head)
+		}
+	}
+}
+
+func TestBareLF(t *testing.T) {
+	for in, want := range map[string]bool{
+		"GET / HTTP/1.1\r\nHost: h\r\n\r\n": false,
+		"GET / HTTP/1.1\nHost: h\r\n\r\n":   true,
+		"GET / HTTP/1.1\r\nHost: h\n\n":     true,
+		"\n":                                true,
+		"no line end":                       false,
+		"GET / HTTP/1.1\r\nHost: h\r\n\n":   true,
+	} {
+		if got := bareLF([]byte(in)); got != want {
+			t.Errorf("bareLF(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func FuzzParseHead(f *testing.F) {
+	f.Add("GET /a?b HTTP/1.1\r\nHost: h\r\nX: y\r\n\r\n")
+	f.Add("HEAD /%41 HTTP/1.1\r\nHost: h:1\r\nConnection: close\r\n\r\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		h, ok := parseHead([]byte(s))
+		if !ok {
+			return
+		}
+		// Whatever is accepted is what net/http would read the same way.
+		req, err := http.ReadRequest(bufioReader(s))
+		if err != nil {
+			t.Fatalf("accepted %q, which net/http refuses: %v", s, err)
+		}
+		if req.Method != h.method || req.Host != h.host || *req.URL != *h.url || req.Close != h.close ||
+			!reflect.DeepEqual(req.Header, h.header) || req.RequestURI != h.uri {
+			t.Fatalf("%q: parsed as %+v; net/http reads %s %s host %q close %v header %v",
+				s, h, req.Method, req.URL, req.Host, req.Close, req.Header)
+		}
+	})
+}
+
+func bufioReader(s string) *bufio.Reader { return bufio.NewReader(strings.NewReader(s)) }
+
+func TestBadFraming(t *testing.T) {
+	for in, want := range map[string]bool{
+		"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n": true,
+		"POST / HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n": true,
+		"POST / HTTP/1.1\nHost: h\nContent-Length: 5\nTransfer-Encoding: chunked\n\n":           true,
+		"POST / HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n":                      true,
+		"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n":                      false,
+		"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n":                               false,
+		"GET / HTTP/1.0\r\nHost: h\r\n\r\n":                                                     false,
+		// Not judged before the whole head is there.
+		"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n": false,
+		// A body is not a head.
+		"POST / HTTP/1.1\r\nContent-Length: 30\r\n\r\nTransfer-Encoding: chunked\r\n\r\n": false,
+	} {
+		if got := badFraming([]byte(in)); got != want {
+			t.Errorf("badFraming(%q) = %v, want %v", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,282 @@
+// Package front is Hoard's client-facing HTTP/1.1 server: it serves the
+// plainest requests (a GET or HEAD with no body, which is what a cache hit
+// is) on its own, and hands every other connection to a net/http server.
+//
+// Why: on a cache hit, net/http's server costs more CPU than the handler
+// does. For each request it allocates the request's header twice over, a
+// copy of the response header (taken at WriteHeader), a context with its
+// cancel, and starts a goroutine that reads ahead on the connection to
+// notice a client that goes away, with two deadline changes to stop it.
+// The front end parses a plain request into one string, writes the
+// response's header and body with one system call, and watches the client
+// only when the handler waits for something (a context's Done), which a
+// hit never does.
+//
+// What it does not parse, it does not judge: a request with a body, an
+// HTTP/1.0 request, one with Expect, Upgrade, an absolute-form target, an
+// odd Host or a malformed line goes, from its first byte, to the net/http
+// server given as Fallback, which then serves that connection to its end.
+// So net/http's checks (request smuggling, header limits, 400s) stay the
+// ones that decide on anything unusual, and the front end only has to be
+// right about what it accepts.
+package front
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Server serves HTTP/1.1 with Fallback's handler and settings. Its
+// Handler, ReadHeaderTimeout, IdleTimeout, ConnContext and ErrorLog are
+// used for the requests the front end serves; Fallback serves the
+// connections handed to it. Fallback must not be started elsewhere.
+type Server struct {
+	Fallback *http.Server
+	Logger   *slog.Logger // for handler panics; nil means slog.Default
+
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	ln       net.Listener
+	handoff  *handoffListener
+	shutdown atomic.Bool
+	served   chan error // the fallback's Serve result
+}
+
+// New returns a Server in front of fallback.
+func New(fallback *http.Server, logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Server{Fallback: fallback, Logger: logger}
+}
+
+// Serve accepts connections on ln until it fails or Shutdown or Close is
+// called, then returns http.ErrServerClosed or the listener's error.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.shutdown.Load() {
+		s.mu.Unlock()
+		return http.ErrServerClosed
+	}
+	s.ln = ln
+	s.conns = make(map[*conn]struct{})
+	s.handoff = newHandoffListener(ln.Addr())
+	s.served = make(chan error, 1)
+	s.mu.Unlock()
+	go func() { s.served <- s.Fallback.Serve(s.handoff) }()
+
+	baseCtx := context.Background()
+	if s.Fallback.BaseContext != nil {
+		baseCtx = s.Fallback.BaseContext(ln)
+	}
+	baseCtx = context.WithValue(baseCtx, http.ServerContextKey, s.Fallback)
+
+	var backoff time.Duration
+	for {
+		rwc, err := ln.Accept()
+		if err != nil {
+			if s.shutdown.Load() {
+				return http.ErrServerClosed
+			}
+			if isTemporary(err) {
+				// Out of file descriptors and the like: wait, as net/http
+				// does, rather than spin or give up.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.Logger.Warn("accept failed; retrying", "err", err, "in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		c := s.newConn(baseCtx, rwc)
+		if c == nil {
+			rwc.Close()
+			return http.ErrServerClosed
+		}
+		go c.serve()
+	}
+}
+
+// isTemporary reports whether err says it is temporary (EMFILE, ENFILE,
+// ECONNABORTED...), as net/http's accept loop asks.
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+func (s *Server) newConn(baseCtx context.Context, rwc net.Conn) *conn {
+	ctx := context.WithValue(baseCtx, http.LocalAddrContextKey, rwc.LocalAddr())
+	if s.Fallback.ConnContext != nil {
+		ctx = s.Fallback.ConnContext(ctx, rwc)
+	}
+	c := newConn(s, rwc, ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutdown.Load() {
+		return nil
+	}
+	s.conns[c] = struct{}{}
+	return c
+}
+
+// handOff gives a connection to the fallback server; pending are the
+// bytes already read from it, which the fallback reads first.
+func (s *Server) handOff(c *conn, pending []byte) {
+	s.forget(c)
+	if !s.handoff.give(&handedConn{Conn: c.rwc, pending: pending}) {
+		c.rwc.Close() // the fallback is shutting down
+	}
+}
+
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// Shutdown stops accepting, closes idle connections, lets the requests in
+// flight finish (their connections close after them), and shuts the
+// fallback down the same way. If ctx ends first, it returns ctx's error;
+// Close then cuts what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shutdown.Store(true)
+	ln, handoff := s.ln, s.handoff
+	s.mu.Unlock()
+	if ln == nil {
+		return s.Fallback.Shutdown(ctx)
+	}
+	ln.Close()
+	fallbackDone := make(chan error, 1)
+	go func() { fallbackDone <- s.Fallback.Shutdown(ctx) }()
+
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if s.closeIdle() == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			<-fallbackDone
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	handoff.Close()
+	return <-fallbackDone
+}
+
+// closeIdle closes the connections waiting for a request and returns how
+// many connections are left.
+func (s *Server) closeIdle() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.state.CompareAndSwap(stateIdle, stateClosed) {
+			c.rwc.Close()
+			delete(s.conns, c)
+		}
+	}
+	return len(s.conns)
+}
+
+// Close closes the listener and every connection at once, and the
+// fallback with them.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.shutdown.Store(true)
+	if s.ln != nil {
+		s.ln.Close()
+		s.handoff.Close()
+	}
+	for c := range s.conns {
+		c.state.Store(stateClosed)
+		c.rwc.Close()
+		delete(s.conns, c)
+	}
+	s.mu.Unlock()
+	return s.Fallback.Close()
+}
+
+// handoffListener is the listener the fallback server accepts handed-off
+// connections from.
+type handoffListener struct {
+	addr   net.Addr
+	conns  chan net.Conn
+	mu     sync.Mutex
+	closed bool
+	done   chan struct{}
+}
+
+func newHandoffListener(addr net.Addr) *handoffListener {
+	return &handoffListener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+// give hands c to the fallback's accept loop; false if it has closed.
+func (l *handoffListener) give(c net.Conn) bool {
+	select {
+	case l.conns <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed {
+		l.closed = true
+		close(l.done)
+	}
+	return nil
+}
+
+func (l *handoffListener) Addr() net.Addr { return l.addr }
+
+// handedConn is a connection handed to the fallback: its reads return the
+// bytes the front end had read first.
+type handedConn struct {
+	net.Conn
+	pending []byte
+}
+
+func (c *handedConn) Read(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// CloseWrite shuts the sending side, as net/http does before closing a
+// connection with unread request bytes, so that its last answer (a 431,
+// say) is not lost to a reset.
+func (c *handedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// NetConn returns the connection underneath, as tls.Conn's method of the
+// same name does, for ConnContext hooks that look for it.
+func (c *handedConn) NetConn() net.Conn { return c.Conn }
