@@ -15,6 +15,7 @@ import (
 
 	"github.com/hoard-cache/hoard/internal/admin"
 	"github.com/hoard-cache/hoard/internal/config"
+	"github.com/hoard-cache/hoard/internal/front"
 	"github.com/hoard-cache/hoard/internal/proxy"
 )
 
@@ -150,11 +151,11 @@ func listenAndServe(ctx context.Context, addr string, h http.Handler, logger *sl
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := newServer(h, logger)
-	// The proxy sends a large stored response's header and body in one
-	// write on these connections; other handlers are unaffected.
-	srv.ConnContext = proxy.ConnContext
+	// The front end serves plain requests (cache hits) itself and hands
+	// every other connection to srv.
+	fe := front.New(srv, logger)
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(proxy.Listener(ln)) }()
+	go func() { served <- fe.Serve(ln) }()
 	listening(ln.Addr().String())
 
 	select {
@@ -163,7 +164,7 @@ func listenAndServe(ctx context.Context, addr string, h http.Handler, logger *sl
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down", "grace", shutdownGrace)
-	return shutdown(ctx, srv, served)
+	return shutdown(ctx, fe, served)
 }
 
 // newServer returns the server for the proxy handler h.
@@ -182,7 +183,10 @@ func newServer(h http.Handler, logger *slog.Logger) *http.Server {
 
 // shutdown stops srv, giving in-flight requests shutdownGrace to finish,
 // and waits for its Serve, whose result arrives on served, to return.
-func shutdown(ctx context.Context, srv *http.Server, served <-chan error) error {
+func shutdown(ctx context.Context, srv interface {
+	Shutdown(context.Context) error
+	Close() error
+}, served <-chan error) error {
 	// ctx is already done; the grace period needs a live context of its own.
 	graceCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()

@@ -1,14 +1,18 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"testing"
+	"time"
 
+	"github.com/hoard-cache/hoard/internal/front"
 	"github.com/hoard-cache/hoard/internal/store/memory"
 )
 
@@ -165,6 +169,89 @@ func BenchmarkOriginRoundTrip(b *testing.B) {
 					b.Fatalf("read %d bytes", n)
 				}
 				resp.Body.Close()
+			}
+		})
+	}
+}
+
+// BenchmarkHitOverTCP is a 1 KiB hit over a loopback keep-alive
+// connection, the request parsed and the response written by the front
+// end (what hoard serve runs) or by net/http's server alone: the
+// difference is the cost of the HTTP/1.1 server around the handler. The
+// client reads each response whole (they are all the same length) and
+// allocates nothing, so the allocations are the server's and the
+// handler's.
+func BenchmarkHitOverTCP(b *testing.B) {
+	for _, server := range []string{"front", "net-http"} {
+		b.Run(server, func(b *testing.B) {
+			h := newBenchHandler(b, 1<<10)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+			if server == "front" {
+				fe := front.New(srv, nil)
+				go fe.Serve(ln)
+				defer fe.Close()
+			} else {
+				go srv.Serve(ln)
+				defer srv.Close()
+			}
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			req := []byte("GET /obj HTTP/1.1\r\nHost: hoard.test\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+			roundTrip := func(buf []byte) []byte {
+				if _, err := c.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, buf); err != nil {
+					b.Fatal(err)
+				}
+				return buf
+			}
+			// The fill, then a hit to learn a hit's length.
+			if _, err := c.Write(req); err != nil {
+				b.Fatal(err)
+			}
+			br := bufio.NewReader(c)
+			for range 2 {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if _, err := c.Write(req); err != nil {
+					b.Fatal(err)
+				}
+			}
+			// The third response (a hit) is on its way: measure it.
+			var n int
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					b.Fatal(err)
+				}
+				n += len(line)
+				if line == "\r\n" {
+					break
+				}
+			}
+			n += 1 << 10
+			if _, err := br.Discard(1 << 10); err != nil {
+				b.Fatal(err)
+			}
+			buf := make([]byte, n)
+			b.ReportAllocs()
+			b.SetBytes(1 << 10)
+			for b.Loop() {
+				if got := roundTrip(buf); !bytes.HasPrefix(got, []byte("HTTP/1.1 200 OK\r\n")) || !bytes.HasSuffix(got, []byte("xxxx")) {
+					b.Fatalf("response %q", got)
+				}
 			}
 		})
 	}

@@ -416,9 +416,8 @@ func (h *Handler) revalidateInBackground(r *http.Request, reqCC httpcache.Direct
 	if !leader {
 		return
 	}
-	// The refresh outlives the request, and writes to no client: it must
-	// not see the client's connection (see gatherConn).
-	ctx := context.WithValue(context.WithoutCancel(r.Context()), gatherKey{}, (*gatherConn)(nil))
+	// The refresh outlives the request.
+	ctx := context.WithoutCancel(r.Context())
 	bg := r.Clone(ctx)
 	bg.Header.Del("If-None-Match")
 	bg.Header.Del("If-Modified-Since")

@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoard-cache/hoard/internal/front"
 	"github.com/hoard-cache/hoard/internal/store/memory"
 )
 
@@ -78,7 +81,53 @@ type harness struct {
 	clock  *fakeClock
 	store  *memory.Store
 	proxy  *Handler
-	front  *httptest.Server
+	front  *frontEnd
+}
+
+// frontEnd serves a handler as hoard serve does: plain requests on the
+// front end's own connections, the others handed to net/http.
+type frontEnd struct {
+	URL      string
+	Listener net.Listener
+	srv      *front.Server
+	client   *http.Client
+	served   chan error
+}
+
+func newFrontEnd(t *testing.T, h http.Handler) *frontEnd {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &frontEnd{
+		URL:      "http://" + ln.Addr().String(),
+		Listener: ln,
+		srv:      front.New(&http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}, nil),
+		client:   &http.Client{Transport: &http.Transport{}},
+		served:   make(chan error, 1),
+	}
+	go func() { f.served <- f.srv.Serve(ln) }()
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *frontEnd) Client() *http.Client { return f.client }
+
+// Close shuts the server down, waiting for the requests in flight, as
+// httptest.Server.Close does.
+func (f *frontEnd) Close() {
+	if f.served == nil {
+		return
+	}
+	f.client.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.srv.Shutdown(ctx); err != nil {
+		f.srv.Close()
+	}
+	<-f.served
+	f.served = nil
 }
 
 func newHarness(t *testing.T, handler http.HandlerFunc, opts ...func(*Options)) *harness {
@@ -98,14 +147,9 @@ func newHarness(t *testing.T, handler http.HandlerFunc, opts ...func(*Options)) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The front end serves as hoard serve does, on a Listener's
-	// connections, so that every test also runs through gatherConn.
-	front := httptest.NewUnstartedServer(p)
-	front.Listener = Listener(front.Listener)
-	front.Config.ConnContext = ConnContext
-	front.Start()
-	t.Cleanup(front.Close)
-	return &harness{t: t, origin: o, clock: clock, store: st, proxy: p, front: front}
+	// Served as hoard serve does, so that every test also runs through
+	// the front end.
+	return &harness{t: t, origin: o, clock: clock, store: st, proxy: p, front: newFrontEnd(t, p)}
 }
 
 // result is what a client saw.

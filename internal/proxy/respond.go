@@ -94,23 +94,11 @@ func (h *Handler) writeStored(w http.ResponseWriter, r *http.Request, e store.En
 	if r.Method == http.MethodHead || !bodyAllowed(e.Status) {
 		return
 	}
-	var gc *gatherConn
-	if e.Size > gatherMin {
-		gc = gatherFrom(r.Context())
-	}
-	if gc != nil {
-		gc.hold()
-		defer gc.release() // a second release does nothing
-	}
 	var dst io.Writer = w
 	if e.Size > maxBodyWrite {
 		dst = splitWriter{w}
 	}
 	_, err := io.Copy(dst, body)
-	if f, ok := w.(http.Flusher); ok && gc != nil && err == nil {
-		f.Flush()
-		err = gc.release()
-	}
 	if err != nil {
 		h.opts.Logger.Debug("client write failed", "path", r.URL.Path, "error", err)
 	}
