@@ -13,8 +13,8 @@ import (
 //
 //	GET /path?query HTTP/1.1 (or HEAD), in origin form (RFC 9112 §3.2.1)
 //	exactly one non-empty Host field (RFC 9112 §3.2)
-//	no Content-Length, no Transfer-Encoding: no body (RFC 9112 §6.3)
-//	no Expect, no Upgrade, no HTTP2-Settings, no Pragma
+//	no Transfer-Encoding, no Content-Length but "0": no body (RFC 9112 §6.3)
+//	no Expect, no Upgrade, no HTTP2-Settings
 //	every line ended by CRLF, no obs-fold, field names that are tokens,
 //	field values without control characters (RFC 9110 §5.5)
 //
@@ -74,9 +74,14 @@ func parseHead(block []byte) (head, bool) {
 			hosts++
 			h.host = value
 			continue // net/http keeps it in Request.Host only
-		case "Content-Length", "Transfer-Encoding", "Expect", "Upgrade", "Http2-Settings", "Pragma":
-			// A body, an interim response to send, a protocol switch, or
-			// net/http's mapping of Pragma: no-cache to Cache-Control.
+		case "Content-Length":
+			// Some clients send an empty body's length: one "0" is no
+			// body, as net/http reads it; anything else is left to it.
+			if value != "0" || h.header[key] != nil {
+				return h, false
+			}
+		case "Transfer-Encoding", "Expect", "Upgrade", "Http2-Settings":
+			// A body, an interim response to send, a protocol switch.
 			return h, false
 		case "Connection":
 			if hasToken(value, "close") {
@@ -93,6 +98,13 @@ func parseHead(block []byte) (head, bool) {
 	}
 	if hosts != 1 || !isHost(h.host) {
 		return h, false
+	}
+	// What net/http does with a request's Pragma (RFC 9111 §5.4 keeps
+	// "Pragma: no-cache" meaning "Cache-Control: no-cache" where there is
+	// no Cache-Control), so that a request means the same whichever
+	// server parsed it.
+	if p := h.header["Pragma"]; len(p) > 0 && p[0] == "no-cache" && h.header["Cache-Control"] == nil {
+		h.header["Cache-Control"] = []string{"no-cache"}
 	}
 	return h, true
 }
