@@ -57,13 +57,9 @@ type conn struct {
 	watchDone    chan struct{} // nil: no watch running
 	watchAborted atomic.Bool
 	watchBuf     [1]byte
-	watchByte    bool // watchBuf holds the first byte of the next request
-	pipelined    bool // the next request was already read when the handler started
+	watchByte    bool // watchBuf holds the next byte of the stream
 
-	// Reused from request to request: the handler must not keep them past
-	// its return, as net/http's documentation of ResponseWriter says.
-	res     response
-	header  http.Header
+	// Reused from request to request, never seen by a handler.
 	pre     [preSize]byte
 	keys    []string
 	dateSec int64
@@ -74,7 +70,6 @@ func newConn(s *Server, rwc net.Conn, ctx context.Context) *conn {
 	c := &conn{s: s, rwc: rwc, ctx: ctx, remoteAddr: rwc.RemoteAddr().String()}
 	c.br = bufio.NewReaderSize(connReader{c}, readSize)
 	c.out = make([]byte, 0, writeSize)
-	c.header = make(http.Header, 16)
 	return c
 }
 
@@ -96,7 +91,13 @@ var crlfcrlf = []byte("\r\n\r\n")
 // Test hooks, set by tests before any server starts: testHookSend is
 // called before each system call that sends response bytes (a write or a
 // writev), testHookWatch when a watch starts.
-var testHookSend, testHookWatch func()
+var testHookSend, testHookWatch atomic.Pointer[func()]
+
+func runHook(h *atomic.Pointer[func()]) {
+	if f := h.Load(); f != nil {
+		(*f)()
+	}
+}
 
 // serve serves requests until the connection ends or is handed off.
 func (c *conn) serve() {
@@ -107,12 +108,19 @@ func (c *conn) serve() {
 			c.rwc.Close()
 		}
 	}()
-	for {
+	for first := true; ; first = false {
 		if c.br.Buffered() == 0 {
 			if !c.state.CompareAndSwap(stateActive, stateIdle) || c.s.shutdown.Load() {
 				return
 			}
-			c.idleDeadline()
+			if first {
+				// A new connection has the header timeout for its first
+				// request, from the start, as with net/http: one that
+				// sends nothing does not get the idle timeout.
+				c.headerDeadline()
+			} else {
+				c.idleDeadline()
+			}
 			_, err := c.br.Peek(1)
 			if !c.state.CompareAndSwap(stateIdle, stateActive) || err != nil {
 				return // closed by Shutdown, or by the client, or idle too long
@@ -127,12 +135,15 @@ func (c *conn) serve() {
 			h, ok = parseHead(block)
 		}
 		if !ok {
-			pending, _ := c.br.Peek(c.br.Buffered())
+			pending, ok := c.wholeHead()
+			if !ok {
+				return
+			}
 			if badFraming(pending) {
 				c.refuse("400 Bad Request", "Transfer-Encoding with Content-Length, or in HTTP/1.0 (RFC 9112 section 6.1)")
 				return
 			}
-			c.s.handOff(c, bytes.Clone(pending))
+			c.s.handOff(c, pending)
 			handedOff = true
 			return
 		}
@@ -165,9 +176,7 @@ func (c *conn) readHead() ([]byte, bool) {
 			// The head came in pieces: the rest must come within the
 			// header timeout.
 			waited = true
-			if d := c.s.Fallback.ReadHeaderTimeout; d > 0 {
-				c.setDeadline(time.Now().Add(d))
-			}
+			c.headerDeadline()
 		}
 		if _, err := c.br.Peek(len(buf) + 1); err != nil {
 			return nil, false
@@ -191,6 +200,34 @@ func (c *conn) refuse(status, reason string) {
 		c.rwc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
 		io.Copy(io.Discard, io.LimitReader(c.rwc, 1<<20))
 	}
+}
+
+// wholeHead returns the bytes read so far, before a hand-off, read on to
+// the end of the request head (up to the fallback's MaxHeaderBytes), so
+// that badFraming can judge it whatever its length and line ends. It
+// returns false if the connection failed first.
+func (c *conn) wholeHead() ([]byte, bool) {
+	buffered, _ := c.br.Peek(c.br.Buffered())
+	pending := bytes.Clone(buffered)
+	c.br.Discard(len(buffered))
+	limit := c.s.Fallback.MaxHeaderBytes
+	if limit <= 0 {
+		limit = http.DefaultMaxHeaderBytes
+	}
+	limit += 4 << 10 // net/http's own slack
+	waited := false
+	for headEnd(pending) < 0 && len(pending) < limit {
+		if !waited {
+			waited = true
+			c.headerDeadline()
+		}
+		n, err := c.br.Read(c.pre[:])
+		pending = append(pending, c.pre[:n]...)
+		if err != nil {
+			return nil, false
+		}
+	}
+	return pending, true
 }
 
 // bareLF reports whether b has a LF not preceded by CR, which net/http
@@ -230,6 +267,21 @@ func (c *conn) idleDeadline() {
 	}
 }
 
+// headerDeadline gives the rest of a request head the header timeout:
+// ReadHeaderTimeout, or ReadTimeout if that is zero, or no limit, as
+// net/http reads them.
+func (c *conn) headerDeadline() {
+	d := c.s.Fallback.ReadHeaderTimeout
+	if d <= 0 {
+		d = c.s.Fallback.ReadTimeout
+	}
+	if d > 0 {
+		c.setDeadline(time.Now().Add(d))
+	} else if !c.deadline.IsZero() {
+		c.setDeadline(time.Time{})
+	}
+}
+
 func (c *conn) setDeadline(t time.Time) {
 	c.deadline = t
 	c.rwc.SetReadDeadline(t)
@@ -238,7 +290,11 @@ func (c *conn) setDeadline(t time.Time) {
 // serveRequest runs the handler for h and finishes the response. It
 // returns whether the connection may serve another request.
 func (c *conn) serveRequest(h *head) bool {
-	ctx := &requestContext{Context: c.ctx, c: c}
+	// One allocation for the request's own state. None of it is reused:
+	// a callback that outlives the handler (an origin's late interim
+	// response, say) must find a finished response, not the next one.
+	x := &exchange{ctx: requestContext{Context: c.ctx, c: c}}
+	ctx := &x.ctx
 	tmpl := http.Request{
 		Method:     h.method,
 		URL:        h.url,
@@ -253,23 +309,26 @@ func (c *conn) serveRequest(h *head) bool {
 		RequestURI: h.uri,
 	}
 	r := tmpl.WithContext(ctx)
-	c.pipelined = c.br.Buffered() > 0
 
-	w := &c.res
-	clear(c.header)
-	*w = response{c: c, req: r, header: c.header, isHEAD: h.method == http.MethodHead, contentLength: -1, pre: c.pre[:0]}
+	w := &x.res
+	*w = response{c: c, req: r, header: make(http.Header, 8), isHEAD: h.method == http.MethodHead, contentLength: -1, pre: c.pre[:0]}
 	aborted := c.runHandler(w, r)
 	ctx.end()
 	if aborted {
 		// What was written so far still goes, as with net/http: a
 		// client that got the head sees the body cut short.
+		w.finished = true
 		c.flush()
 		return false
 	}
 	w.finish()
-	again := c.werr == nil && !w.closeAfter && !c.s.shutdown.Load()
-	*w = response{}
-	return again
+	return c.werr == nil && !w.closeAfter && !c.s.shutdown.Load()
+}
+
+// exchange is what a request served by the front end allocates.
+type exchange struct {
+	res response
+	ctx requestContext
 }
 
 // runHandler calls the handler, and reports whether it panicked: with
@@ -283,7 +342,7 @@ func (c *conn) runHandler(w *response, r *http.Request) (aborted bool) {
 			if v != http.ErrAbortHandler {
 				buf := make([]byte, 64<<10)
 				buf = buf[:runtime.Stack(buf, false)]
-				c.s.Logger.Error("http: panic serving", "remote", c.remoteAddr, "panic", fmt.Sprint(v), "stack", string(buf))
+				c.s.logger().Error("http: panic serving", "remote", c.remoteAddr, "panic", fmt.Sprint(v), "stack", string(buf))
 			}
 		}
 	}()
@@ -306,15 +365,11 @@ func (c *conn) write(p []byte) error {
 		return nil
 	}
 	if len(c.out) == 0 {
-		if testHookSend != nil {
-			testHookSend()
-		}
+		runHook(&testHookSend)
 		_, c.werr = c.rwc.Write(p)
 		return c.werr
 	}
-	if testHookSend != nil {
-		testHookSend()
-	}
+	runHook(&testHookSend)
 	bufs := net.Buffers{c.out, p}
 	_, c.werr = bufs.WriteTo(c.rwc)
 	c.out = c.out[:0]
@@ -324,9 +379,7 @@ func (c *conn) write(p []byte) error {
 // flush sends the bytes gathered.
 func (c *conn) flush() error {
 	if c.werr == nil && len(c.out) > 0 {
-		if testHookSend != nil {
-			testHookSend()
-		}
+		runHook(&testHookSend)
 		_, c.werr = c.rwc.Write(c.out)
 	}
 	c.out = c.out[:0]
@@ -335,15 +388,10 @@ func (c *conn) flush() error {
 
 // startWatch starts reading the connection in the background, so that a
 // client that closes it cancels the request's context. It is called with
-// the request context's lock held, and does nothing if the next request
-// is already read (a client sending it is there).
+// the request context's lock held. Bytes of the next request already read
+// stay ahead of what the watch reads, which connReader hands on after them.
 func (c *conn) startWatch(cancel context.CancelFunc) {
-	if c.pipelined {
-		return
-	}
-	if testHookWatch != nil {
-		testHookWatch()
-	}
+	runHook(&testHookWatch)
 	c.rwc.SetReadDeadline(time.Time{})
 	done := make(chan struct{})
 	c.watchDone = done
@@ -413,7 +461,7 @@ func (x *requestContext) Err() error {
 	case x.ended:
 		return context.Canceled
 	}
-	return nil
+	return x.Context.Err()
 }
 
 // AfterFunc lets contexts derived from this one (context.WithCancel and

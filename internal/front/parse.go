@@ -236,15 +236,13 @@ func hasToken(v, t string) bool {
 // (which net/http accepts); a head not complete in b is not judged.
 func badFraming(b []byte) bool {
 	line, rest, ok := cutLine(b)
-	if !ok {
+	if !ok || headEnd(b) < 0 {
 		return false
 	}
 	http10 := bytes.HasSuffix(line, []byte(" HTTP/1.0"))
 	var te, cl bool
 	for {
-		if line, rest, ok = cutLine(rest); !ok {
-			return false // the head goes on past what was read
-		}
+		line, rest, _ = cutLine(rest)
 		if len(line) == 0 {
 			return te && (cl || http10)
 		}
@@ -254,6 +252,23 @@ func badFraming(b []byte) bool {
 			te = true
 		case bytes.EqualFold(name, []byte("Content-Length")):
 			cl = true
+		}
+	}
+}
+
+// headEnd returns the length of the request head at the start of b, up to
+// and with its blank line, or -1 if b does not hold all of it. Lines end
+// with LF, with or without a CR before it.
+func headEnd(b []byte) int {
+	n := 0
+	for {
+		line, rest, ok := cutLine(b[n:])
+		if !ok {
+			return -1
+		}
+		n = len(b) - len(rest)
+		if len(line) == 0 && n > 2 {
+			return n
 		}
 	}
 }

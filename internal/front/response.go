@@ -1,6 +1,7 @@
 package front
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -29,8 +30,17 @@ type response struct {
 	written       int64
 	chunking      bool
 	closeAfter    bool
+	finished      bool   // the handler returned: the response is sent
 	pre           []byte // body written before the head, at most preSize
+	// Content-Length as WriteHeader saw it, which the head sends whatever
+	// the handler does to the field after (as net/http, which copies the
+	// header at WriteHeader): the framing and the field never disagree.
+	lengthField []string
+	hasLength   bool
 }
+
+// errFinished is what a response used after its handler returned says.
+var errFinished = errors.New("front: response written after its handler returned")
 
 func (w *response) Header() http.Header { return w.header }
 
@@ -38,8 +48,8 @@ func (w *response) WriteHeader(code int) {
 	if code < 100 || code > 999 {
 		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
 	}
-	if w.wroteHeader {
-		w.c.s.Logger.Warn("http: superfluous response.WriteHeader call", "code", code, "path", w.req.URL.Path)
+	if w.wroteHeader || w.finished {
+		w.c.s.logger().Warn("http: superfluous response.WriteHeader call", "code", code, "path", w.req.URL.Path)
 		return
 	}
 	if code < 200 && code != http.StatusSwitchingProtocols {
@@ -57,16 +67,20 @@ func (w *response) WriteHeader(code int) {
 		if v, err := strconv.ParseInt(cl, 10, 64); err == nil && v >= 0 {
 			w.contentLength = v
 		} else {
-			w.c.s.Logger.Warn("http: invalid Content-Length", "value", cl)
+			w.c.s.logger().Warn("http: invalid Content-Length", "value", cl)
 			w.header.Del("Content-Length")
 		}
 	}
+	w.lengthField, w.hasLength = w.header["Content-Length"]
 }
 
 // noBodyFields are left out of interim responses.
 var noBodyFields = map[string]bool{"Content-Length": true, "Transfer-Encoding": true}
 
 func (w *response) Write(p []byte) (int, error) {
+	if w.finished {
+		return 0, errFinished
+	}
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
@@ -109,6 +123,9 @@ func (w *response) sniffs() bool {
 
 // Flush sends the head and what is written so far.
 func (w *response) Flush() {
+	if w.finished {
+		return
+	}
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
@@ -125,6 +142,11 @@ func (w *response) commit(p []byte) {
 	w.committed = true
 	h := w.header
 	code := w.status
+	if w.hasLength {
+		h["Content-Length"] = w.lengthField
+	} else {
+		delete(h, "Content-Length")
+	}
 	first := p
 	if len(w.pre) > 0 {
 		first = append(w.pre[:len(w.pre):len(w.pre)], p...)
@@ -133,7 +155,7 @@ func (w *response) commit(p []byte) {
 	te := h.Get("Transfer-Encoding")
 	hasTE := te != ""
 	var setLength, setType, setConnection, setTE string
-	if w.handlerDone && !hasTE && !w.hasTrailers() && bodyAllowed(code) && h.Get("Content-Length") == "" && (!w.isHEAD || len(first) > 0) {
+	if w.handlerDone && !hasTE && !w.hasTrailers() && bodyAllowed(code) && !w.hasLength && (!w.isHEAD || len(first) > 0) {
 		w.contentLength = int64(len(first))
 		setLength = strconv.Itoa(len(first))
 	}
@@ -157,7 +179,7 @@ func (w *response) commit(p []byte) {
 		date = w.c.dateNow()
 	}
 	if hasCL && hasTE && te != "identity" {
-		w.c.s.Logger.Warn("http: both Transfer-Encoding and Content-Length", "transfer-encoding", te, "content-length", w.contentLength)
+		w.c.s.logger().Warn("http: both Transfer-Encoding and Content-Length", "transfer-encoding", te, "content-length", w.contentLength)
 		h.Del("Content-Length")
 		hasCL = false
 	}
@@ -221,6 +243,9 @@ func (w *response) writeBody(p []byte) error {
 
 // finish completes the response after the handler returned, and sends it.
 func (w *response) finish() {
+	if w.finished {
+		return
+	}
 	w.handlerDone = true
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
@@ -237,6 +262,7 @@ func (w *response) finish() {
 		// Too short: what follows would be read as part of this body.
 		w.closeAfter = true
 	}
+	w.finished = true
 	w.c.flush()
 }
 
@@ -263,7 +289,7 @@ func (w *response) appendTrailers(b []byte) []byte {
 	for _, v := range w.header["Trailer"] {
 		for name := range strings.SplitSeq(v, ",") {
 			k := http.CanonicalHeaderKey(strings.Trim(name, " \t"))
-			if !isToken(k) {
+			if !isToken(k) || notTrailer[k] {
 				continue
 			}
 			for _, v := range w.header[k] {
@@ -272,13 +298,24 @@ func (w *response) appendTrailers(b []byte) []byte {
 		}
 	}
 	for k, vs := range w.header {
-		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok && isToken(name) {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok && isToken(name) && !notTrailer[http.CanonicalHeaderKey(name)] {
 			for _, v := range vs {
 				b = appendField(b, name, v)
 			}
 		}
 	}
 	return b
+}
+
+// notTrailer are the fields a trailer must not carry (RFC 9110 §6.5.1:
+// framing, routing, authentication, controls and the like), as net/http
+// leaves them out.
+var notTrailer = map[string]bool{
+	"Authorization": true, "Cache-Control": true, "Connection": true, "Content-Encoding": true,
+	"Content-Length": true, "Content-Range": true, "Content-Type": true, "Expect": true, "Host": true,
+	"Keep-Alive": true, "Max-Forwards": true, "Pragma": true, "Proxy-Authenticate": true,
+	"Proxy-Authorization": true, "Proxy-Connection": true, "Range": true, "Realm": true, "Te": true,
+	"Trailer": true, "Transfer-Encoding": true, "Www-Authenticate": true,
 }
 
 // appendFields appends the header's fields, sorted by name as net/http

@@ -45,7 +45,6 @@ type Server struct {
 	ln       net.Listener
 	handoff  *handoffListener
 	shutdown atomic.Bool
-	served   chan error // the fallback's Serve result
 }
 
 // New returns a Server in front of fallback.
@@ -60,16 +59,20 @@ func New(fallback *http.Server, logger *slog.Logger) *Server {
 // called, then returns http.ErrServerClosed or the listener's error.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
-	if s.shutdown.Load() {
+	switch {
+	case s.shutdown.Load():
 		s.mu.Unlock()
 		return http.ErrServerClosed
+	case s.ln != nil:
+		s.mu.Unlock()
+		return errors.New("front: Serve called twice; a Server serves one listener")
 	}
-	s.ln = ln
+	handoff := newHandoffListener(ln.Addr())
+	s.ln, s.handoff = ln, handoff
 	s.conns = make(map[*conn]struct{})
-	s.handoff = newHandoffListener(ln.Addr())
-	s.served = make(chan error, 1)
 	s.mu.Unlock()
-	go func() { s.served <- s.Fallback.Serve(s.handoff) }()
+	fallback := s.Fallback
+	go fallback.Serve(handoff) // returns once handoff is closed
 
 	baseCtx := context.Background()
 	if s.Fallback.BaseContext != nil {
@@ -88,7 +91,7 @@ func (s *Server) Serve(ln net.Listener) error {
 				// Out of file descriptors and the like: wait, as net/http
 				// does, rather than spin or give up.
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.Logger.Warn("accept failed; retrying", "err", err, "in", backoff)
+				s.logger().Warn("accept failed; retrying", "err", err, "in", backoff)
 				time.Sleep(backoff)
 				continue
 			}
@@ -109,6 +112,13 @@ func (s *Server) Serve(ln net.Listener) error {
 func isTemporary(err error) bool {
 	var t interface{ Temporary() bool }
 	return errors.As(err, &t) && t.Temporary()
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.Default()
+	}
+	return s.Logger
 }
 
 func (s *Server) newConn(baseCtx context.Context, rwc net.Conn) *conn {

@@ -209,8 +209,9 @@ func TestPipelining(t *testing.T) {
 // context; a handler that never waits starts no watch at all.
 func TestClientGoneCancelsTheWait(t *testing.T) {
 	var watches atomic.Int64
-	testHookWatch = func() { watches.Add(1) }
-	defer func() { testHookWatch = nil }()
+	hookWatch := func() { watches.Add(1) }
+	testHookWatch.Store(&hookWatch)
+	defer testHookWatch.Store(nil)
 	cancelled := make(chan error, 1)
 	started := make(chan struct{}, 1)
 	addr, _ := serveFront(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -283,8 +284,9 @@ func TestContextEndsWithTheRequest(t *testing.T) {
 // body's size, when the handler declares the length.
 func TestHeadAndBodyInOneWrite(t *testing.T) {
 	var sends atomic.Int64
-	testHookSend = func() { sends.Add(1) }
-	defer func() { testHookSend = nil }()
+	hookSend := func() { sends.Add(1) }
+	testHookSend.Store(&hookSend)
+	defer testHookSend.Store(nil)
 	addr, _ := serveFront(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		size, _ := strconv.Atoi(r.URL.Path[1:])
 		w.Header().Set("Content-Length", r.URL.Path[1:])

@@ -1,0 +1,468 @@
+package front
+
+// Regressions found by review, each failing on the first version of the
+// front end: the names say what they keep true.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A: Content-Length parsed at WriteHeader frames the body, but the field
+// sent is the one in the header map at commit: they can disagree.
+func TestRegressionCLChangedAfterWriteHeader(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/a" {
+			w.Header().Set("Content-Length", "10")
+			w.WriteHeader(200)
+			w.Header().Set("Content-Length", "5") // a handler bug net/http tolerates
+			io.WriteString(w, "0123456789")
+			return
+		}
+		io.WriteString(w, "second")
+	})
+	raw := func(addr string) string {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		io.WriteString(c, "GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+		b, _ := io.ReadAll(c)
+		return string(b)
+	}
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	t.Logf("net/http:\n%q", raw(ts.Listener.Addr().String()))
+	addr, _ := serveFront(t, h)
+	got := raw(addr)
+	t.Logf("front:\n%q", got)
+	if strings.Contains(got, "Content-Length: 5\r\n") && strings.Contains(got, "0123456789") {
+		t.Errorf("front sent Content-Length: 5 with a 10-byte body: the extra bytes 56789 are read as the start of the next response")
+	}
+}
+
+// A': deleting it after WriteHeader: a keep-alive response with no framing at all.
+func TestRegressionCLDeletedAfterWriteHeader(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "5")
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(200)
+		w.Header().Del("Content-Length")
+		io.WriteString(w, "hello")
+	})
+	addr, _ := serveFront(t, h)
+	c := dial(t, addr)
+	c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	c.c.SetReadDeadline(time.Now().Add(time.Second))
+	b := make([]byte, 4096)
+	n, _ := io.ReadAtLeast(c.br, b, 1)
+	time.Sleep(100 * time.Millisecond)
+	t.Logf("front: %q", b[:n])
+	if !strings.Contains(string(b[:n]), "Content-Length") && !strings.Contains(string(b[:n]), "chunked") && !strings.Contains(string(b[:n]), "Connection: close") {
+		t.Errorf("a keep-alive 200 with a body and neither Content-Length, chunked nor Connection: close")
+	}
+}
+
+// B: a new connection that sends nothing is given IdleTimeout (or no limit
+// at all when IdleTimeout is 0), where net/http gives it ReadHeaderTimeout.
+func TestRegressionNewConnSilentTimeout(t *testing.T) {
+	for _, idle := range []time.Duration{3 * time.Second, 0} {
+		cfg := func(s *http.Server) {
+			s.ReadHeaderTimeout = 200 * time.Millisecond
+			s.IdleTimeout = idle
+		}
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+		closedAfter := func(addr string) time.Duration {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			start := time.Now()
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			c.Read(make([]byte, 1))
+			return time.Since(start)
+		}
+		ts := httptest.NewUnstartedServer(h)
+		cfg(ts.Config)
+		ts.Start()
+		nh := closedAfter(ts.Listener.Addr().String())
+		ts.Close()
+		addr, _ := serveFront(t, h, cfg)
+		fe := closedAfter(addr)
+		t.Logf("IdleTimeout=%v ReadHeaderTimeout=200ms: net/http closed a silent new conn after %v, front after %v (2s = still open)", idle, nh.Round(time.Millisecond), fe.Round(time.Millisecond))
+		if fe > time.Second {
+			t.Errorf("IdleTimeout=%v: front kept a connection that never sent a byte open for >= %v (net/http: %v)", idle, fe.Round(time.Millisecond), nh.Round(time.Millisecond))
+		}
+	}
+}
+
+// C: Server's Logger field says "nil means slog.Default", but only New
+// applies that: a Server built as a literal crashes the whole process the
+// first time a handler panics (the recover in runHandler calls a nil
+// *slog.Logger) or calls WriteHeader twice.
+func TestRegressionNilLoggerCrashes(t *testing.T) {
+	if os.Getenv("REVIEW_CHILD") == "1" {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fe := &Server{Fallback: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			panic("boom")
+		})}}
+		go fe.Serve(ln)
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		c.Read(make([]byte, 1))
+		time.Sleep(200 * time.Millisecond)
+		return // the process is still alive: a handler's panic was contained
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRegressionNilLoggerCrashes$")
+	cmd.Env = append(os.Environ(), "REVIEW_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		i := strings.Index(string(out), "panic:")
+		t.Errorf("the process died (%v) when a handler panicked under a Server{Fallback: srv} literal:\n%s", err, firstLines(string(out[max(i, 0):]), 6))
+	}
+}
+
+func firstLines(s string, n int) string {
+	l := strings.SplitN(s, "\n", n+1)
+	return strings.Join(l[:min(n, len(l))], "\n")
+}
+
+// E: when the next request is already buffered (pipelined), no watch is
+// started, so a client that pipelines and then closes the connection
+// never cancels the request's context; net/http's background read does.
+func TestRegressionPipelinedClientGoneNotCancelled(t *testing.T) {
+	run := func(serve func(http.Handler) string) string {
+		res := make(chan string, 1)
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/wait" {
+				return
+			}
+			select {
+			case <-r.Context().Done():
+				res <- "cancelled"
+			case <-time.After(2 * time.Second):
+				res <- "not cancelled after 2s"
+			}
+		})
+		addr := serve(h)
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "GET /wait HTTP/1.1\r\nHost: h\r\n\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n")
+		time.Sleep(100 * time.Millisecond)
+		c.Close()
+		return <-res
+	}
+	nh := run(func(h http.Handler) string {
+		ts := httptest.NewServer(h)
+		t.Cleanup(ts.Close)
+		return ts.Listener.Addr().String()
+	})
+	fe := run(func(h http.Handler) string { a, _ := serveFront(t, h); return a })
+	t.Logf("net/http: %s; front: %s", nh, fe)
+	if fe != nh {
+		t.Errorf("pipelined then gone: net/http %q, front %q", nh, fe)
+	}
+}
+
+// F: the 400 for Transfer-Encoding with Content-Length (badFraming) is
+// only given when the whole head is in the front end's 4 KiB buffer at
+// hand-off. A head over 4 KiB, or one with a bare LF whose first line
+// arrives on its own, goes to net/http, which reads it as chunked and keeps
+// the connection: the request after it is served.
+func TestRegressionAmbiguousFramingBypass(t *testing.T) {
+	var smuggled atomic.Int64
+	addr, _ := serveFront(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/smuggled" {
+			smuggled.Add(1)
+		}
+		io.WriteString(w, "served "+r.URL.Path)
+	}))
+	tail := "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n"
+	for name, parts := range map[string][]string{
+		"long head":      {"POST /a HTTP/1.1\r\nHost: h\r\nX-Pad: " + strings.Repeat("a", 5000) + "\r\n" + tail},
+		"bare LF, split": {"POST /a HTTP/1.1\n", "Host: h\n" + strings.ReplaceAll(tail[:strings.Index(tail, "0\r\n")], "\r\n", "\n") + tail[strings.Index(tail, "0\r\n"):]},
+	} {
+		before := smuggled.Load()
+		c := dial(t, addr)
+		for _, p := range parts {
+			c.send(p)
+			time.Sleep(50 * time.Millisecond)
+		}
+		resp, body := c.read("POST")
+		t.Logf("%s: %d %q", name, resp.StatusCode, body)
+		if resp.StatusCode != http.StatusBadRequest {
+			resp2, body2 := c.read("GET")
+			t.Errorf("%s: TE+CL answered %d, not 400, and the connection served a second request: %d %q", name, resp.StatusCode, resp2.StatusCode, body2)
+		}
+		if smuggled.Load() != before {
+			t.Errorf("%s: /smuggled was served", name)
+		}
+	}
+}
+
+// G: requestContext.Err() reports nil while the connection's context
+// (Fallback.BaseContext / ConnContext) is already cancelled, unless
+// something asked for Done first; and context.Cause(r.Context()) answers
+// from the base context's cancelCtx, not the request's.
+func TestRegressionRequestContextErrIgnoresBase(t *testing.T) {
+	base, cancelBase := context.WithCancelCause(context.Background())
+	cancelBase(errors.New("base gone"))
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		fmt.Fprintf(w, "Err=%v Cause=%v", ctx.Err(), context.Cause(ctx))
+	})
+	cfg := func(s *http.Server) { s.BaseContext = func(net.Listener) context.Context { return base } }
+	get := func(addr string) string {
+		c := dial(t, addr)
+		c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+		_, b := c.read("GET")
+		return b
+	}
+	ts := httptest.NewUnstartedServer(h)
+	cfg(ts.Config)
+	ts.Start()
+	defer ts.Close()
+	nh := get(ts.Listener.Addr().String())
+	addr, _ := serveFront(t, h, cfg)
+	fe := get(addr)
+	t.Logf("net/http: %s; front: %s", nh, fe)
+	if nh != fe {
+		t.Errorf("net/http %q, front %q", nh, fe)
+	}
+	_ = io.Discard
+}
+
+// H: trailer fields named in Trailer are sent whatever their name; net/http
+// drops those RFC 9110 §6.5.1 forbids in a trailer (framing, routing,
+// Content-Type, Set-Cookie...; httpguts.ValidTrailerHeader).
+func TestRegressionForbiddenTrailers(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "Content-Length, Transfer-Encoding, Set-Cookie")
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "hello")
+		w.(http.Flusher).Flush()
+		w.Header().Set("Content-Length", "999")
+		w.Header().Set("Transfer-Encoding", "gzip")
+		w.Header().Set("Set-Cookie", "session=evil")
+	})
+	raw := func(addr string) string {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+		b, _ := io.ReadAll(c)
+		s := string(b)
+		return s[strings.Index(s, "\r\n\r\n")+4:]
+	}
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	nh := raw(ts.Listener.Addr().String())
+	addr, _ := serveFront(t, h)
+	fe := raw(addr)
+	t.Logf("net/http body+trailer: %q\nfront body+trailer:    %q", nh, fe)
+	if nh != fe {
+		t.Errorf("trailers differ")
+	}
+}
+
+// I: Serve on a second listener (which net/http supports) replaces s.ln,
+// s.conns and s.handoff: Shutdown then neither closes the first listener
+// nor returns its Serve, and the first listener's connections are no
+// longer tracked (neither drained nor closed).
+func TestRegressionServeTwoListeners(t *testing.T) {
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
+	fe := New(srv, slog.New(slog.DiscardHandler))
+	ln1, _ := net.Listen("tcp", "127.0.0.1:0")
+	ln2, _ := net.Listen("tcp", "127.0.0.1:0")
+	s1 := make(chan error, 1)
+	go func() { s1 <- fe.Serve(ln1) }()
+	time.Sleep(50 * time.Millisecond)
+	go fe.Serve(ln2)
+	time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := fe.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-s1:
+		t.Logf("first Serve returned %v", err)
+	case <-time.After(time.Second):
+		t.Errorf("Shutdown returned, but Serve on the first listener is still running")
+	}
+	if c, err := net.DialTimeout("tcp", ln1.Addr().String(), time.Second); err == nil {
+		t.Errorf("the first listener still accepts after Shutdown")
+		c.Close()
+	}
+	fe.Close()
+	ln1.Close()
+}
+
+// J: a Content-Length field present with an empty value: net/http (which
+// tests presence, header.has) sends chunked without it; the front end
+// (which tests h.Get == "") adds its own and also sends the empty one:
+// two Content-Length fields in one response.
+func TestRegressionEmptyContentLengthField(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "")
+		io.WriteString(w, "hello")
+	})
+	raw := func(addr string) string {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+		b, _ := io.ReadAll(c)
+		return string(b)
+	}
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	nh := raw(ts.Listener.Addr().String())
+	addr, _ := serveFront(t, h)
+	fe := raw(addr)
+	t.Logf("net/http: %q\nfront:    %q", nh, fe)
+	if n := strings.Count(fe, "Content-Length:"); n > 1 {
+		t.Errorf("front sent %d Content-Length fields", n)
+	}
+	// What a client makes of it:
+	c := dial(t, addr)
+	c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	if _, err := http.ReadResponse(c.br, nil); err != nil {
+		t.Errorf("net/http's client refuses the front end's response: %v", err)
+	}
+}
+
+// L: with ReadHeaderTimeout 0, a pipelined partial head is read under the
+// stale idle deadline set before the previous request: if that handler
+// ran past IdleTimeout, the connection is dropped at once, the request
+// unanswered. net/http has no header deadline then, and serves it.
+func TestRegressionStaleDeadlinePipelined(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(500 * time.Millisecond)
+		}
+		io.WriteString(w, r.URL.Path)
+	})
+	cfg := func(s *http.Server) { s.ReadHeaderTimeout = 0; s.IdleTimeout = 300 * time.Millisecond }
+	run := func(addr string) string {
+		c := dial(t, addr)
+		c.send("GET /slow HTTP/1.1\r\nHost: h\r\n\r\nGET /second HTTP/1.1\r\n")
+		c.read("GET")
+		time.Sleep(50 * time.Millisecond)
+		c.send("Host: h\r\n\r\n")
+		resp, err := http.ReadResponse(c.br, nil)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	ts := httptest.NewUnstartedServer(h)
+	cfg(ts.Config)
+	ts.Start()
+	defer ts.Close()
+	nh := run(ts.Listener.Addr().String())
+	addr, _ := serveFront(t, h, cfg)
+	fe := run(addr)
+	t.Logf("net/http: %q, front: %q", nh, fe)
+	if nh != fe {
+		t.Errorf("differ")
+	}
+}
+
+// Stress: watch byte + hand-off + Done from a foreign goroutine, under -race.
+func TestRegressionStressWatchHandOff(t *testing.T) {
+	addr, _ := serveFront(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if r.URL.Path == "/wait" {
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, c := context.WithCancel(r.Context())
+				<-time.After(time.Millisecond)
+				c()
+				<-ctx.Done()
+			}()
+			select {
+			case <-r.Context().Done():
+			case <-time.After(15 * time.Millisecond):
+			}
+			wg.Wait()
+		}
+		fmt.Fprintf(w, "%s %s %s", r.Method, r.URL.Path, b)
+	}))
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := dial(t, addr)
+			for j := range 10 {
+				c.send("GET /wait HTTP/1.1\r\nHost: h\r\n\r\n")
+				time.Sleep(3 * time.Millisecond)
+				if (i+j)%3 == 0 {
+					c.send("G")
+					time.Sleep(time.Millisecond)
+					c.send("ET /plain HTTP/1.1\r\nHost: h\r\n\r\n")
+					if _, b := c.read("GET"); b != "GET /wait " {
+						t.Errorf("got %q", b)
+						return
+					}
+					if _, b := c.read("GET"); b != "GET /plain " {
+						t.Errorf("got %q", b)
+						return
+					}
+					continue
+				}
+				if _, b := c.read("GET"); b != "GET /wait " {
+					t.Errorf("got %q", b)
+					return
+				}
+			}
+			c.send("GET /wait HTTP/1.1\r\nHost: h\r\n\r\n")
+			time.Sleep(3 * time.Millisecond)
+			c.send("P")
+			time.Sleep(time.Millisecond)
+			c.send("OST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello")
+			if _, b := c.read("GET"); b != "GET /wait " {
+				t.Errorf("got %q", b)
+			}
+			if _, b := c.read("POST"); b != "POST /p hello" {
+				t.Errorf("got %q", b)
+			}
+		}()
+	}
+	wg.Wait()
+}
