@@ -142,10 +142,12 @@ func (w *response) commit(p []byte) {
 	w.committed = true
 	h := w.header
 	code := w.status
-	if w.hasLength {
-		h["Content-Length"] = w.lengthField
-	} else {
-		delete(h, "Content-Length")
+	if cur, ok := h["Content-Length"]; ok != w.hasLength || !sameSlice(cur, w.lengthField) {
+		if w.hasLength {
+			h["Content-Length"] = w.lengthField
+		} else {
+			delete(h, "Content-Length")
+		}
 	}
 	first := p
 	if len(w.pre) > 0 {
@@ -377,4 +379,9 @@ func (c *conn) dateNow() []byte {
 		c.date = now.UTC().AppendFormat(c.date[:0], http.TimeFormat)
 	}
 	return c.date
+}
+
+// sameSlice reports whether a and b are the same slice, not just equal.
+func sameSlice(a, b []string) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
