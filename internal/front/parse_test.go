@@ -197,3 +197,21 @@ func TestBadFraming(t *testing.T) {
 		}
 	}
 }
+
+// A response field's value never breaks the head: line breaks become
+// spaces, and white space at either end goes, as net/http writes it.
+func TestAppendField(t *testing.T) {
+	for v, want := range map[string]string{
+		"plain":              "K: plain\r\n",
+		"":                   "K: \r\n",
+		" padded\t":          "K: padded\r\n",
+		"a\r\nSet-Cookie: x": "K: a  Set-Cookie: x\r\n",
+		"a\nb\rc":            "K: a b c\r\n",
+		"\r\nstarts broken":  "K: starts broken\r\n",
+		"inner  spaces stay": "K: inner  spaces stay\r\n",
+	} {
+		if got := string(appendField(nil, "K", v)); got != want {
+			t.Errorf("appendField(%q) = %q, want %q", v, got, want)
+		}
+	}
+}

@@ -342,14 +342,33 @@ func (w *response) appendFields(b []byte, skip map[string]bool) []byte {
 }
 
 func appendField(b []byte, k, v string) []byte {
-	if strings.ContainsAny(v, "\r\n") {
-		v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+	if needsCleaning(v) {
+		v = strings.Trim(strings.NewReplacer("\r", " ", "\n", " ").Replace(v), " \t")
 	}
-	v = strings.Trim(v, " \t\r\n")
 	b = append(b, k...)
 	b = append(b, ": "...)
 	b = append(b, v...)
 	return append(b, "\r\n"...)
+}
+
+// needsCleaning reports whether v has a line break, or white space at
+// either end, which appendField must not send as they are.
+func needsCleaning(v string) bool {
+	if v == "" {
+		return false
+	}
+	if c := v[0]; c == ' ' || c == '\t' {
+		return true
+	}
+	if c := v[len(v)-1]; c == ' ' || c == '\t' {
+		return true
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c == '\r' || c == '\n' {
+			return true
+		}
+	}
+	return false
 }
 
 // appendStatusLine appends an HTTP/1.1 status line.

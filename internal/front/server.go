@@ -16,9 +16,20 @@
 // HTTP/1.0 request, one with Expect, Upgrade, an absolute-form target, an
 // odd Host or a malformed line goes, from its first byte, to the net/http
 // server given as Fallback, which then serves that connection to its end.
-// So net/http's checks (request smuggling, header limits, 400s) stay the
-// ones that decide on anything unusual, and the front end only has to be
-// right about what it accepts.
+// So net/http's checks (header limits, 400s) stay the ones that decide on
+// anything unusual, and the front end only has to be right about what it
+// accepts. One check is the front end's own: a request with both
+// Transfer-Encoding and Content-Length, or Transfer-Encoding in HTTP/1.0,
+// is answered 400 and its connection closed (RFC 9112 §6.1), where
+// net/http would read the body as chunked and go on.
+//
+// Of the Fallback's settings, the front end uses Handler, ReadTimeout,
+// ReadHeaderTimeout, IdleTimeout, MaxHeaderBytes, BaseContext and
+// ConnContext. It does not see SetKeepAlivesEnabled, ConnState or
+// WriteTimeout, and its ResponseWriter is not a Hijacker: Hoard uses none
+// of them. Its ResponseWriter reads the header when the head is sent,
+// except Content-Length, which is taken at WriteHeader as net/http takes
+// the whole header.
 package front
 
 import (
