@@ -48,7 +48,8 @@ type conn struct {
 	state      atomic.Int32
 
 	br       *bufio.Reader
-	out      []byte    // response bytes not sent yet, at most writeSize
+	out      []byte // response bytes not sent yet, at most writeSize
+	sender   sender
 	werr     error     // the first error writing to rwc
 	deadline time.Time // the read deadline set last; zero: none
 
@@ -70,6 +71,7 @@ func newConn(s *Server, rwc net.Conn, ctx context.Context) *conn {
 	c := &conn{s: s, rwc: rwc, ctx: ctx, remoteAddr: rwc.RemoteAddr().String()}
 	c.br = bufio.NewReaderSize(connReader{c}, readSize)
 	c.out = make([]byte, 0, writeSize)
+	c.sender = newSender(rwc)
 	return c
 }
 
@@ -364,14 +366,12 @@ func (c *conn) write(p []byte) error {
 		c.out = append(c.out, p...)
 		return nil
 	}
+	runHook(&testHookSend)
 	if len(c.out) == 0 {
-		runHook(&testHookSend)
-		_, c.werr = c.rwc.Write(p)
+		c.werr = c.sender.send(p, nil)
 		return c.werr
 	}
-	runHook(&testHookSend)
-	bufs := net.Buffers{c.out, p}
-	_, c.werr = bufs.WriteTo(c.rwc)
+	c.werr = c.sender.send(c.out, p)
 	c.out = c.out[:0]
 	return c.werr
 }
@@ -380,7 +380,7 @@ func (c *conn) write(p []byte) error {
 func (c *conn) flush() error {
 	if c.werr == nil && len(c.out) > 0 {
 		runHook(&testHookSend)
-		_, c.werr = c.rwc.Write(c.out)
+		c.werr = c.sender.send(c.out, nil)
 	}
 	c.out = c.out[:0]
 	return c.werr

@@ -1,0 +1,83 @@
+package front
+
+import (
+	"bytes"
+	"net"
+	"testing"
+	"time"
+)
+
+// tcpPair returns the two ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close(); client.Close() })
+	return server, client
+}
+
+// Two buffers far larger than a socket's send buffer arrive whole and in
+// order at a reader that takes its time: the sender writes what fits,
+// waits for the socket, and goes on where it stopped, across the two.
+func TestSenderLargeWritesToASlowReader(t *testing.T) {
+	server, client := tcpPair(t)
+	a := bytes.Repeat([]byte("0123456789abcdef"), 3<<16) // 3 MiB
+	b := bytes.Repeat([]byte("ZYXWVUTSRQPONMLK"), 5<<16) // 5 MiB
+	got := make(chan []byte, 1)
+	go func() {
+		var buf bytes.Buffer
+		chunk := make([]byte, 64<<10)
+		for buf.Len() < len(a)+len(b) {
+			time.Sleep(time.Millisecond)
+			n, err := client.Read(chunk)
+			buf.Write(chunk[:n])
+			if err != nil {
+				break
+			}
+		}
+		got <- buf.Bytes()
+	}()
+	s := newSender(server)
+	if err := s.send(a, b); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	if err := s.send([]byte("!"), nil); err != nil { // a second call reuses the sender
+		t.Fatalf("send: %v", err)
+	}
+	want := append(append(bytes.Clone(a), b...), '!')
+	select {
+	case g := <-got:
+		if len(g) < len(want)-1 || !bytes.Equal(g, want[:len(g)]) {
+			t.Fatalf("received %d bytes, not the %d sent in order", len(g), len(want))
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the reader did not get everything")
+	}
+}
+
+// Writing to a connection the peer has closed fails, and keeps failing.
+func TestSenderPeerGone(t *testing.T) {
+	server, client := tcpPair(t)
+	client.Close()
+	s := newSender(server)
+	big := make([]byte, 1<<20)
+	var err error
+	for i := 0; i < 20 && err == nil; i++ {
+		err = s.send(big, big)
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err == nil {
+		t.Fatal("sending to a closed peer never failed")
+	}
+}
