@@ -52,6 +52,8 @@ type conn struct {
 	sender   sender
 	werr     error     // the first error writing to rwc
 	deadline time.Time // the read deadline set last; zero: none
+	// headerTimed: the current request's header timeout has started.
+	headerTimed bool
 
 	// The watch: a read started when the handler waits for something, to
 	// cancel its request's context if the client goes away.
@@ -90,14 +92,14 @@ func (r connReader) Read(p []byte) (int, error) {
 
 var crlfcrlf = []byte("\r\n\r\n")
 
-// Test hooks, set by tests before any server starts: testHookSend is
-// called before each system call that sends response bytes (a write or a
-// writev), testHookWatch when a watch starts.
-var testHookSend, testHookWatch atomic.Pointer[func()]
+// Test hooks, called with the connection's server: testHookSend before
+// each send of response bytes (one system call, unless the socket is full
+// and the send waits for room), testHookWatch when a watch starts.
+var testHookSend, testHookWatch atomic.Pointer[func(*Server)]
 
-func runHook(h *atomic.Pointer[func()]) {
+func (c *conn) runHook(h *atomic.Pointer[func(*Server)]) {
 	if f := h.Load(); f != nil {
-		(*f)()
+		(*f)(c.s)
 	}
 }
 
@@ -111,6 +113,7 @@ func (c *conn) serve() {
 		}
 	}()
 	for first := true; ; first = false {
+		c.headerTimed = false
 		if c.br.Buffered() == 0 {
 			if !c.state.CompareAndSwap(stateActive, stateIdle) || c.s.shutdown.Load() {
 				return
@@ -217,12 +220,9 @@ func (c *conn) wholeHead() ([]byte, bool) {
 		limit = http.DefaultMaxHeaderBytes
 	}
 	limit += 4 << 10 // net/http's own slack
-	waited := false
-	for headEnd(pending) < 0 && len(pending) < limit {
-		if !waited {
-			waited = true
-			c.headerDeadline()
-		}
+	var seen lineScan
+	for !seen.scan(pending) && len(pending) < limit {
+		c.headerDeadline()
 		n, err := c.br.Read(c.pre[:])
 		pending = append(pending, c.pre[:n]...)
 		if err != nil {
@@ -230,6 +230,32 @@ func (c *conn) wholeHead() ([]byte, bool) {
 		}
 	}
 	return pending, true
+}
+
+// lineScan finds the blank line that ends a request head in a buffer
+// that grows, looking at each byte once: a slow client cannot make the
+// search cost more than its bytes.
+type lineScan struct {
+	next  int // the start of the first line not seen whole
+	lines int // the lines seen whole
+}
+
+// scan reports whether b, which holds what an earlier scan saw and more,
+// has the end of the head: an empty line (ended by LF or CRLF) that is not
+// the first.
+func (l *lineScan) scan(b []byte) bool {
+	for {
+		i := bytes.IndexByte(b[l.next:], '\n')
+		if i < 0 {
+			return false
+		}
+		line := bytes.TrimSuffix(b[l.next:l.next+i], []byte("\r"))
+		l.next += i + 1
+		l.lines++
+		if len(line) == 0 && l.lines > 1 {
+			return true
+		}
+	}
 }
 
 // bareLF reports whether b has a LF not preceded by CR, which net/http
@@ -271,8 +297,14 @@ func (c *conn) idleDeadline() {
 
 // headerDeadline gives the rest of a request head the header timeout:
 // ReadHeaderTimeout, or ReadTimeout if that is zero, or no limit, as
-// net/http reads them.
+// net/http reads them. The timeout starts once per request (for the
+// first, when the connection opens): a head that comes in pieces does
+// not restart it.
 func (c *conn) headerDeadline() {
+	if c.headerTimed {
+		return
+	}
+	c.headerTimed = true
 	d := c.s.Fallback.ReadHeaderTimeout
 	if d <= 0 {
 		d = c.s.Fallback.ReadTimeout
@@ -366,7 +398,7 @@ func (c *conn) write(p []byte) error {
 		c.out = append(c.out, p...)
 		return nil
 	}
-	runHook(&testHookSend)
+	c.runHook(&testHookSend)
 	if len(c.out) == 0 {
 		c.werr = c.sender.send(p, nil)
 		return c.werr
@@ -379,7 +411,7 @@ func (c *conn) write(p []byte) error {
 // flush sends the bytes gathered.
 func (c *conn) flush() error {
 	if c.werr == nil && len(c.out) > 0 {
-		runHook(&testHookSend)
+		c.runHook(&testHookSend)
 		c.werr = c.sender.send(c.out, nil)
 	}
 	c.out = c.out[:0]
@@ -391,7 +423,7 @@ func (c *conn) flush() error {
 // the request context's lock held. Bytes of the next request already read
 // stay ahead of what the watch reads, which connReader hands on after them.
 func (c *conn) startWatch(cancel context.CancelFunc) {
-	runHook(&testHookWatch)
+	c.runHook(&testHookWatch)
 	c.rwc.SetReadDeadline(time.Time{})
 	done := make(chan struct{})
 	c.watchDone = done

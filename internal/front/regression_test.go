@@ -466,3 +466,71 @@ func TestRegressionStressWatchHandOff(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A Content-Length value edited in place after WriteHeader (the map's
+// slice, not the map) does not reach the head: the head says what the
+// framing was decided from.
+func TestRegressionCLEditedInPlaceAfterWriteHeader(t *testing.T) {
+	addr, _ := serveFront(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Length"] = []string{"5"}
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(200)
+		w.Header()["Content-Length"][0] = "7"
+		w.Write([]byte("hello"))
+	}))
+	c := dial(t, addr)
+	c.send("GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n")
+	for _, path := range []string{"/a", "/b"} {
+		resp, body := c.read("GET")
+		if resp.ContentLength != 5 || body != "hello" {
+			t.Errorf("%s: Content-Length %d, body %q; want 5, hello", path, resp.ContentLength, body)
+		}
+	}
+}
+
+// The first request's header timeout runs from the connection's start and
+// is not restarted when the head's first bytes arrive, as with net/http.
+func TestRegressionFirstHeadTimeoutRestarts(t *testing.T) {
+	addr, _ := serveFront(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}), func(s *http.Server) { s.ReadHeaderTimeout = 400 * time.Millisecond })
+	c := dial(t, addr)
+	time.Sleep(300 * time.Millisecond)
+	c.send("GET / HT")
+	time.Sleep(300 * time.Millisecond)
+	io.WriteString(c.c, "TP/1.1\r\nHost: h\r\n\r\n") // may fail: the server has closed
+	c.c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if resp, err := http.ReadResponse(c.br, nil); err == nil && resp.StatusCode == http.StatusOK {
+		t.Error("a first head that took 600 ms was served under a 400 ms ReadHeaderTimeout")
+	}
+}
+
+// lineScan finds the end of a head fed to it a few bytes at a time, with
+// CRLF or LF line ends, wherever the reads split them, and not at a blank
+// first line.
+func TestLineScan(t *testing.T) {
+	for head, end := range map[string]int{
+		"GET / HTTP/1.1\r\nHost: h\r\n\r\nbody": len("GET / HTTP/1.1\r\nHost: h\r\n\r\n"),
+		"GET / HTTP/1.1\nHost: h\n\nbody":       len("GET / HTTP/1.1\nHost: h\n\n"),
+		"\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n": len("\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n"),
+		"GET / HTTP/1.1\r\nHost: h\r\n":         -1,
+		"GET / HTTP/1.1\r\nX: a\r\n\r\r\n\r\n":  len("GET / HTTP/1.1\r\nX: a\r\n\r\r\n\r\n"),
+	} {
+		for _, step := range []int{1, 2, 3, 7, len(head)} {
+			var l lineScan
+			got := -1
+			for n := min(step, len(head)); ; n = min(n+step, len(head)) {
+				if l.scan([]byte(head[:n])) {
+					got = l.next
+					break
+				}
+				if n == len(head) {
+					break
+				}
+			}
+			if got != end {
+				t.Errorf("%q in steps of %d: end %d, want %d", head, step, got, end)
+			}
+		}
+	}
+}

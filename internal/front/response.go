@@ -35,8 +35,9 @@ type response struct {
 	// Content-Length as WriteHeader saw it, which the head sends whatever
 	// the handler does to the field after (as net/http, which copies the
 	// header at WriteHeader): the framing and the field never disagree.
-	lengthField []string
-	hasLength   bool
+	hasLength  bool
+	lengthOne  string   // its value, when it has one
+	lengthMany []string // a copy of its values, when it has more
 }
 
 // errFinished is what a response used after its handler returned says.
@@ -71,7 +72,14 @@ func (w *response) WriteHeader(code int) {
 			w.header.Del("Content-Length")
 		}
 	}
-	w.lengthField, w.hasLength = w.header["Content-Length"]
+	if v, ok := w.header["Content-Length"]; ok {
+		w.hasLength = true
+		if len(v) == 1 {
+			w.lengthOne = v[0]
+		} else {
+			w.lengthMany = slices.Clone(v)
+		}
+	}
 }
 
 // noBodyFields are left out of interim responses.
@@ -142,12 +150,13 @@ func (w *response) commit(p []byte) {
 	w.committed = true
 	h := w.header
 	code := w.status
-	if cur, ok := h["Content-Length"]; ok != w.hasLength || !sameSlice(cur, w.lengthField) {
-		if w.hasLength {
-			h["Content-Length"] = w.lengthField
-		} else {
-			delete(h, "Content-Length")
-		}
+	switch cur := h["Content-Length"]; {
+	case !w.hasLength:
+		delete(h, "Content-Length")
+	case w.lengthMany != nil:
+		h["Content-Length"] = w.lengthMany
+	case len(cur) != 1 || cur[0] != w.lengthOne:
+		h["Content-Length"] = []string{w.lengthOne}
 	}
 	first := p
 	if len(w.pre) > 0 {
@@ -398,9 +407,4 @@ func (c *conn) dateNow() []byte {
 		c.date = now.UTC().AppendFormat(c.date[:0], http.TimeFormat)
 	}
 	return c.date
-}
-
-// sameSlice reports whether a and b are the same slice, not just equal.
-func sameSlice(a, b []string) bool {
-	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }

@@ -2,7 +2,10 @@ package front
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"net"
+	"os"
 	"testing"
 	"time"
 )
@@ -79,5 +82,31 @@ func TestSenderPeerGone(t *testing.T) {
 	}
 	if err == nil {
 		t.Fatal("sending to a closed peer never failed")
+	}
+}
+
+// Empty buffers, on either side or both, send what there is; a write
+// deadline ends a send that waits for a reader that never reads.
+func TestSenderEdges(t *testing.T) {
+	server, client := tcpPair(t)
+	s := newSender(server)
+	for _, tc := range []struct{ a, b string }{{"", ""}, {"", "xy"}, {"ab", ""}, {"ab", "cd"}} {
+		if err := s.send([]byte(tc.a), []byte(tc.b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.send(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	client.SetReadDeadline(time.Now().Add(time.Second))
+	if n, _ := io.ReadAtLeast(client, buf, 8); string(buf[:n]) != "xyababcd" {
+		t.Fatalf("got %q, want xyababcd", buf[:n])
+	}
+
+	server.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+	big := make([]byte, 64<<20)
+	if err := s.send(big[:32<<20], big[32<<20:]); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("a send past its deadline: %v, want os.ErrDeadlineExceeded", err)
 	}
 }
