@@ -21,8 +21,9 @@ import (
 	"time"
 )
 
-// A: Content-Length parsed at WriteHeader frames the body, but the field
-// sent is the one in the header map at commit: they can disagree.
+// The Content-Length sent is the one WriteHeader saw, which framed the
+// body: a handler that changes the field afterwards (a bug net/http
+// tolerates) cannot make the next response be read as this one's tail.
 func TestRegressionCLChangedAfterWriteHeader(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/a" {
@@ -35,15 +36,7 @@ func TestRegressionCLChangedAfterWriteHeader(t *testing.T) {
 		io.WriteString(w, "second")
 	})
 	raw := func(addr string) string {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(2 * time.Second))
-		io.WriteString(c, "GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
-		b, _ := io.ReadAll(c)
-		return string(b)
+		return rawExchange(t, addr, "GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
 	}
 	ts := httptest.NewServer(h)
 	defer ts.Close()
@@ -56,7 +49,8 @@ func TestRegressionCLChangedAfterWriteHeader(t *testing.T) {
 	}
 }
 
-// A': deleting it after WriteHeader: a keep-alive response with no framing at all.
+// Nor can one that deletes it afterwards leave a kept-alive response
+// without framing.
 func TestRegressionCLDeletedAfterWriteHeader(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "5")
@@ -78,8 +72,8 @@ func TestRegressionCLDeletedAfterWriteHeader(t *testing.T) {
 	}
 }
 
-// B: a new connection that sends nothing is given IdleTimeout (or no limit
-// at all when IdleTimeout is 0), where net/http gives it ReadHeaderTimeout.
+// A new connection that sends nothing is closed after ReadHeaderTimeout,
+// as with net/http, not after IdleTimeout (nor never, when that is 0).
 func TestRegressionNewConnSilentTimeout(t *testing.T) {
 	for _, idle := range []time.Duration{3 * time.Second, 0} {
 		cfg := func(s *http.Server) {
@@ -112,10 +106,8 @@ func TestRegressionNewConnSilentTimeout(t *testing.T) {
 	}
 }
 
-// C: Server's Logger field says "nil means slog.Default", but only New
-// applies that: a Server built as a literal crashes the whole process the
-// first time a handler panics (the recover in runHandler calls a nil
-// *slog.Logger) or calls WriteHeader twice.
+// A Server built as a literal, with no Logger, logs a handler's panic or a
+// second WriteHeader to slog.Default instead of crashing the process.
 func TestRegressionNilLoggerCrashes(t *testing.T) {
 	if os.Getenv("REVIEW_CHILD") == "1" {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -150,9 +142,9 @@ func firstLines(s string, n int) string {
 	return strings.Join(l[:min(n, len(l))], "\n")
 }
 
-// E: when the next request is already buffered (pipelined), no watch is
-// started, so a client that pipelines and then closes the connection
-// never cancels the request's context; net/http's background read does.
+// A client that pipelines its next request and then closes the connection
+// still cancels the waiting request's context, as net/http's background
+// read would notice.
 func TestRegressionPipelinedClientGoneNotCancelled(t *testing.T) {
 	run := func(serve func(http.Handler) string) string {
 		res := make(chan string, 1)
@@ -189,11 +181,11 @@ func TestRegressionPipelinedClientGoneNotCancelled(t *testing.T) {
 	}
 }
 
-// F: the 400 for Transfer-Encoding with Content-Length (badFraming) is
-// only given when the whole head is in the front end's 4 KiB buffer at
-// hand-off. A head over 4 KiB, or one with a bare LF whose first line
-// arrives on its own, goes to net/http, which reads it as chunked and keeps
-// the connection: the request after it is served.
+// The 400 for Transfer-Encoding with Content-Length is given whatever the
+// head: one over the front end's 4 KiB buffer, or with bare LF line ends
+// whose first line arrives on its own, is read to its end before the
+// hand-off and refused too, so the request smuggled after it is never
+// served.
 func TestRegressionAmbiguousFramingBypass(t *testing.T) {
 	var smuggled atomic.Int64
 	addr, _ := serveFront(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -225,10 +217,8 @@ func TestRegressionAmbiguousFramingBypass(t *testing.T) {
 	}
 }
 
-// G: requestContext.Err() reports nil while the connection's context
-// (Fallback.BaseContext / ConnContext) is already cancelled, unless
-// something asked for Done first; and context.Cause(r.Context()) answers
-// from the base context's cancelCtx, not the request's.
+// A request's context is done when the connection's context (BaseContext,
+// ConnContext) is, even if nothing asked for Done before.
 func TestRegressionRequestContextErrIgnoresBase(t *testing.T) {
 	base, cancelBase := context.WithCancelCause(context.Background())
 	cancelBase(errors.New("base gone"))
@@ -257,9 +247,9 @@ func TestRegressionRequestContextErrIgnoresBase(t *testing.T) {
 	_ = io.Discard
 }
 
-// H: trailer fields named in Trailer are sent whatever their name; net/http
-// drops those RFC 9110 §6.5.1 forbids in a trailer (framing, routing,
-// Content-Type, Set-Cookie...; httpguts.ValidTrailerHeader).
+// Trailer fields that RFC 9110 §6.5.1 forbids in a trailer (framing,
+// routing, Content-Type, authentication...) are not sent, as net/http
+// drops them; the others are.
 func TestRegressionForbiddenTrailers(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Trailer", "Content-Length, Transfer-Encoding, Set-Cookie")
@@ -271,15 +261,7 @@ func TestRegressionForbiddenTrailers(t *testing.T) {
 		w.Header().Set("Set-Cookie", "session=evil")
 	})
 	raw := func(addr string) string {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(2 * time.Second))
-		io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
-		b, _ := io.ReadAll(c)
-		s := string(b)
+		s := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
 		return s[strings.Index(s, "\r\n\r\n")+4:]
 	}
 	ts := httptest.NewServer(h)
@@ -293,10 +275,8 @@ func TestRegressionForbiddenTrailers(t *testing.T) {
 	}
 }
 
-// I: Serve on a second listener (which net/http supports) replaces s.ln,
-// s.conns and s.handoff: Shutdown then neither closes the first listener
-// nor returns its Serve, and the first listener's connections are no
-// longer tracked (neither drained nor closed).
+// A second Serve is refused: a Server serves one listener, which Shutdown
+// closes and drains (with two, the first was neither).
 func TestRegressionServeTwoListeners(t *testing.T) {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
 	fe := New(srv, slog.New(slog.DiscardHandler))
@@ -326,25 +306,16 @@ func TestRegressionServeTwoListeners(t *testing.T) {
 	ln1.Close()
 }
 
-// J: a Content-Length field present with an empty value: net/http (which
-// tests presence, header.has) sends chunked without it; the front end
-// (which tests h.Get == "") adds its own and also sends the empty one:
-// two Content-Length fields in one response.
+// A Content-Length field present with an empty value counts as present,
+// as net/http reads it: the body is chunked, with one framing, never two
+// Content-Length fields.
 func TestRegressionEmptyContentLengthField(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "")
 		io.WriteString(w, "hello")
 	})
 	raw := func(addr string) string {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(2 * time.Second))
-		io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
-		b, _ := io.ReadAll(c)
-		return string(b)
+		return rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
 	}
 	ts := httptest.NewServer(h)
 	defer ts.Close()
@@ -363,10 +334,9 @@ func TestRegressionEmptyContentLengthField(t *testing.T) {
 	}
 }
 
-// L: with ReadHeaderTimeout 0, a pipelined partial head is read under the
-// stale idle deadline set before the previous request: if that handler
-// ran past IdleTimeout, the connection is dropped at once, the request
-// unanswered. net/http has no header deadline then, and serves it.
+// With ReadHeaderTimeout 0, a pipelined partial head is read with no
+// deadline, as with net/http, not under an idle deadline set before the
+// previous request, which a long handler could have let pass.
 func TestRegressionStaleDeadlinePipelined(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
@@ -533,4 +503,19 @@ func TestLineScan(t *testing.T) {
 			}
 		}
 	}
+}
+
+// rawExchange sends req on a new connection to addr and returns all the
+// bytes that come back before the server closes it (or 2 s pass).
+func rawExchange(t *testing.T, addr, req string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	io.WriteString(c, req)
+	b, _ := io.ReadAll(c)
+	return string(b)
 }
