@@ -90,8 +90,6 @@ func (r connReader) Read(p []byte) (int, error) {
 	return c.rwc.Read(p)
 }
 
-var crlfcrlf = []byte("\r\n\r\n")
-
 // Test hooks, called with the connection's server: testHookSend before
 // each send of response bytes (one system call, unless the socket is full
 // and the send waits for room), testHookWatch when a watch starts.
@@ -165,17 +163,15 @@ func (c *conn) serve() {
 // returns (nil, false) when the connection failed or timed out first.
 func (c *conn) readHead() ([]byte, bool) {
 	waited := false
+	var seen lineScan
 	for {
 		buf, _ := c.br.Peek(c.br.Buffered())
-		if i := bytes.Index(buf, crlfcrlf); i >= 0 {
-			buf = buf[:i+4]
-			if bareLF(buf) {
-				return nil, true
-			}
-			return buf, true
-		}
-		if len(buf) >= readSize || bareLF(buf) {
+		ended := seen.scan(buf)
+		switch {
+		case seen.bareLF || !ended && len(buf) >= readSize:
 			return nil, true
+		case ended:
+			return buf[:seen.next], true
 		}
 		if !waited {
 			// The head came in pieces: the rest must come within the
@@ -230,48 +226,6 @@ func (c *conn) wholeHead() ([]byte, bool) {
 		}
 	}
 	return pending, true
-}
-
-// lineScan finds the blank line that ends a request head in a buffer
-// that grows, looking at each byte once: a slow client cannot make the
-// search cost more than its bytes.
-type lineScan struct {
-	next  int // the start of the first line not seen whole
-	lines int // the lines seen whole
-}
-
-// scan reports whether b, which holds what an earlier scan saw and more,
-// has the end of the head: an empty line (ended by LF or CRLF) that is not
-// the first.
-func (l *lineScan) scan(b []byte) bool {
-	for {
-		i := bytes.IndexByte(b[l.next:], '\n')
-		if i < 0 {
-			return false
-		}
-		line := bytes.TrimSuffix(b[l.next:l.next+i], []byte("\r"))
-		l.next += i + 1
-		l.lines++
-		if len(line) == 0 && l.lines > 1 {
-			return true
-		}
-	}
-}
-
-// bareLF reports whether b has a LF not preceded by CR, which net/http
-// accepts as a line end and the front end does not parse.
-func bareLF(b []byte) bool {
-	for i := bytes.IndexByte(b, '\n'); i >= 0; {
-		if i == 0 || b[i-1] != '\r' {
-			return true
-		}
-		j := bytes.IndexByte(b[i+1:], '\n')
-		if j < 0 {
-			return false
-		}
-		i += 1 + j
-	}
-	return false
 }
 
 // idleDeadline makes sure the read deadline is about IdleTimeout from

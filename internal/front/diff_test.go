@@ -408,6 +408,10 @@ var diffCases = []diffCase{
 		w.Header().Set("Content-Length", "abc")
 		diffWriteString(w, logf, "hello")
 	}},
+	{name: "nil-content-length", h: func(w http.ResponseWriter, r *http.Request, logf diffLogf) {
+		w.Header()["Content-Length"] = nil // present, with no value: no length is computed
+		diffWriteString(w, logf, "hello")
+	}},
 	{name: "negative-content-length", better: "contentLength=5 transferEncoding=[] close=false", h: func(w http.ResponseWriter, r *http.Request, logf diffLogf) {
 		w.Header().Set("Content-Length", "-1")
 		diffWriteString(w, logf, "hello")

@@ -235,17 +235,15 @@ func hasToken(v, t string) bool {
 // chunked and keep the connection. Lines may end with CRLF or a bare LF
 // (which net/http accepts); a head not complete in b is not judged.
 func badFraming(b []byte) bool {
-	line, rest, ok := cutLine(b)
-	if !ok || headEnd(b) < 0 {
+	var l lineScan
+	if !l.scan(b) {
 		return false
 	}
+	line, rest, _ := cutLine(b[:l.next])
 	http10 := bytes.HasSuffix(line, []byte(" HTTP/1.0"))
 	var te, cl bool
-	for {
+	for len(rest) > 0 {
 		line, rest, _ = cutLine(rest)
-		if len(line) == 0 {
-			return te && (cl || http10)
-		}
 		name, _, _ := bytes.Cut(line, []byte(":"))
 		switch {
 		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
@@ -254,27 +252,44 @@ func badFraming(b []byte) bool {
 			cl = true
 		}
 	}
-}
-
-// headEnd returns the length of the request head at the start of b, up to
-// and with its blank line, or -1 if b does not hold all of it. Lines end
-// with LF, with or without a CR before it.
-func headEnd(b []byte) int {
-	n := 0
-	for {
-		line, rest, ok := cutLine(b[n:])
-		if !ok {
-			return -1
-		}
-		n = len(b) - len(rest)
-		if len(line) == 0 && n > 2 {
-			return n
-		}
-	}
+	return te && (cl || http10)
 }
 
 // cutLine cuts b at its first LF, dropping a CR before it.
 func cutLine(b []byte) (line, rest []byte, ok bool) {
 	line, rest, ok = bytes.Cut(b, []byte("\n"))
 	return bytes.TrimSuffix(line, []byte("\r")), rest, ok
+}
+
+// lineScan finds the blank line that ends a request head in a buffer
+// that grows, looking at each byte once: a slow client cannot make the
+// search cost more than its bytes.
+type lineScan struct {
+	next   int  // the start of the first line not seen whole
+	lines  int  // the lines seen whole
+	bareLF bool // one of them ended with a LF without a CR before it
+}
+
+// scan reports whether b, which holds what an earlier scan saw and more,
+// has the end of the head: an empty line (ended by LF or CRLF) that is not
+// the first. net/http accepts a bare LF as a line end; the front end
+// parses only heads without one (bareLF tells).
+func (l *lineScan) scan(b []byte) bool {
+	for {
+		i := bytes.IndexByte(b[l.next:], '\n')
+		if i < 0 {
+			return false
+		}
+		line := b[l.next : l.next+i]
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		} else {
+			l.bareLF = true
+		}
+		l.next += i + 1
+		l.lines++
+		if len(line) == 0 && l.lines > 1 {
+			return true
+		}
+	}
 }

@@ -150,8 +150,9 @@ func TestBareLF(t *testing.T) {
 		"no line end":                       false,
 		"GET / HTTP/1.1\r\nHost: h\r\n\n":   true,
 	} {
-		if got := bareLF([]byte(in)); got != want {
-			t.Errorf("bareLF(%q) = %v, want %v", in, got, want)
+		var l lineScan
+		if l.scan([]byte(in)); l.bareLF != want {
+			t.Errorf("bareLF after scanning %q = %v, want %v", in, l.bareLF, want)
 		}
 	}
 }

@@ -77,7 +77,7 @@ func (w *response) WriteHeader(code int) {
 		if len(v) == 1 {
 			w.lengthOne = v[0]
 		} else {
-			w.lengthMany = slices.Clone(v)
+			w.lengthMany = append(make([]string, 0, len(v)), v...) // never nil
 		}
 	}
 }

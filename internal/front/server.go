@@ -297,7 +297,3 @@ func (c *handedConn) CloseWrite() error {
 	}
 	return nil
 }
-
-// NetConn returns the connection underneath, as tls.Conn's method of the
-// same name does, for ConnContext hooks that look for it.
-func (c *handedConn) NetConn() net.Conn { return c.Conn }
