@@ -38,12 +38,8 @@ func TestRegressionCLChangedAfterWriteHeader(t *testing.T) {
 	raw := func(addr string) string {
 		return rawExchange(t, addr, "GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
 	}
-	ts := httptest.NewServer(h)
-	defer ts.Close()
-	t.Logf("net/http:\n%q", raw(ts.Listener.Addr().String()))
-	addr, _ := serveFront(t, h)
-	got := raw(addr)
-	t.Logf("front:\n%q", got)
+	nh, got, _ := bothServers(t, h, nil, raw)
+	t.Logf("net/http:\n%q\nfront:\n%q", nh, got)
 	if strings.Contains(got, "Content-Length: 5\r\n") && strings.Contains(got, "0123456789") {
 		t.Errorf("front sent Content-Length: 5 with a 10-byte body: the extra bytes 56789 are read as the start of the next response")
 	}
@@ -233,18 +229,11 @@ func TestRegressionRequestContextErrIgnoresBase(t *testing.T) {
 		_, b := c.read("GET")
 		return b
 	}
-	ts := httptest.NewUnstartedServer(h)
-	cfg(ts.Config)
-	ts.Start()
-	defer ts.Close()
-	nh := get(ts.Listener.Addr().String())
-	addr, _ := serveFront(t, h, cfg)
-	fe := get(addr)
+	nh, fe, _ := bothServers(t, h, cfg, get)
 	t.Logf("net/http: %s; front: %s", nh, fe)
 	if nh != fe {
 		t.Errorf("net/http %q, front %q", nh, fe)
 	}
-	_ = io.Discard
 }
 
 // Trailer fields that RFC 9110 §6.5.1 forbids in a trailer (framing,
@@ -264,11 +253,7 @@ func TestRegressionForbiddenTrailers(t *testing.T) {
 		s := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
 		return s[strings.Index(s, "\r\n\r\n")+4:]
 	}
-	ts := httptest.NewServer(h)
-	defer ts.Close()
-	nh := raw(ts.Listener.Addr().String())
-	addr, _ := serveFront(t, h)
-	fe := raw(addr)
+	nh, fe, _ := bothServers(t, h, nil, raw)
 	t.Logf("net/http body+trailer: %q\nfront body+trailer:    %q", nh, fe)
 	if nh != fe {
 		t.Errorf("trailers differ")
@@ -317,11 +302,7 @@ func TestRegressionEmptyContentLengthField(t *testing.T) {
 	raw := func(addr string) string {
 		return rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
 	}
-	ts := httptest.NewServer(h)
-	defer ts.Close()
-	nh := raw(ts.Listener.Addr().String())
-	addr, _ := serveFront(t, h)
-	fe := raw(addr)
+	nh, fe, addr := bothServers(t, h, nil, raw)
 	t.Logf("net/http: %q\nfront:    %q", nh, fe)
 	if n := strings.Count(fe, "Content-Length:"); n > 1 {
 		t.Errorf("front sent %d Content-Length fields", n)
@@ -358,13 +339,7 @@ func TestRegressionStaleDeadlinePipelined(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return string(b)
 	}
-	ts := httptest.NewUnstartedServer(h)
-	cfg(ts.Config)
-	ts.Start()
-	defer ts.Close()
-	nh := run(ts.Listener.Addr().String())
-	addr, _ := serveFront(t, h, cfg)
-	fe := run(addr)
+	nh, fe, _ := bothServers(t, h, cfg, run)
 	t.Logf("net/http: %q, front: %q", nh, fe)
 	if nh != fe {
 		t.Errorf("differ")
@@ -518,4 +493,22 @@ func rawExchange(t *testing.T, addr, req string) string {
 	io.WriteString(c, req)
 	b, _ := io.ReadAll(c)
 	return string(b)
+}
+
+// bothServers serves h, with cfg applied (when not nil), by net/http
+// alone and by a front end, and returns what run makes of each, net/http's
+// first, and the front end's address.
+func bothServers(t *testing.T, h http.Handler, cfg func(*http.Server), run func(addr string) string) (netHTTP, front, frontAddr string) {
+	t.Helper()
+	ts := httptest.NewUnstartedServer(h)
+	var configure []func(*http.Server)
+	if cfg != nil {
+		cfg(ts.Config)
+		configure = append(configure, cfg)
+	}
+	ts.Start()
+	t.Cleanup(ts.Close)
+	netHTTP = run(ts.Listener.Addr().String())
+	frontAddr, _ = serveFront(t, h, configure...)
+	return netHTTP, run(frontAddr), frontAddr
 }
