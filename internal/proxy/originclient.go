@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -465,6 +466,14 @@ func (pc *originConn) roundTrip(r *http.Request) (*http.Response, error) {
 		stop()
 		return nil, err
 	}
+	// Yield before the request leaves, so that the other requests already
+	// runnable are written first and reach the origin with this one: the
+	// origin then wakes once for a burst of requests instead of once for
+	// each, as behind an event loop that writes every ready request
+	// before it polls again. On cold misses with the origin on the same
+	// two cores, that cut the origin's CPU per request from about 53 to
+	// 38 µs, and raised Hoard's throughput by a tenth.
+	runtime.Gosched()
 	if err := pc.bw.Flush(); err != nil {
 		stop()
 		return nil, err
