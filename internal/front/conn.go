@@ -378,10 +378,12 @@ const yieldBelow = 64 << 10
 // then reach their own send before this one leaves, and their responses go
 // out together rather than spaced by the handling of each. Clients (and,
 // on a miss, Hoard's own reads of the origin) then wake once for many
-// responses instead of once for each. Under load this halved the hot
-// 1 KiB and 16 KiB p99 with one processor; when nothing else is runnable
-// the yield is a few hundred nanoseconds. A large send is dominated by its
-// copy, and yielding before it cost 1 MiB hits 8% of their throughput.
+// responses instead of once for each: on cold misses it took a tenth off
+// the origin's CPU per request beyond what the origin client's own yield
+// did, and with two processors it halved the p99 of hot 1 KiB hits. When
+// nothing else is runnable the yield is a few hundred nanoseconds. A large
+// send is dominated by its copy, and yielding before it cost 1 MiB hits 8%
+// of their throughput (bench/README.md has the figures).
 func (c *conn) send(a, b []byte) error {
 	c.runHook(&testHookSend)
 	if len(a)+len(b) < yieldBelow {
