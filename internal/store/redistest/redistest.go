@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -121,10 +120,12 @@ func (s *Server) Stop() {
 	if p == nil {
 		return
 	}
-	// A server that already exited refuses the signals; Wait tells. SIGCONT
+	// A server that already exited refuses the signals; Wait tells. Resume
 	// first, in case it was paused.
-	_ = p.cmd.Process.Signal(syscall.SIGCONT)
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if resumeSignal != nil {
+		_ = p.cmd.Process.Signal(resumeSignal)
+	}
+	_ = terminate(p.cmd.Process)
 	select {
 	case <-p.exited:
 	case <-time.After(stopTimeout):
@@ -147,13 +148,17 @@ func (s *Server) Restart() {
 // Pause freezes the server (SIGSTOP) without closing its connections, as
 // an overloaded or hung Redis looks to its clients: connections open, no
 // replies. Resume undoes it; Stop and Restart resume a paused server first.
-func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+// Where there are no such signals (Windows), the test is skipped.
+func (s *Server) Pause() { s.signal(pauseSignal) }
 
 // Resume lets a paused server run again (SIGCONT).
-func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
+func (s *Server) Resume() { s.signal(resumeSignal) }
 
-func (s *Server) signal(sig syscall.Signal) {
+func (s *Server) signal(sig os.Signal) {
 	s.t.Helper()
+	if sig == nil {
+		s.t.Skip("redistest: pausing a server needs SIGSTOP and SIGCONT, which this system lacks")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.proc == nil {
