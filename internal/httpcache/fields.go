@@ -70,6 +70,6 @@ func RemoveHopByHop(h http.Header) {
 		h.Del(option)
 	}
 	for _, name := range hopByHop {
-		h.Del(name)
+		delete(h, name) // already canonical: what h.Del would look up, without canonicalising it again
 	}
 }
