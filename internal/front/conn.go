@@ -54,6 +54,8 @@ type conn struct {
 	deadline time.Time // the read deadline set last; zero: none
 	// headerTimed: the current request's header timeout has started.
 	headerTimed bool
+	// sent: the current response has made its first send (see send).
+	sent bool
 
 	// The watch: a read started when the handler waits for something, to
 	// cancel its request's context if the client goes away.
@@ -283,6 +285,7 @@ func (c *conn) serveRequest(h *head) bool {
 	// response, say) must find a finished response, not the next one.
 	x := &exchange{ctx: requestContext{Context: c.ctx, c: c}}
 	ctx := &x.ctx
+	c.sent = false
 	tmpl := http.Request{
 		Method:     h.method,
 		URL:        h.url,
@@ -369,25 +372,33 @@ func (c *conn) flush() error {
 	return c.werr
 }
 
-// yieldBelow is the size under which a send first lets the other runnable
-// goroutines run (see send).
+// yieldBelow is the size under which a response's first send first lets
+// the other runnable goroutines run (see send).
 const yieldBelow = 64 << 10
 
-// send writes a and then b to the client. A small send first yields the
-// processor: the other connections whose requests are already runnable
-// then reach their own send before this one leaves, and their responses go
-// out together rather than spaced by the handling of each. Clients (and,
-// on a miss, Hoard's own reads of the origin) then wake once for many
-// responses instead of once for each: on cold misses it took a tenth off
-// the origin's CPU per request beyond what the origin client's own yield
-// did, and with two processors it halved the p99 of hot 1 KiB hits. When
-// nothing else is runnable the yield is a few hundred nanoseconds. A large
-// send is dominated by its copy, and yielding before it cost 1 MiB hits 8%
-// of their throughput (bench/README.md has the figures).
+// send writes a and then b to the client. The first send of a response,
+// when it is small, first yields the processor: the other connections
+// whose requests are already runnable then reach their own send before
+// this one leaves, and their responses go out together rather than spaced
+// by the handling of each. Clients (and, on a miss, Hoard's own reads of
+// the origin) then wake once for many responses instead of once for each.
+// On cold misses it took a tenth off the origin's CPU per request beyond
+// what the origin client's own yield did; on hits it changed little with
+// one processor and halved the p99 of hot 1 KiB hits with two, which
+// served 8% fewer 16 KiB hits. When nothing else is runnable the yield
+// costs about 120 ns. A send of 64 KiB or more is dominated by its copy,
+// and yielding before it cost hot 1 MiB hits 8% of their throughput; later
+// sends of a response (the pieces of a streamed body) do not yield again.
+// The yield puts the goroutine on the global run queue, so under sustained
+// load it may wait for more than the current batch. bench/README.md has
+// the figures.
 func (c *conn) send(a, b []byte) error {
 	c.runHook(&testHookSend)
-	if len(a)+len(b) < yieldBelow {
-		runtime.Gosched()
+	if !c.sent {
+		c.sent = true
+		if len(a)+len(b) < yieldBelow {
+			runtime.Gosched()
+		}
 	}
 	c.werr = c.sender.send(a, b)
 	return c.werr

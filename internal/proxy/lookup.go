@@ -34,11 +34,10 @@ type memo struct {
 	varyNames []string
 	facts     httpcache.Facts
 	// contentLength is the Content-Length field of the stored body, when
-	// known at store time: nil, or a slice of lengthField, which saves
-	// every stored entry an object of its own for the garbage collector
-	// to mark.
-	contentLength []string
-	lengthField   [1]string
+	// known at store time ("" when not). A response's header gets
+	// contentLength[:]: kept in the memo, the field's slice is not an
+	// object of its own for the garbage collector to mark.
+	contentLength [1]string
 }
 
 // memoOf returns the memo of an entry, computing it when the store did not
@@ -66,8 +65,7 @@ func (h *Handler) newMemo(e store.Entry, size int64) *memo {
 		size = e.Size
 	}
 	if size >= 0 {
-		m.lengthField[0] = strconv.FormatInt(size, 10)
-		m.contentLength = m.lengthField[:]
+		m.contentLength[0] = strconv.FormatInt(size, 10)
 	}
 	return m
 }

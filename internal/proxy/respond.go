@@ -73,8 +73,8 @@ func (h *Handler) writeStored(w http.ResponseWriter, r *http.Request, e store.En
 		out[k] = vs
 	}
 	out["Age"] = ageField(age)
-	if m, ok := e.Memo.(*memo); ok && m.contentLength != nil {
-		out["Content-Length"] = m.contentLength
+	if m, ok := e.Memo.(*memo); ok && m.contentLength[0] != "" {
+		out["Content-Length"] = m.contentLength[:]
 	} else {
 		out["Content-Length"] = []string{strconv.FormatInt(e.Size, 10)}
 	}
