@@ -259,7 +259,7 @@ func (h *Handler) beginStore(r *http.Request, primary string, status int, stored
 		Expires:       h.expiresHint(responseTime, lifetime, cc, stored),
 		Size:          max(size, 0), // a hint for the store's buffer
 	}
-	e.Memo = h.newMemo(e, size)
+	e.Memo = h.storedMemo(e, size)
 	bw := h.put(r.Context(), key, e)
 	if bw == nil {
 		return nil, nil

@@ -39,6 +39,12 @@ type Handler struct {
 	// directives shares parsed Cache-Control values between stored
 	// responses, which mostly repeat a handful of them.
 	directives directiveCache
+	// varies shares the names of Vary values likewise.
+	varies varyCache
+	// id tells this Handler's flat memos from another's, which number
+	// their directives and Vary names in other tables: two Handlers may
+	// share one in-process store.
+	id uint64
 
 	// indexLocks serialise updates of one URL's variant index, so that two
 	// variants stored at once do not drop each other from the index.
@@ -69,6 +75,7 @@ func New(opts Options) (*Handler, error) {
 		via:       "1.1 " + opts.Name,
 		viaField:  []string{"1.1 " + opts.Name},
 		seed:      maphash.MakeSeed(),
+		id:        handlerIDs.Add(1),
 
 		flights:     map[string]*flight{},
 		uncacheable: map[string]time.Time{},

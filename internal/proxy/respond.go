@@ -62,19 +62,21 @@ func (h *Handler) serveStored(w http.ResponseWriter, r *http.Request, c *cached,
 			header.Del(f)
 		}
 	}
-	h.writeStored(w, r, c.entry, header, d.Age, cs, c.body)
+	h.writeStored(w, r, c.entry, c.contentLength[:], header, d.Age, cs, c.body)
 }
 
-// writeStored writes a stored entry's header (with Age) and streams its body.
-func (h *Handler) writeStored(w http.ResponseWriter, r *http.Request, e store.Entry, header http.Header,
+// writeStored writes a stored entry's header (with Age) and streams its
+// body. length is the entry's Content-Length field when the memo has it
+// ("" otherwise), shared with the response's header.
+func (h *Handler) writeStored(w http.ResponseWriter, r *http.Request, e store.Entry, length []string, header http.Header,
 	age time.Duration, cs httpcache.CacheStatus, body io.Reader) {
 	out := w.Header()
 	for k, vs := range header {
 		out[k] = vs
 	}
 	out["Age"] = ageField(age)
-	if m, ok := e.Memo.(*memo); ok && m.contentLength[0] != "" {
-		out["Content-Length"] = m.contentLength[:]
+	if length[0] != "" {
+		out["Content-Length"] = length
 	} else {
 		out["Content-Length"] = []string{strconv.FormatInt(e.Size, 10)}
 	}

@@ -1,0 +1,163 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hoard-cache/hoard/internal/store"
+	"github.com/hoard-cache/hoard/internal/store/memory"
+)
+
+// Two Handlers over one in-process store: an entry stored by one keeps a
+// flat memo whose numbers are in that Handler's tables, and the other must
+// not read them in its own. Here the second Handler's directive number 1
+// is "no-cache" while the first's is "max-age=600", and its Vary number 1
+// names Accept-Language while the first's names Accept-Encoding: read
+// with the wrong tables, /a would be revalidated at every request and
+// selected by the wrong field.
+func TestFlatMemoOfAnotherHandler(t *testing.T) {
+	o := newOrigin(t, nil, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/a":
+			w.Header().Set("Cache-Control", "max-age=600")
+			w.Header().Set("Vary", "Accept-Encoding")
+			w.Write([]byte("a:" + r.Header.Get("Accept-Encoding")))
+		default:
+			w.Header().Set("Cache-Control", "no-cache")
+			w.Header().Set("Vary", "Accept-Language")
+			w.Header().Set("ETag", `"b"`)
+			w.Write([]byte("b"))
+		}
+	})
+	u, _ := url.Parse(o.srv.URL)
+	shared, err := memory.New(memory.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newHandler := func() *httptest.Server {
+		h, err := New(Options{Origin: u, Store: shared})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { h.Close() })
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	get := func(srv *httptest.Server, path, encoding string) (string, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		req.Host = "hoard.test" // one cache key through either Handler
+		req.Header.Set("Accept-Encoding", encoding)
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body), resp.Header.Get("Cache-Status")
+	}
+
+	second := newHandler()
+	get(second, "/b", "x") // the second Handler's tables: "no-cache", Accept-Language
+	first := newHandler()
+	get(first, "/a", "gzip") // stored with the first's numbers
+	before := o.count.Load()
+
+	for range 3 {
+		body, status := get(second, "/a", "gzip")
+		if body != "a:gzip" || !strings.Contains(status, "hit") {
+			t.Fatalf("second Handler, GET /a (gzip): body %q, Cache-Status %q; want a:gzip from the cache", body, status)
+		}
+	}
+	if n := o.count.Load() - before; n != 0 {
+		t.Errorf("the origin was asked %d times; want 0", n)
+	}
+	// Selected by Accept-Encoding, not by Accept-Language: another
+	// encoding is a variant not stored yet.
+	if body, status := get(second, "/a", "br"); body != "a:br" || strings.Contains(status, "hit") {
+		t.Errorf("GET /a (br): body %q, Cache-Status %q; want a:br from the origin", body, status)
+	}
+}
+
+// The shared tables number values from 1, hand back the same copy for the
+// same raw value, and past maxShared derive without keeping (number 0);
+// reads by number run beside writes.
+func TestSharedTable(t *testing.T) {
+	var tab sharedTable[string]
+	derived := 0
+	derive := func(raw string) func() *string {
+		return func() *string { derived++; s := strings.ToUpper(raw); return &s }
+	}
+	a, na := tab.of("a", derive("a"))
+	a2, na2 := tab.of("a", derive("a"))
+	if na != 1 || na2 != 1 || a != a2 || *a != "A" || derived != 1 {
+		t.Fatalf("of(a) twice: %q #%d, %q #%d, %d derivations; want the same A #1, derived once", *a, na, *a2, na2, derived)
+	}
+	done := make(chan struct{})
+	go func() { // reads by number while the table fills
+		defer close(done)
+		for range 10000 {
+			if v := tab.at(na); *v != "A" {
+				t.Errorf("at(%d) = %q", na, *v)
+				return
+			}
+		}
+	}()
+	for i := 2; i <= maxShared; i++ {
+		raw := "v" + strconv.Itoa(i)
+		if v, n := tab.of(raw, derive(raw)); n != uint32(i) || *v != strings.ToUpper(raw) {
+			t.Fatalf("of(%s) = %q #%d; want #%d", raw, *v, n, i)
+		}
+	}
+	<-done
+	v, n := tab.of("full", derive("full"))
+	if n != 0 || *v != "FULL" {
+		t.Errorf("of on a full table = %q #%d; want FULL #0", *v, n)
+	}
+	if v, n := tab.of("v7", derive("v7")); n != 7 || *v != "V7" {
+		t.Errorf("of(v7) on a full table = %q #%d; want V7 #7", *v, n)
+	}
+}
+
+// An entry whose directives the tables cannot number (several
+// Cache-Control lines, or a full table) keeps its memo with pointers, and
+// reads the same as one with a flat memo.
+func TestStoredMemoFallsBack(t *testing.T) {
+	mem, err := memory.New(memory.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(Options{Origin: &url.URL{Scheme: "http", Host: "origin.test"}, Store: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	entry := func(lines ...string) store.Entry {
+		return store.Entry{Status: 200, Size: 1234, Header: http.Header{"Cache-Control": lines, "Vary": {"Accept-Encoding"}}}
+	}
+	flat, ok := h.storedMemo(entry("max-age=60"), 1234).(*flatMemo)
+	if !ok {
+		t.Fatalf("one Cache-Control line: memo %T; want *flatMemo", h.storedMemo(entry("max-age=60"), 1234))
+	}
+	m := h.expand(flat)
+	if m.cc.MaxAge.Value != 60*time.Second || len(m.varyNames) != 1 || m.varyNames[0] != "Accept-Encoding" || m.contentLength[0] != "1234" {
+		t.Errorf("expanded flat memo: max-age %v, Vary %q, Content-Length %q", m.cc.MaxAge, m.varyNames, m.contentLength[0])
+	}
+	heavy, ok := h.storedMemo(entry("max-age=60", "public"), 1234).(*memo)
+	if !ok || heavy.cc.MaxAge.Value != 60*time.Second || !heavy.cc.Public || heavy.contentLength[0] != "1234" {
+		t.Errorf("two Cache-Control lines: memo %+v; want a *memo with max-age=60, public", heavy)
+	}
+	for i := range maxShared {
+		h.directives.of(http.Header{"Cache-Control": {"max-age=" + strconv.Itoa(1000+i)}})
+	}
+	if got, ok := h.storedMemo(entry("max-age=61"), 1234).(*memo); !ok || got.cc.MaxAge.Value != 61*time.Second {
+		t.Errorf("full table: memo %T; want a *memo with max-age=61", h.storedMemo(entry("max-age=61"), 1234))
+	}
+}
