@@ -190,11 +190,16 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 	c := candidates[i]
 	body := c.body
 	if body == nil {
-		_, b, ok := h.storeGet(r.Context(), c.key)
+		e, b, ok := h.storeGet(r.Context(), c.key)
 		if !ok {
 			return false
 		}
 		defer b.Close()
+		if !sameStored(e, c.entry) {
+			// Replaced since the lookup read it: the 304 names the
+			// response the lookup saw, whose body is gone.
+			return false
+		}
 		body = b
 	}
 	status := c.entry.Status
@@ -233,6 +238,16 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 	h.stream(w, r, response{status: status, header: header, body: body, length: c.entry.Size, received: responseTime,
 		conditions: byCache}, bw, cs, after, f)
 	return true
+}
+
+// sameStored reports whether a and b, read from the store under one key,
+// are the same stored response: one replaced in between has another
+// response time, length or validator.
+func sameStored(a, b store.Entry) bool {
+	return a.Status == b.Status && a.Size == b.Size &&
+		a.ResponseTime.Equal(b.ResponseTime) && a.RequestTime.Equal(b.RequestTime) &&
+		a.Header.Get("ETag") == b.Header.Get("ETag") &&
+		a.Header.Get("Last-Modified") == b.Header.Get("Last-Modified")
 }
 
 // beginStore starts storing a response under the request's key (the
