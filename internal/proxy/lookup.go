@@ -34,7 +34,7 @@ type cached struct {
 // in-process store keeps it as a flatMemo where it can.
 type memo struct {
 	cc        *httpcache.Directives // shared by responses with the same Cache-Control; never modified
-	varyNames []string              // shared likewise; never modified
+	varyNames []string              // shared likewise; never modified; a variant's key already holds them
 	facts     httpcache.Facts
 	// contentLength is the Content-Length field of the stored body, when
 	// known at store time ("" when not).
@@ -273,7 +273,10 @@ func (h *Handler) storeDelete(ctx context.Context, key string) {
 
 // maxShared bounds each of the Handler's shared tables (directives, Vary
 // names): past it, values are derived without being kept, and the entries
-// they belong to keep a memo with pointers.
+// they belong to keep a memo with pointers. The tables never forget, so an
+// origin whose max-age counts down to a fixed time (a new value every
+// second) fills the directives' in a little over an hour; its entries are
+// then served as correctly, with the collector's cost of a memo each.
 const maxShared = 4096
 
 // sharedTable hands out one immutable copy of each distinct value derived

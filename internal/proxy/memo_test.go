@@ -17,10 +17,10 @@ import (
 // Two Handlers over one in-process store: an entry stored by one keeps a
 // flat memo whose numbers are in that Handler's tables, and the other must
 // not read them in its own. Here the second Handler's directive number 1
-// is "no-cache" while the first's is "max-age=600", and its Vary number 1
-// names Accept-Language while the first's names Accept-Encoding: read
-// with the wrong tables, /a would be revalidated at every request and
-// selected by the wrong field.
+// is "no-cache" while the first's is "max-age=600": read with the wrong
+// table, /a would be revalidated at every request. (Its Vary number 1
+// differs too, but a variant is selected by its key, which a misread
+// memo does not change.)
 func TestFlatMemoOfAnotherHandler(t *testing.T) {
 	o := newOrigin(t, nil, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -79,8 +79,7 @@ func TestFlatMemoOfAnotherHandler(t *testing.T) {
 	if n := o.count.Load() - before; n != 0 {
 		t.Errorf("the origin was asked %d times; want 0", n)
 	}
-	// Selected by Accept-Encoding, not by Accept-Language: another
-	// encoding is a variant not stored yet.
+	// Another encoding is a variant not stored yet.
 	if body, status := get(second, "/a", "br"); body != "a:br" || strings.Contains(status, "hit") {
 		t.Errorf("GET /a (br): body %q, Cache-Status %q; want a:br from the origin", body, status)
 	}
@@ -160,4 +159,28 @@ func TestStoredMemoFallsBack(t *testing.T) {
 	if got, ok := h.storedMemo(entry("max-age=61"), 1234).(*memo); !ok || got.cc.MaxAge.Value != 61*time.Second {
 		t.Errorf("full table: memo %T; want a *memo with max-age=61", h.storedMemo(entry("max-age=61"), 1234))
 	}
+}
+
+// Directives that CDN-Cache-Control overrides are not shared under the
+// Cache-Control value alone: /plain, no-cache, must not borrow the
+// max-age=600 that CDN-Cache-Control gave /cdn, whose Cache-Control is
+// the same no-cache.
+func TestCDNDirectivesAreNotShared(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("ETag", `"e"`)
+		if r.URL.Path == "/cdn" {
+			w.Header().Set("CDN-Cache-Control", "max-age=600")
+		}
+		if r.Header.Get("If-None-Match") == `"e"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		io.WriteString(w, r.URL.Path)
+	})
+	h.get("/cdn").expect(t, http.StatusOK, "/cdn", "hoard; fwd=uri-miss")
+	h.get("/cdn").expect(t, http.StatusOK, "/cdn", "hoard; hit")
+	h.get("/plain").expect(t, http.StatusOK, "/plain", "hoard; fwd=uri-miss")
+	h.get("/plain").expect(t, http.StatusOK, "/plain", "hoard; fwd=stale; fwd-status=304")
+	h.wantOrigin(3)
 }

@@ -75,7 +75,7 @@ func (h *Handler) writeStored(w http.ResponseWriter, r *http.Request, e store.En
 		out[k] = vs
 	}
 	out["Age"] = ageField(age)
-	if length[0] != "" {
+	if len(length) > 0 && length[0] != "" {
 		out["Content-Length"] = length
 	} else {
 		out["Content-Length"] = []string{strconv.FormatInt(e.Size, 10)}
