@@ -281,11 +281,14 @@ const maxShared = 4096
 
 // sharedTable hands out one immutable copy of each distinct value derived
 // from a raw field value, numbered from 1 in the order they came, so that
-// stored responses share them and can refer to them by number. Reading by
-// number takes no lock.
+// stored responses share them and can refer to them by number. Neither
+// reading by number nor finding a value already kept takes a lock (a
+// sync.Map suits keys written once and read many times): entries read from
+// disk or Redis find their directives here on every hit, from every core.
 type sharedTable[T any] struct {
-	mu    sync.Mutex        // guards index and the filling of slots
-	index map[string]uint32 // by the raw field value
+	mu    sync.Mutex    // serialises additions
+	index sync.Map      // the raw field value (string) -> its number (uint32)
+	count atomic.Uint32 // the numbers handed out
 	slots [maxShared]atomic.Pointer[T]
 }
 
@@ -293,21 +296,26 @@ type sharedTable[T any] struct {
 // derives it with derive and keeps it if there is room. The number is 0
 // when the value is not kept.
 func (t *sharedTable[T]) of(raw string, derive func() *T) (*T, uint32) {
+	if n, ok := t.index.Load(raw); ok {
+		return t.slots[n.(uint32)-1].Load(), n.(uint32)
+	}
+	if t.count.Load() >= maxShared {
+		return derive(), 0
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if n, ok := t.index[raw]; ok {
-		return t.slots[n-1].Load(), n
+	if n, ok := t.index.Load(raw); ok {
+		return t.slots[n.(uint32)-1].Load(), n.(uint32) // added since the look above
 	}
 	v := derive()
-	if len(t.index) >= maxShared {
+	n := t.count.Load()
+	if n >= maxShared {
 		return v, 0
 	}
-	if t.index == nil {
-		t.index = map[string]uint32{}
-	}
-	n := uint32(len(t.index) + 1)
-	t.slots[n-1].Store(v)
-	t.index[strings.Clone(raw)] = n // raw may be part of a stored header's larger string
+	n++
+	t.slots[n-1].Store(v)                // before the index entry that leads to it
+	t.index.Store(strings.Clone(raw), n) // raw may be part of a stored header's larger string
+	t.count.Store(n)
 	return v, n
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,24 +88,28 @@ func TestFlatMemoOfAnotherHandler(t *testing.T) {
 
 // The shared tables number values from 1, hand back the same copy for the
 // same raw value, and past maxShared derive without keeping (number 0);
-// reads by number run beside writes.
+// reads, by number and by raw value, run beside additions.
 func TestSharedTable(t *testing.T) {
 	var tab sharedTable[string]
-	derived := 0
+	var derived atomic.Int64
 	derive := func(raw string) func() *string {
-		return func() *string { derived++; s := strings.ToUpper(raw); return &s }
+		return func() *string { derived.Add(1); s := strings.ToUpper(raw); return &s }
 	}
 	a, na := tab.of("a", derive("a"))
 	a2, na2 := tab.of("a", derive("a"))
-	if na != 1 || na2 != 1 || a != a2 || *a != "A" || derived != 1 {
-		t.Fatalf("of(a) twice: %q #%d, %q #%d, %d derivations; want the same A #1, derived once", *a, na, *a2, na2, derived)
+	if na != 1 || na2 != 1 || a != a2 || *a != "A" || derived.Load() != 1 {
+		t.Fatalf("of(a) twice: %q #%d, %q #%d, %d derivations; want the same A #1, derived once", *a, na, *a2, na2, derived.Load())
 	}
 	done := make(chan struct{})
-	go func() { // reads by number while the table fills
+	go func() { // reads while the table fills
 		defer close(done)
-		for range 10000 {
+		for range 20000 {
 			if v := tab.at(na); *v != "A" {
 				t.Errorf("at(%d) = %q", na, *v)
+				return
+			}
+			if v, n := tab.of("a", derive("a")); n != na || v != a {
+				t.Errorf("of(a) while filling = %q #%d", *v, n)
 				return
 			}
 		}
@@ -116,6 +121,9 @@ func TestSharedTable(t *testing.T) {
 		}
 	}
 	<-done
+	if d := derived.Load(); d != maxShared {
+		t.Errorf("%d derivations for %d values", d, maxShared)
+	}
 	v, n := tab.of("full", derive("full"))
 	if n != 0 || *v != "FULL" {
 		t.Errorf("of on a full table = %q #%d; want FULL #0", *v, n)
@@ -183,4 +191,30 @@ func TestCDNDirectivesAreNotShared(t *testing.T) {
 	h.get("/plain").expect(t, http.StatusOK, "/plain", "hoard; fwd=uri-miss")
 	h.get("/plain").expect(t, http.StatusOK, "/plain", "hoard; fwd=stale; fwd-status=304")
 	h.wantOrigin(3)
+}
+
+// BenchmarkNewMemoParallel derives the memo of an entry as every hit on
+// an entry read from disk or Redis does (they keep none), from every P.
+func BenchmarkNewMemoParallel(b *testing.B) {
+	mem, err := memory.New(memory.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := New(Options{Origin: &url.URL{Scheme: "http", Host: "origin.test"}, Store: mem})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close()
+	e := store.Entry{Status: http.StatusOK, Size: 1024, Header: http.Header{
+		"Cache-Control": {"public, max-age=3600"}, "Vary": {"Accept-Encoding"},
+		"Date": {"Tue, 01 Dec 2026 12:00:00 GMT"}, "Etag": {`"v1"`},
+	}}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if m := h.newMemo(e, -1); m.contentLength[0] != "1024" {
+				b.Fatalf("Content-Length %q", m.contentLength[0])
+			}
+		}
+	})
 }
