@@ -358,9 +358,9 @@ func (c *conn) write(p []byte) error {
 	if len(c.out) == 0 {
 		return c.send(p, nil)
 	}
-	c.send(c.out, p)
+	err := c.send(c.out, p)
 	c.out = c.out[:0]
-	return c.werr
+	return err
 }
 
 // flush sends the bytes gathered.

@@ -86,9 +86,8 @@ func (h *Handler) newMemo(e store.Entry, size int64) memo {
 func (h *Handler) deriveMemo(e store.Entry, size int64) (memo, *flatMemo) {
 	var m memo
 	f := flatMemo{owner: h.id}
-	flat := true
 	m.cc, f.cc = h.directives.of(e.Header)
-	flat = flat && f.cc != 0
+	flat := f.cc != 0
 	if lines := e.Header["Vary"]; len(lines) > 0 {
 		m.varyNames, f.vary = h.varies.of(lines)
 		flat = flat && f.vary != 0
