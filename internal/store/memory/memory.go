@@ -1,26 +1,54 @@
 // Package memory is a store.Store that keeps entries in the process's memory,
-// bounded in bytes, with W-TinyLFU eviction from github.com/maypok86/otter/v2.
+// bounded in bytes, with SIEVE eviction.
 //
 // A hit copies no body bytes until the caller reads them: committed entries
 // are immutable and shared by every reader. The store bounds and expires
 // entries by the sizes and times in store.Entry only; it must not interpret
 // HTTP.
+//
+// # Layout
+//
+// A large cache is mostly what the garbage collector must mark on every
+// cycle, so the store keeps little that it must follow. Each entry is one
+// byte slice (its key, its packed header and its body, see packed.go), the
+// caller's memo, and a row in two arrays of its shard: one without pointers
+// (the hash, times, sizes and eviction list) and one with the slice and the
+// memo. The index from a key's hash to its row is a map of integers, which
+// the collector does not read. An entry is found by its hash and then
+// checked against the key in its slice. With otter, the concurrent
+// W-TinyLFU cache used before, an entry was six objects, two of them full of
+// pointers; a collection of 400,000 entries took a third as long this way
+// (see bench/README.md).
+//
+// # Eviction
+//
+// Each shard keeps its entries in a list from oldest to newest, with a
+// visited bit that Get sets, and evicts by SIEVE (Zhang et al., NSDI 2024):
+// a hand walks from the oldest entry towards the newest, clears the bits it
+// finds set and evicts the first entry whose bit is clear (or that has
+// expired), then stays there for the next eviction. An entry read again
+// since the hand last passed it stays, and stays where it is; one that was
+// written and never read goes first. When the store is over MaxBytes, the
+// writer that put it there evicts one entry from each shard in turn until
+// it is not, taking each time the heavier of the next two shards, so that
+// the shards stay alike.
 package memory
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/maypok86/otter/v2"
+	"unsafe"
 
 	"github.com/hoard-cache/hoard/internal/store"
 )
@@ -30,9 +58,24 @@ var _ store.Store = (*Store)(nil)
 const (
 	defaultMaxBytes      = 256 << 20
 	defaultMaxObjectSize = 16 << 20
-	// maxWeight is the largest weight otter can account for one entry: its
-	// Weigher returns a uint32.
+	// maxWeight is the largest weight one entry may have: an entry's key,
+	// header and body lengths are kept as 32-bit numbers.
 	maxWeight = math.MaxUint32
+
+	// maxShardBits is log2 of the most shards a store has. Each has its
+	// own lock, so Gets and Puts of different keys rarely wait for each
+	// other. A store has one shard per shardBytes of MaxBytes, up to that:
+	// each shard evicts on its own (see evict), which is closest to one
+	// SIEVE over the whole store when every shard holds many entries.
+	maxShardBits = 6
+	shardBytes   = 4 << 20
+
+	// sweepEvery is how often the background sweep runs, and sweepRounds
+	// how many runs it takes to visit every shard: an expired entry's
+	// memory is given back within sweepRounds seconds (Get hides it at
+	// once).
+	sweepEvery  = time.Second
+	sweepRounds = 8
 )
 
 // Options configures a Store. The zero value is a 256 MiB store.
@@ -46,10 +89,14 @@ type Options struct {
 	// exceed MaxBytes. Zero means 16 MiB, or MaxBytes if that is smaller.
 	MaxObjectSize int64
 	// Clock returns the current time, which Entry.Expires is compared with.
-	// Nil means time.Now. With nil, expired entries are also dropped in the
-	// background once a second until Close; with a Clock set, only during
-	// reads and writes, since a test's fake clock has no ticks.
+	// Nil means time.Now. Expired entries are hidden from Get at once, and
+	// their memory is given back by eviction or by a sweep in the
+	// background, which runs until Close.
 	Clock func() time.Time
+
+	// shardBits, when positive, sets log2 of the number of shards, for
+	// tests of small stores with many shards.
+	shardBits int
 }
 
 func (o *Options) setDefaults() {
@@ -81,40 +128,79 @@ func (o *Options) validate() error {
 
 // Store is a bounded in-memory store.Store. It is safe for concurrent use.
 type Store struct {
-	cache         *otter.Cache[string, *stored]
-	clock         func() time.Time
-	maxObjectSize int64
-	// maxWeight is the heaviest entry the store keeps: MaxBytes, or what
-	// otter can account if that is less.
-	maxWeight int64
+	*core
 }
 
-// stored is one committed entry. Nothing modifies it after Commit, so every
-// reader shares it without locks.
-//
-// It holds a store.Entry's fields in less room than the Entry itself (the
-// header packed, see packed.go; the times as Unix nanoseconds; the rarely
-// set slices behind one pointer), since a cache of small objects keeps
-// millions: 112 bytes and a packed header instead of about 200 and a map,
-// and far fewer pointers for the garbage collector to follow.
-type stored struct {
-	packed string                      // the header, packed
-	header atomic.Pointer[http.Header] // the header unpacked, from the first Get on
-	// requestHeader is the secondary key's fields, kept as they are: only
-	// entries with Vary have them, and every lookup of a variant reads them.
-	requestHeader http.Header
-	lists         *lists // nil when the entry has neither variants nor tags
-	memo          any
-	body          []byte
+// core is the store itself. The background sweep holds it, not the Store,
+// so that a Store nobody closes can still be collected (and its sweep
+// stopped, by the cleanup New attaches).
+type core struct {
+	shards        []shard
+	shift         uint // a hash's shard is hash >> shift
+	seed          maphash.Seed
+	now           func() time.Time
+	maxBytes      int64
+	maxObjectSize int64
+	// maxWeight is the heaviest entry the store keeps: MaxBytes, or
+	// maxWeight if that is less.
+	maxWeight int64
+
+	bytes atomic.Int64  // the weight of the entries stored
+	count atomic.Int64  // how many entries are stored
+	next  atomic.Uint32 // the shard the next eviction starts at
+
+	stop     chan struct{}
+	stopOnce sync.Once
+}
+
+// shard holds the entries whose key hashes to it. Row i of meta and of
+// refs is one entry; rows whose entry was removed are kept on free and
+// used again.
+type shard struct {
+	mu    sync.RWMutex
+	index map[uint64]int32 // key hash -> row
+	meta  []slot
+	refs  []refs
+	free  []int32
+	// oldest and newest are the ends of the eviction list, hand is where
+	// SIEVE's hand stands; -1 for none.
+	oldest, newest, hand int32
+	bytes                atomic.Int64 // the weight of the shard's entries
+	_                    [64]byte     // keeps shards off each other's cache lines
+}
+
+// slot is the part of an entry that holds no pointers.
+type slot struct {
+	hash uint64
 	// requestTime, responseTime and expires are Unix nanoseconds, or noTime
 	// for the zero time.
 	requestTime, responseTime, expires int64
-	status                             int32
-	weight                             uint32
+	weight                             int64
+	// The entry's bytes are its key (keyLen), its packed header (headLen)
+	// and its body.
+	keyLen, headLen uint32
+	status          int32
+	// visited is set by Get, under the shard's read lock (hence atomic),
+	// and cleared by the eviction hand.
+	visited uint32
+	// older and newer link the shard's eviction list; -1 at its ends.
+	older, newer int32
+	used         bool
 }
 
-// lists holds an entry's Variants and Tags.
-type lists struct {
+// refs is the part of an entry that the garbage collector follows.
+type refs struct {
+	bytes []byte
+	memo  any
+	// header is the unpacked header, from the entry's second Get on (see
+	// unpacked).
+	header atomic.Pointer[http.Header]
+	extra  *extra // nil unless the entry has a Vary key, variants or tags
+}
+
+// extra holds what few entries have.
+type extra struct {
+	requestHeader  http.Header
 	variants, tags []string
 }
 
@@ -148,128 +234,141 @@ func timeOf(n int64) time.Time {
 	return time.Unix(0, n)
 }
 
-// newStored keeps e, which the store owns from now on, with its packed
-// header and its body.
-func newStored(e store.Entry, packed string, body []byte) *stored {
-	v := &stored{
-		packed:        packed,
-		requestHeader: e.RequestHeader,
-		memo:          e.Memo,
-		body:          body,
-		requestTime:   nanos(e.RequestTime),
-		responseTime:  nanos(e.ResponseTime),
-		expires:       nanos(e.Expires),
-		status:        int32(e.Status),
-	}
-	if len(e.Variants) > 0 || len(e.Tags) > 0 {
-		v.lists = &lists{variants: e.Variants, tags: e.Tags}
-	}
-	return v
+// expiredAt reports whether an entry that expires at expires (Unix
+// nanoseconds) has expired at now: Expired is true at Expires itself.
+func expiredAt(expires, now int64) bool {
+	return expires != noTime && now >= expires
 }
 
-// entry unpacks the stored entry. The maps and slices are shared, not
-// copied: callers must not modify them (store.Store says so).
-func (v *stored) entry() store.Entry {
-	e := store.Entry{
-		Status:        int(v.status),
-		Header:        v.unpacked(),
-		RequestHeader: v.requestHeader,
-		RequestTime:   timeOf(v.requestTime),
-		ResponseTime:  timeOf(v.responseTime),
-		Expires:       timeOf(v.expires),
-		Size:          int64(len(v.body)),
-		Memo:          v.memo,
-	}
-	if v.lists != nil {
-		e.Variants, e.Tags = v.lists.variants, v.lists.tags
-	}
-	return e
-}
-
-// New returns an empty store configured by opts.
+// New returns an empty store configured by opts. It starts the background
+// sweep of expired entries, which Close stops.
 func New(opts Options) (*Store, error) {
 	opts.setDefaults()
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	s := &Store{
-		clock:         opts.Clock,
+	c := &core{
+		seed:          maphash.MakeSeed(),
+		now:           opts.Clock,
+		maxBytes:      opts.MaxBytes,
 		maxObjectSize: opts.MaxObjectSize,
 		maxWeight:     min(opts.MaxBytes, maxWeight),
+		stop:          make(chan struct{}),
 	}
-	oo := &otter.Options[string, *stored]{
-		MaximumWeight: uint64(opts.MaxBytes),
-		Weigher:       func(_ string, v *stored) uint32 { return v.weight },
-		// The deadline is set on every write and never moved by a read, so
-		// a read does not run the calculator.
-		ExpiryCalculator: otter.ExpiryWritingFunc(timeLeft),
-		// Logger is left to otter's default, slog.Default: otter logs only
-		// panics of our weigher and calculator, which would be bugs.
+	if c.now == nil {
+		c.now = time.Now
 	}
-	if opts.Clock != nil {
-		oo.Clock = otterClock(opts.Clock)
-	} else {
-		s.clock = time.Now
+	bits := opts.shardBits
+	for opts.shardBits == 0 && bits < maxShardBits && opts.MaxBytes>>bits >= 2*shardBytes {
+		bits++
 	}
-	cache, err := otter.New(oo)
-	if err != nil {
-		return nil, fmt.Errorf("memory store: %w", err)
+	c.shards = make([]shard, 1<<bits)
+	c.shift = uint(64 - bits) // 64 for one shard: every hash shifts to 0
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.index = make(map[uint64]int32)
+		sh.oldest, sh.newest, sh.hand = -1, -1, -1
 	}
-	s.cache = cache
+	go c.sweepLoop()
+	s := &Store{core: c}
+	runtime.AddCleanup(s, (*core).halt, c)
 	return s, nil
+}
+
+func (c *core) shardOf(hash uint64) *shard {
+	return &c.shards[hash>>c.shift]
 }
 
 // Get returns the entry stored under key, or store.ErrNotFound if it is
 // absent, evicted or expired. The body reader shares the stored bytes; it
 // also implements io.WriterTo. No call blocks, so ctx is not consulted.
-//
-// Otter hides an entry from the instant of its Entry.Expires on (see
-// timeLeft) and removes it in its maintenance, so Get reads no clock of its
-// own. Otter's clock is Options.Clock or, when that is nil, the real time.
-func (s *Store) Get(_ context.Context, key string) (store.Entry, io.ReadCloser, error) {
-	v, ok := s.cache.GetIfPresent(key)
+func (c *core) Get(_ context.Context, key string) (store.Entry, io.ReadCloser, error) {
+	hash := maphash.String(c.seed, key)
+	sh := c.shardOf(hash)
+	sh.mu.RLock()
+	i, ok := sh.index[hash]
 	if !ok {
+		sh.mu.RUnlock()
 		return store.Entry{}, nil, store.ErrNotFound
 	}
-	return v.entry(), store.NewBody(v.body), nil
+	m, r := &sh.meta[i], &sh.refs[i]
+	if string(r.bytes[:m.keyLen]) != key || (m.expires != noTime && expiredAt(m.expires, c.now().UnixNano())) {
+		sh.mu.RUnlock()
+		return store.Entry{}, nil, store.ErrNotFound
+	}
+	if atomic.LoadUint32(&m.visited) == 0 {
+		atomic.StoreUint32(&m.visited, 1)
+	}
+	bodyAt := m.keyLen + m.headLen
+	e := store.Entry{
+		Status:       int(m.status),
+		Header:       r.unpacked(r.bytes[m.keyLen:bodyAt]),
+		RequestTime:  timeOf(m.requestTime),
+		ResponseTime: timeOf(m.responseTime),
+		Expires:      timeOf(m.expires),
+		Size:         int64(len(r.bytes)) - int64(bodyAt),
+		Memo:         r.memo,
+	}
+	if x := r.extra; x != nil {
+		e.RequestHeader, e.Variants, e.Tags = x.requestHeader, x.variants, x.tags
+	}
+	body := r.bytes[bodyAt:]
+	sh.mu.RUnlock()
+	return e, store.NewBody(body), nil
 }
 
 // Put starts writing an entry under key. It copies e's maps and slices, so
 // the caller may reuse e. No call blocks, so ctx is not consulted.
-func (s *Store) Put(_ context.Context, key string, e store.Entry) (store.BodyWriter, error) {
-	w := &bodyWriter{s: s, key: strings.Clone(key), entry: cloneEntry(e)}
-	w.packed, w.unpacked = packHeader(e.Header)
-	if e.Size > 0 && e.Size <= s.maxObjectSize {
-		w.body = make([]byte, 0, e.Size) // the expected length: no regrowth
+func (c *core) Put(_ context.Context, key string, e store.Entry) (store.BodyWriter, error) {
+	w := &bodyWriter{c: c, key: key, entry: cloneEntry(e)}
+	n, values := packedLen(e.Header)
+	w.unpacked = unpackedSize(len(e.Header), values)
+	hint := 0
+	if e.Size > 0 && e.Size <= c.maxObjectSize {
+		hint = int(e.Size) // the expected length: no regrowth
 	}
+	w.bytes = make([]byte, 0, len(key)+n+hint)
+	w.bytes = append(w.bytes, key...)
+	w.bytes = appendPacked(w.bytes, e.Header)
+	w.bodyAt = len(w.bytes)
 	return w, nil
 }
 
 // Delete removes the entry under key. Readers that already got its body
 // still read it whole.
-func (s *Store) Delete(_ context.Context, key string) error {
-	s.cache.Invalidate(key)
+func (c *core) Delete(_ context.Context, key string) error {
+	hash := maphash.String(c.seed, key)
+	sh := c.shardOf(hash)
+	sh.mu.Lock()
+	if i, ok := sh.index[hash]; ok && sh.keyOf(i) == key {
+		sh.remove(c, i)
+	}
+	sh.mu.Unlock()
 	return nil
 }
 
-// Len returns the approximate number of entries stored.
-func (s *Store) Len() int {
-	return s.cache.EstimatedSize()
+// Len returns the number of entries stored, counting expired ones that
+// have not been dropped yet.
+func (c *core) Len() int {
+	return int(c.count.Load())
 }
 
-// Bytes returns the approximate weight of the entries stored, as bounded by
+// Bytes returns the weight of the entries stored, as bounded by
 // Options.MaxBytes. It may exceed the bound for a moment after a write,
-// until otter's maintenance evicts.
-func (s *Store) Bytes() int64 {
-	return int64(s.cache.WeightedSize())
+// until that write has evicted.
+func (c *core) Bytes() int64 {
+	return c.bytes.Load()
 }
 
-// Close stops the goroutine that drops expired entries in the background.
-// The store stays usable; without Close, the goroutine stops by itself
-// within a second of the store becoming unreachable.
-func (s *Store) Close() error {
-	s.cache.StopAllGoroutines()
+// Close stops the background sweep of expired entries. The store stays
+// usable; without Close, the sweep stops once the store is unreachable.
+func (c *core) Close() error {
+	c.halt()
 	return nil
+}
+
+func (c *core) halt() {
+	c.stopOnce.Do(func() { close(c.stop) })
 }
 
 // cloneEntry copies what the caller could change after Put. It also strips
@@ -298,14 +397,15 @@ var (
 	errAborted   = errors.New("aborted")
 )
 
-// bodyWriter buffers a body until Commit. It is not safe for concurrent use.
+// bodyWriter gathers an entry's bytes until Commit: the key and packed
+// header, written by Put, then the body. It is not safe for concurrent use.
 type bodyWriter struct {
-	s        *Store
+	c        *core
 	key      string
-	packed   string      // the header, packed
 	unpacked int64       // what the header takes unpacked (an estimate)
 	entry    store.Entry // without its header
-	body     []byte
+	bytes    []byte
+	bodyAt   int // where the body starts in bytes
 	// ended is why the writer takes no more writes: errCommitted, errAborted
 	// or a wrapped store.ErrTooLarge. Nil while it is open.
 	ended error
@@ -317,11 +417,11 @@ func (w *bodyWriter) Write(p []byte) (int, error) {
 	if w.ended != nil {
 		return 0, fmt.Errorf("memory store: write %s: %w", w.key, w.ended)
 	}
-	if int64(len(w.body))+int64(len(p)) > w.s.maxObjectSize {
-		w.end(fmt.Errorf("body exceeds %d bytes: %w", w.s.maxObjectSize, store.ErrTooLarge))
+	if int64(len(w.bytes)-w.bodyAt)+int64(len(p)) > w.c.maxObjectSize {
+		w.end(fmt.Errorf("body exceeds %d bytes: %w", w.c.maxObjectSize, store.ErrTooLarge))
 		return 0, fmt.Errorf("memory store: write %s: %w", w.key, w.ended)
 	}
-	w.body = append(w.body, p...)
+	w.bytes = append(w.bytes, p...)
 	return len(p), nil
 }
 
@@ -333,30 +433,38 @@ func (w *bodyWriter) Commit() error {
 	if w.ended != nil {
 		return fmt.Errorf("memory store: commit %s: %w", w.key, w.ended)
 	}
-	body := w.body
+	b := w.bytes
 	// append leaves up to a quarter of a large buffer unused, which the
-	// weight would not count: copy the body to a snug one if that wastes
-	// more than an eighth.
-	if cap(body)-len(body) > len(body)/8 {
-		body = bytes.Clone(body)
+	// weight would not count: copy to a snug slice if that wastes more
+	// than an eighth.
+	if cap(b)-len(b) > len(b)/8 {
+		b = slices.Clip(slices.Clone(b))
 	}
-	w.entry.Size = int64(len(body))
-	weight := int64(len(w.key)) + int64(len(w.packed)) + w.unpacked + w.entry.MetaSize() + w.entry.Size
-	if weight > w.s.maxWeight {
+	w.entry.Size = int64(len(b) - w.bodyAt)
+	headLen := w.bodyAt - len(w.key)
+	weight := int64(len(w.key)) + int64(headLen) + w.unpacked + w.entry.MetaSize() + w.entry.Size
+	if weight > w.c.maxWeight {
 		w.end(fmt.Errorf("entry weighs %d bytes, more than the store holds (%d): %w",
-			weight, w.s.maxWeight, store.ErrTooLarge))
+			weight, w.c.maxWeight, store.ErrTooLarge))
 		return fmt.Errorf("memory store: commit %s: %w", w.key, w.ended)
 	}
-	v := newStored(w.entry, w.packed, body)
-	v.weight = uint32(weight)
-	expired := w.entry.Expired(w.s.clock())
-	w.end(errCommitted)
-
-	if expired {
-		w.s.cache.Invalidate(w.key)
-		return nil
+	m := slot{
+		keyLen:       uint32(len(w.key)),
+		headLen:      uint32(headLen),
+		requestTime:  nanos(w.entry.RequestTime),
+		responseTime: nanos(w.entry.ResponseTime),
+		expires:      nanos(w.entry.Expires),
+		status:       int32(w.entry.Status),
+		weight:       weight,
 	}
-	w.s.cache.Set(w.key, v)
+	var x *extra
+	if w.entry.RequestHeader != nil || len(w.entry.Variants) > 0 || len(w.entry.Tags) > 0 {
+		x = &extra{requestHeader: w.entry.RequestHeader, variants: w.entry.Variants, tags: w.entry.Tags}
+	}
+	expired := w.entry.Expired(w.c.now())
+	memo := w.entry.Memo
+	w.end(errCommitted)
+	w.c.insert(w.key, m, b, memo, x, expired)
 	return nil
 }
 
@@ -369,62 +477,225 @@ func (w *bodyWriter) Abort() {
 
 func (w *bodyWriter) end(why error) {
 	w.ended = why
-	w.body, w.packed, w.unpacked = nil, "", 0
+	w.bytes, w.unpacked = nil, 0
 	w.entry = store.Entry{}
 }
 
-// readOnce is what stored.header holds once the entry has been read once:
+// insert stores an entry under key, replacing the one there; an expired
+// entry only removes it. It then evicts while the store is over MaxBytes.
+func (c *core) insert(key string, m slot, b []byte, memo any, x *extra, expired bool) {
+	m.hash = maphash.String(c.seed, key)
+	sh := c.shardOf(m.hash)
+	sh.mu.Lock()
+	// The entry under the same hash goes: it has the same key or, once in
+	// 2^64, another one, which a bounded store may drop as well.
+	if i, ok := sh.index[m.hash]; ok {
+		sh.remove(c, i)
+	}
+	if expired {
+		sh.mu.Unlock()
+		return
+	}
+	i := sh.alloc()
+	m.used = true
+	sh.meta[i] = m
+	r := &sh.refs[i]
+	r.bytes, r.memo, r.extra = b, memo, x
+	sh.index[m.hash] = i
+	sh.pushNewest(i)
+	sh.bytes.Add(m.weight)
+	sh.mu.Unlock()
+	c.count.Add(1)
+	if c.bytes.Add(m.weight) > c.maxBytes {
+		c.evict(sh, i)
+	}
+}
+
+// evict removes entries until the store is within MaxBytes, one at a time
+// from the heavier of the next two shards in turn. It spares the entry in
+// row keep of shard kept, which the caller has just stored: an entry
+// nearly as heavy as the store would otherwise evict itself once its own
+// shard had nothing else left. An entry is never heavier than MaxBytes,
+// so the store is within it before only kept entries are left.
+func (c *core) evict(kept *shard, keep int32) {
+	n := uint32(len(c.shards))
+	for c.bytes.Load() > c.maxBytes && c.count.Load() > 0 {
+		at := c.next.Add(2)
+		sh, other := &c.shards[at%n], &c.shards[(at+1)%n]
+		if other.bytes.Load() > sh.bytes.Load() {
+			sh, other = other, sh
+		}
+		if !sh.evict(c, kept, keep) {
+			other.evict(c, kept, keep)
+		}
+	}
+}
+
+// evict evicts one entry of sh, sparing row keep of shard kept, and
+// reports whether it found one.
+func (sh *shard) evict(c *core, kept *shard, keep int32) bool {
+	spare := int32(-1)
+	if sh == kept {
+		spare = keep
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.evictOne(c, c.now().UnixNano(), spare)
+}
+
+// sweepLoop drops expired entries, a few shards at a time, until halt.
+func (c *core) sweepLoop() {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	next := 0
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		for range max(1, len(c.shards)/sweepRounds) {
+			c.shards[next].dropExpired(c, c.now().UnixNano())
+			next = (next + 1) % len(c.shards)
+		}
+	}
+}
+
+// dropExpiredAll drops every expired entry now.
+func (c *core) dropExpiredAll() {
+	for i := range c.shards {
+		c.shards[i].dropExpired(c, c.now().UnixNano())
+	}
+}
+
+func (sh *shard) dropExpired(c *core, now int64) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for i := range sh.meta {
+		if m := &sh.meta[i]; m.used && expiredAt(m.expires, now) {
+			sh.remove(c, int32(i))
+		}
+	}
+}
+
+// keyOf returns the key of the entry in row i.
+func (sh *shard) keyOf(i int32) string {
+	return string(sh.refs[i].bytes[:sh.meta[i].keyLen])
+}
+
+// alloc returns a free row, growing the arrays if none is.
+func (sh *shard) alloc() int32 {
+	if n := len(sh.free); n > 0 {
+		i := sh.free[n-1]
+		sh.free = sh.free[:n-1]
+		return i
+	}
+	sh.meta = append(sh.meta, slot{})
+	sh.refs = append(sh.refs, refs{})
+	return int32(len(sh.meta) - 1)
+}
+
+// remove drops the entry in row i and frees the row.
+func (sh *shard) remove(c *core, i int32) {
+	m := &sh.meta[i]
+	delete(sh.index, m.hash)
+	sh.unlink(i)
+	c.count.Add(-1)
+	c.bytes.Add(-m.weight)
+	sh.bytes.Add(-m.weight)
+	*m = slot{}
+	r := &sh.refs[i]
+	r.bytes, r.memo, r.extra = nil, nil, nil
+	r.header.Store(nil)
+	sh.free = append(sh.free, i)
+}
+
+func (sh *shard) pushNewest(i int32) {
+	m := &sh.meta[i]
+	m.older, m.newer = sh.newest, -1
+	if sh.newest >= 0 {
+		sh.meta[sh.newest].newer = i
+	} else {
+		sh.oldest = i
+	}
+	sh.newest = i
+}
+
+func (sh *shard) unlink(i int32) {
+	m := &sh.meta[i]
+	if sh.hand == i {
+		sh.hand = m.newer
+	}
+	if m.older >= 0 {
+		sh.meta[m.older].newer = m.newer
+	} else {
+		sh.oldest = m.newer
+	}
+	if m.newer >= 0 {
+		sh.meta[m.newer].older = m.older
+	} else {
+		sh.newest = m.older
+	}
+}
+
+// evictOne moves SIEVE's hand to the first entry, from where it stands
+// towards the newest and then again from the oldest, that was not visited
+// since the hand last passed or that has expired, and removes it. It
+// clears the visited bits it passes, so it stops within one round. It
+// passes over row spare (-1 for none). It reports whether it removed an
+// entry: false when the shard is empty or holds spare alone.
+func (sh *shard) evictOne(c *core, now int64, spare int32) bool {
+	i := sh.hand
+	for passed := 0; ; {
+		if i < 0 {
+			if i = sh.oldest; i < 0 {
+				return false // empty
+			}
+		}
+		m := &sh.meta[i]
+		if i == spare {
+			if passed++; passed > 2 {
+				return false // spare is alone
+			}
+			i = m.newer
+			continue
+		}
+		if atomic.LoadUint32(&m.visited) != 0 && !expiredAt(m.expires, now) {
+			atomic.StoreUint32(&m.visited, 0)
+			i = m.newer
+			continue
+		}
+		sh.hand = m.newer
+		sh.remove(c, i)
+		return true
+	}
+}
+
+// readOnce is what refs.header holds once the entry has been read once:
 // its header was unpacked for that read and not kept.
 var readOnce = new(http.Header)
 
-// unpacked returns the entry's header: unpacked anew for the first read,
-// and unpacked and kept from the second on. Concurrent reads may each
-// unpack it; once one has been kept, every read returns that one.
-func (v *stored) unpacked() http.Header {
-	p := v.header.Load()
-	if p != nil && p != readOnce {
-		return *p
+// unpacked returns the entry's header, packed in p: unpacked anew for the
+// first read, and unpacked and kept from the second on. Concurrent reads
+// may each unpack it; once one has been kept, every read returns that one.
+// The names and values are substrings of p, which is never modified.
+func (r *refs) unpacked(p []byte) http.Header {
+	h := r.header.Load()
+	if h != nil && h != readOnce {
+		return *h
 	}
-	h := unpackHeader(v.packed)
-	if h == nil {
+	if len(p) == 0 {
 		return nil
 	}
-	if p == nil && v.header.CompareAndSwap(nil, readOnce) {
-		return h // the first read
+	fresh := unpackHeader(unsafe.String(&p[0], len(p)))
+	if h == nil && r.header.CompareAndSwap(nil, readOnce) {
+		return fresh // the first read
 	}
-	if v.header.CompareAndSwap(readOnce, &h) {
-		return h
+	if r.header.CompareAndSwap(readOnce, &fresh) {
+		return fresh
 	}
-	if p := v.header.Load(); p != readOnce {
-		return *p // another read kept its map first
+	if h := r.header.Load(); h != readOnce {
+		return *h // another read kept its map first
 	}
-	return h
-}
-
-// timeLeft is the time from otter's now to the entry's Expires, so that
-// otter's deadline is Expires itself. Otter reads a non-positive duration as
-// "keep the deadline", so an entry that expires as it is written gets a
-// nanosecond (Commit does not store those anyway).
-func timeLeft(e otter.Entry[string, *stored]) time.Duration {
-	expires := e.Value.expires
-	if expires == noTime {
-		return math.MaxInt64
-	}
-	if expires <= e.SnapshotAtNano {
-		return 1
-	}
-	return time.Duration(expires - e.SnapshotAtNano)
-}
-
-// otterClock lets otter time expiry by Options.Clock.
-type otterClock func() time.Time
-
-func (c otterClock) NowNano() int64 {
-	return c().UnixNano()
-}
-
-// Tick returns no ticks: a clock that a test moves by hand has none, so
-// otter drops expired entries only during reads and writes.
-func (c otterClock) Tick(time.Duration) <-chan time.Time {
-	return nil
+	return fresh
 }

@@ -1,12 +1,9 @@
 package memory
 
-import (
-	"net/http"
-	"strings"
-)
+import "net/http"
 
-// A stored header is kept packed into one string, which the garbage
-// collector marks without reading (it holds no pointers), instead of as an
+// A stored header is kept packed into the entry's bytes, which the garbage
+// collector marks without reading (they hold no pointers), instead of as an
 // http.Header: a map, its slots and value slices, and every value a
 // string of its own, which a collection must trace on every cycle for
 // every stored entry. With hundreds of thousands of entries that tracing
@@ -20,14 +17,20 @@ import (
 // number of values, and each value's length and the value. Lengths and
 // counts are unsigned varints.
 
-// packHeader packs h, in one allocation. It also returns an estimate of
-// the memory the unpacked header takes (see unpackedSize). It returns ""
-// for an empty header.
+// packHeader packs h into a string of its own. It also returns an
+// estimate of the memory the unpacked header takes (see unpackedSize). It
+// returns "" for an empty header.
 func packHeader(h http.Header) (packed string, unpacked int64) {
-	if len(h) == 0 {
+	n, values := packedLen(h)
+	if n == 0 {
 		return "", 0
 	}
-	n, values := 0, 0
+	return string(appendPacked(make([]byte, 0, n), h)), unpackedSize(len(h), values)
+}
+
+// packedLen returns how many bytes appendPacked appends for h, and how many
+// values h holds.
+func packedLen(h http.Header) (n, values int) {
 	for name, vs := range h {
 		n += uvarintLen(len(name)) + len(name) + uvarintLen(len(vs))
 		for _, v := range vs {
@@ -35,17 +38,19 @@ func packHeader(h http.Header) (packed string, unpacked int64) {
 		}
 		values += len(vs)
 	}
-	var b strings.Builder
-	b.Grow(n)
-	var buf [varintMax]byte
+	return n, values
+}
+
+// appendPacked appends h, packed, to b.
+func appendPacked(b []byte, h http.Header) []byte {
 	for name, vs := range h {
-		writeString(&b, &buf, name)
-		b.Write(appendUvarint(buf[:0], uint64(len(vs))))
+		b = appendString(b, name)
+		b = appendUvarint(b, uint64(len(vs)))
 		for _, v := range vs {
-			writeString(&b, &buf, v)
+			b = appendString(b, v)
 		}
 	}
-	return b.String(), unpackedSize(len(h), values)
+	return b
 }
 
 // unpackedSize estimates the memory of an unpacked header of fields fields
@@ -110,9 +115,9 @@ func uvarintLen(x int) int {
 	return n
 }
 
-func writeString(b *strings.Builder, buf *[varintMax]byte, s string) {
-	b.Write(appendUvarint(buf[:0], uint64(len(s))))
-	b.WriteString(s)
+func appendString(b []byte, s string) []byte {
+	b = appendUvarint(b, uint64(len(s)))
+	return append(b, s...)
 }
 
 // reader reads what packHeader wrote. The packed string never leaves the

@@ -12,27 +12,34 @@ var _ store.Purger = (*Store)(nil)
 
 // DeletePrefix removes every entry whose key starts with prefix. It visits
 // every entry: purges are rare administrative operations.
-func (s *Store) DeletePrefix(_ context.Context, prefix string) (int, error) {
-	n := 0
-	for key := range s.cache.Keys() {
-		if strings.HasPrefix(key, prefix) {
-			if _, ok := s.cache.Invalidate(key); ok {
-				n++
-			}
-		}
-	}
-	return n, nil
+func (c *core) DeletePrefix(_ context.Context, prefix string) (int, error) {
+	return c.deleteWhere(func(sh *shard, i int32) bool {
+		return strings.HasPrefix(sh.keyOf(i), prefix)
+	}), nil
 }
 
 // DeleteTag removes every entry that carries tag. It visits every entry.
-func (s *Store) DeleteTag(_ context.Context, tag string) (int, error) {
+func (c *core) DeleteTag(_ context.Context, tag string) (int, error) {
+	return c.deleteWhere(func(sh *shard, i int32) bool {
+		x := sh.refs[i].extra
+		return x != nil && slices.Contains(x.tags, tag)
+	}), nil
+}
+
+// deleteWhere removes the entries for which match is true, one shard at a
+// time, and returns how many it removed.
+func (c *core) deleteWhere(match func(sh *shard, i int32) bool) int {
 	n := 0
-	for key, v := range s.cache.All() {
-		if v.lists != nil && slices.Contains(v.lists.tags, tag) {
-			if _, ok := s.cache.Invalidate(key); ok {
+	for s := range c.shards {
+		sh := &c.shards[s]
+		sh.mu.Lock()
+		for i := range sh.meta {
+			if sh.meta[i].used && match(sh, int32(i)) {
+				sh.remove(c, int32(i))
 				n++
 			}
 		}
+		sh.mu.Unlock()
 	}
-	return n, nil
+	return n
 }

@@ -1,0 +1,243 @@
+package memory
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hoard-cache/hoard/internal/store"
+	"github.com/hoard-cache/hoard/internal/store/storetest"
+)
+
+// TestEvictsUnreadFirst: with the store full, the entries read since they
+// were written outlive those never read, whatever their age.
+func TestEvictsUnreadFirst(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, Options{MaxBytes: 1 << 20})
+	body := make([]byte, 4<<10)
+	storetest.Put(t, s, "first/probe", store.Entry{}, body)
+	per := s.Bytes()
+	s.Delete(t.Context(), "first/probe")
+	fits := int((1<<20)/per) - 1
+
+	// Fill the store, then read every other entry.
+	keys := make([]string, fits)
+	for i := range keys {
+		keys[i] = "first/" + strconv.Itoa(i)
+		storetest.Put(t, s, keys[i], store.Entry{}, body)
+	}
+	for i := 0; i < len(keys); i += 2 {
+		if !tryGet(t, s, keys[i]) {
+			t.Fatalf("%s evicted before the store was full", keys[i])
+		}
+	}
+	// A third as many new entries: room is made from the unread ones.
+	for i := range fits / 3 {
+		storetest.Put(t, s, "second/"+strconv.Itoa(i), store.Entry{}, body)
+	}
+	if got := s.Bytes(); got > 1<<20 {
+		t.Errorf("Bytes() = %d, over MaxBytes", got)
+	}
+	readGone := 0
+	for i := 0; i < len(keys); i += 2 {
+		if !tryGet(t, s, keys[i]) {
+			readGone++
+		}
+	}
+	if readGone > 0 {
+		t.Errorf("%d of %d entries read since written were evicted while unread ones were there", readGone, (len(keys)+1)/2)
+	}
+}
+
+// TestLargeEntryEvictsAcrossShards: an entry nearly as heavy as the store
+// is kept, by evicting entries of every shard, not only its own.
+func TestLargeEntryEvictsAcrossShards(t *testing.T) {
+	t.Parallel()
+	const maxBytes = 1 << 20
+	s := newStore(t, Options{MaxBytes: maxBytes, MaxObjectSize: maxBytes, shardBits: maxShardBits})
+	for i := range 200 {
+		storetest.Put(t, s, "small/"+strconv.Itoa(i), store.Entry{}, make([]byte, 4<<10))
+	}
+	big := bytes.Repeat([]byte("B"), maxBytes-4<<10)
+	storetest.Put(t, s, "big", store.Entry{}, big)
+	if _, body := mustGet(t, s, "big"); !bytes.Equal(body, big) {
+		t.Fatalf("big entry read back as %d bytes, want %d", len(body), len(big))
+	}
+	if got := s.Bytes(); got > maxBytes {
+		t.Errorf("Bytes() = %d, over MaxBytes %d", got, maxBytes)
+	}
+	if got := s.Len(); got > 1 {
+		t.Errorf("Len() = %d; only the big entry fits", got)
+	}
+}
+
+// TestKeyCheckedAfterHash: an entry is found by its key's hash, and given
+// out only if its key is the one asked for. Two keys with one hash cannot
+// be made on purpose, so the index is pointed at the wrong row by hand.
+func TestKeyCheckedAfterHash(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, Options{})
+	storetest.Put(t, s, "a", store.Entry{Status: 200}, []byte("body of a"))
+	ha, hb := maphash.String(s.seed, "a"), maphash.String(s.seed, "b")
+	sa, sb := s.shardOf(ha), s.shardOf(hb)
+	sa.mu.RLock()
+	row := sa.index[ha]
+	sa.mu.RUnlock()
+	if sa != sb {
+		// Move a's row into b's shard under b's hash, as a collision
+		// would have put it.
+		sa.mu.Lock()
+		m, r := sa.meta[row], sa.refs[row].bytes
+		sa.mu.Unlock()
+		sb.mu.Lock()
+		row = sb.alloc()
+		m.hash = hb
+		sb.meta[row] = m
+		sb.refs[row].bytes = r
+		sb.pushNewest(row)
+		sb.index[hb] = row
+		sb.mu.Unlock()
+	} else {
+		sa.mu.Lock()
+		sa.index[hb] = row
+		sa.mu.Unlock()
+	}
+	if _, _, err := s.Get(t.Context(), "b"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Get(b) found a's entry under b's hash: err %v, want ErrNotFound", err)
+	}
+	if err := s.Delete(t.Context(), "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := mustGet(t, s, "a"); string(body) != "body of a" {
+		t.Errorf("a = %q after Delete(b)", body)
+	}
+}
+
+// TestExpiredGoesFirst: eviction takes an expired entry where the hand
+// finds it, even one read since the hand last passed, and the sweep drops
+// expired entries.
+func TestExpiredGoesFirst(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{now: time.Now()}
+	s := newStore(t, Options{MaxBytes: 64 << 10, Clock: clock.Now})
+	body := make([]byte, 10<<10)
+	storetest.Put(t, s, "short", store.Entry{Expires: clock.Now().Add(time.Minute)}, body)
+	storetest.Put(t, s, "long", store.Entry{Expires: clock.Now().Add(time.Hour)}, body)
+	tryGet(t, s, "short") // read, so only its expiry can make it go first
+	clock.Advance(2 * time.Minute)
+	if tryGet(t, s, "short") {
+		t.Fatal("an expired entry was returned")
+	}
+	// Fill the store up to its first eviction.
+	for i := 0; i < 20; i++ {
+		before := s.Len()
+		storetest.Put(t, s, "new/"+strconv.Itoa(i), store.Entry{}, body)
+		if s.Len() <= before {
+			break
+		}
+	}
+	if !tryGet(t, s, "long") {
+		t.Error("a live entry was evicted before an expired one")
+	}
+
+	storetest.Put(t, s, "soon", store.Entry{Expires: clock.Now().Add(time.Second)}, body)
+	clock.Advance(time.Second)
+	before := s.Len()
+	s.dropExpiredAll()
+	if got := s.Len(); got != before-1 {
+		t.Errorf("Len() = %d after the sweep, want %d", got, before-1)
+	}
+}
+
+// TestConcurrentEviction: Gets, Puts, Deletes and purges racing while
+// eviction reuses rows never give out one key's bytes or header for
+// another's. Run it with -race.
+func TestConcurrentEviction(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, Options{MaxBytes: 256 << 10, shardBits: 3})
+	const keys = 400
+	entry := func(key string) (store.Entry, []byte) {
+		return store.Entry{
+			Status: 200,
+			Header: http.Header{"X-Key": {key}},
+			Tags:   []string{"t" + key[len(key)-1:]},
+		}, bytes.Repeat([]byte(key+";"), 100+len(key)%7*50)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 3000 {
+				key := fmt.Sprintf("k/%d", (i*7+w*13)%keys)
+				switch {
+				case i%97 == 0:
+					s.DeleteTag(t.Context(), "t3")
+				case i%89 == 0:
+					s.DeletePrefix(t.Context(), "k/1")
+				case i%11 == 0:
+					s.Delete(t.Context(), key)
+				case i%3 == 0:
+					e, body := entry(key)
+					bw, err := s.Put(t.Context(), key, e)
+					if err != nil {
+						errs <- err
+						return
+					}
+					bw.Write(body)
+					if err := bw.Commit(); err != nil {
+						errs <- err
+						return
+					}
+				default:
+					e, r, err := s.Get(t.Context(), key)
+					if errors.Is(err, store.ErrNotFound) {
+						continue
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+					got, err := io.ReadAll(r)
+					r.Close()
+					_, want := entry(key)
+					if err != nil || !bytes.Equal(got, want) || e.Header.Get("X-Key") != key || e.Size != int64(len(want)) {
+						errs <- fmt.Errorf("Get(%s) = header %v, size %d, %d bytes %.20q..., err %v", key, e.Header, e.Size, len(got), got, err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := s.Bytes(); got > 256<<10 {
+		t.Errorf("Bytes() = %d, over MaxBytes", got)
+	}
+	// The counts match what is there.
+	n, weight := 0, int64(0)
+	for i := range s.shards {
+		sh := &s.shards[i]
+		for j := range sh.meta {
+			if sh.meta[j].used {
+				n++
+				weight += sh.meta[j].weight
+			}
+		}
+		if len(sh.index) != 0 && sh.oldest < 0 {
+			t.Errorf("shard %d: %d indexed entries but an empty eviction list", i, len(sh.index))
+		}
+	}
+	if n != s.Len() || weight != s.Bytes() {
+		t.Errorf("%d entries weighing %d stored, but Len() %d, Bytes() %d", n, weight, s.Len(), s.Bytes())
+	}
+}
