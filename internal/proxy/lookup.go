@@ -43,10 +43,12 @@ type memo struct {
 
 // flatMemo is a memo without a pointer in it: its directives and Vary
 // names are numbers in the Handler's shared tables, its Content-Length is
-// digits. A stored entry keeps one for as long as it is stored, and the
-// garbage collector marks it without reading it, where it would have to
-// scan a memo on every collection: with 150,000 entries, keeping flat
-// memos took a sixth off each collection's marking (bench/README.md).
+// digits. A stored entry keeps one, as a store.FlatMemo of the same
+// bytes, for as long as it is stored: the garbage collector marks it
+// without reading it, where it would have to scan a memo on every
+// collection (with 150,000 entries, keeping flat memos took a sixth off
+// each collection's marking, bench/README.md), and the memory store keeps
+// it among the entry's own bytes, not as an object of its own.
 type flatMemo struct {
 	owner   uint64 // the id of the Handler whose tables the numbers are in
 	facts   httpcache.Facts
@@ -56,13 +58,29 @@ type flatMemo struct {
 	length  [20]byte
 }
 
+// A flatMemo is stored as a store.FlatMemo: it must fit in one, with the
+// same alignment, and hold no pointer (TestFlatMemoHoldsNoPointer).
+var (
+	_ [unsafe.Sizeof(store.FlatMemo{}) - unsafe.Sizeof(flatMemo{})]byte
+	_ [unsafe.Alignof(store.FlatMemo{}) - unsafe.Alignof(flatMemo{})]byte
+)
+
+// asStored returns f as the store.FlatMemo an entry keeps.
+func (f *flatMemo) asStored() *store.FlatMemo {
+	s := new(store.FlatMemo)
+	*(*flatMemo)(unsafe.Pointer(s)) = *f
+	return s
+}
+
 // memoOf returns the memo of an entry, computing it when the store did not
 // keep one.
 func (h *Handler) memoOf(e store.Entry) memo {
 	switch m := e.Memo.(type) {
-	case *flatMemo:
-		if m.owner == h.id {
-			return h.expand(m)
+	case *store.FlatMemo:
+		// A store.FlatMemo is what storedMemo made of a flatMemo, perhaps
+		// copied among the entry's bytes, and never modified.
+		if f := (*flatMemo)(unsafe.Pointer(m)); f.owner == h.id {
+			return h.expand(f)
 		}
 	case *memo:
 		return *m
@@ -119,7 +137,7 @@ var handlerIDs atomic.Uint64
 func (h *Handler) storedMemo(e store.Entry, size int64) any {
 	m, f := h.deriveMemo(e, size)
 	if f != nil {
-		return f
+		return f.asStored()
 	}
 	return &m
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -149,11 +150,11 @@ func TestStoredMemoFallsBack(t *testing.T) {
 	entry := func(lines ...string) store.Entry {
 		return store.Entry{Status: 200, Size: 1234, Header: http.Header{"Cache-Control": lines, "Vary": {"Accept-Encoding"}}}
 	}
-	flat, ok := h.storedMemo(entry("max-age=60"), 1234).(*flatMemo)
+	flat, ok := h.storedMemo(entry("max-age=60"), 1234).(*store.FlatMemo)
 	if !ok {
-		t.Fatalf("one Cache-Control line: memo %T; want *flatMemo", h.storedMemo(entry("max-age=60"), 1234))
+		t.Fatalf("one Cache-Control line: memo %T; want *store.FlatMemo", h.storedMemo(entry("max-age=60"), 1234))
 	}
-	m := h.expand(flat)
+	m := h.memoOf(store.Entry{Memo: flat})
 	if m.cc.MaxAge.Value != 60*time.Second || len(m.varyNames) != 1 || m.varyNames[0] != "Accept-Encoding" || m.contentLength[0] != "1234" {
 		t.Errorf("expanded flat memo: max-age %v, Vary %q, Content-Length %q", m.cc.MaxAge, m.varyNames, m.contentLength[0])
 	}
@@ -217,4 +218,26 @@ func BenchmarkNewMemoParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestFlatMemoHoldsNoPointer: a flatMemo is kept as bytes, among which the
+// garbage collector would not see a pointer.
+func TestFlatMemoHoldsNoPointer(t *testing.T) {
+	var check func(reflect.Type, string)
+	check = func(typ reflect.Type, path string) {
+		switch typ.Kind() {
+		case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+			reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		case reflect.Array:
+			check(typ.Elem(), path+"[]")
+		case reflect.Struct:
+			for i := range typ.NumField() {
+				check(typ.Field(i).Type, path+"."+typ.Field(i).Name)
+			}
+		default:
+			t.Errorf("flatMemo%s is a %s, which holds a pointer", path, typ.Kind())
+		}
+	}
+	check(reflect.TypeFor[flatMemo](), "")
 }

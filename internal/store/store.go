@@ -97,10 +97,19 @@ type Entry struct {
 	// Memo is derived data the caller attaches at Put for its own use (the
 	// proxy keeps the parsed header fields there, so that a hit does not
 	// parse them again). Stores in this process keep the pointer and return
-	// it with the entry; stores that serialise entries drop it and return
-	// nil. No store looks inside.
+	// it with the entry (a *FlatMemo perhaps in the entry's own memory, see
+	// FlatMemo); stores that serialise entries drop it and return nil. No
+	// store looks inside.
 	Memo any `json:"-"`
 }
+
+// FlatMemo is a Memo of 64 bytes with no pointer in it, which the memory
+// store keeps among the entry's own bytes rather than as an object of its
+// own (one object fewer per entry for the garbage collector to mark). Get
+// then returns a *FlatMemo that points there: it must not be modified.
+// The caller gives it its own meaning (an unsafe cast to its own struct of
+// the same size and no pointers).
+type FlatMemo [8]uint64
 
 // Expired reports whether the entry may be dropped at now.
 func (e *Entry) Expired(now time.Time) bool {

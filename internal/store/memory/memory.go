@@ -176,10 +176,10 @@ type slot struct {
 	// for the zero time.
 	requestTime, responseTime, expires int64
 	weight                             int64
-	// The entry's bytes are its key (keyLen), its packed header (headLen)
-	// and its body.
-	keyLen, headLen uint32
-	status          int32
+	// The entry's bytes are its store.FlatMemo if it has one (memoLen),
+	// its key (keyLen), its packed header (headLen) and its body.
+	memoLen, keyLen, headLen uint32
+	status                   int32
 	// visited is set by Get, under the shard's read lock (hence atomic),
 	// and cleared by the eviction hand.
 	visited uint32
@@ -292,22 +292,26 @@ func (c *core) Get(_ context.Context, key string) (store.Entry, io.ReadCloser, e
 		return store.Entry{}, nil, store.ErrNotFound
 	}
 	m, r := &sh.meta[i], &sh.refs[i]
-	if string(r.bytes[:m.keyLen]) != key || (m.expires != noTime && expiredAt(m.expires, c.now().UnixNano())) {
+	keyAt := m.memoLen
+	if string(r.bytes[keyAt:keyAt+m.keyLen]) != key || (m.expires != noTime && expiredAt(m.expires, c.now().UnixNano())) {
 		sh.mu.RUnlock()
 		return store.Entry{}, nil, store.ErrNotFound
 	}
 	if atomic.LoadUint32(&m.visited) == 0 {
 		atomic.StoreUint32(&m.visited, 1)
 	}
-	bodyAt := m.keyLen + m.headLen
+	bodyAt := keyAt + m.keyLen + m.headLen
 	e := store.Entry{
 		Status:       int(m.status),
-		Header:       r.unpacked(r.bytes[m.keyLen:bodyAt]),
+		Header:       r.unpacked(r.bytes[keyAt+m.keyLen : bodyAt]),
 		RequestTime:  timeOf(m.requestTime),
 		ResponseTime: timeOf(m.responseTime),
 		Expires:      timeOf(m.expires),
 		Size:         int64(len(r.bytes)) - int64(bodyAt),
 		Memo:         r.memo,
+	}
+	if m.memoLen > 0 {
+		e.Memo = (*store.FlatMemo)(unsafe.Pointer(&r.bytes[0]))
 	}
 	if x := r.extra; x != nil {
 		e.RequestHeader, e.Variants, e.Tags = x.requestHeader, x.variants, x.tags
@@ -327,7 +331,17 @@ func (c *core) Put(_ context.Context, key string, e store.Entry) (store.BodyWrit
 	if e.Size > 0 && e.Size <= c.maxObjectSize {
 		hint = int(e.Size) // the expected length: no regrowth
 	}
-	w.bytes = make([]byte, 0, len(key)+n+hint)
+	flat, _ := e.Memo.(*store.FlatMemo)
+	if flat != nil {
+		w.memoLen = flatMemoLen
+		w.entry.Memo = nil
+	}
+	w.bytes = make([]byte, 0, w.memoLen+len(key)+n+hint)
+	if flat != nil {
+		// First, where the allocation's alignment is the slice's: Get
+		// hands out a pointer to it.
+		w.bytes = append(w.bytes, unsafe.Slice((*byte)(unsafe.Pointer(flat)), flatMemoLen)...)
+	}
 	w.bytes = append(w.bytes, key...)
 	w.bytes = appendPacked(w.bytes, e.Header)
 	w.bodyAt = len(w.bytes)
@@ -397,11 +411,16 @@ var (
 	errAborted   = errors.New("aborted")
 )
 
-// bodyWriter gathers an entry's bytes until Commit: the key and packed
-// header, written by Put, then the body. It is not safe for concurrent use.
+// flatMemoLen is the size of a store.FlatMemo.
+const flatMemoLen = int(unsafe.Sizeof(store.FlatMemo{}))
+
+// bodyWriter gathers an entry's bytes until Commit: its flat memo, key and
+// packed header, written by Put, then the body. It is not safe for
+// concurrent use.
 type bodyWriter struct {
 	c        *core
 	key      string
+	memoLen  int         // flatMemoLen if the bytes start with a store.FlatMemo
 	unpacked int64       // what the header takes unpacked (an estimate)
 	entry    store.Entry // without its header
 	bytes    []byte
@@ -441,14 +460,15 @@ func (w *bodyWriter) Commit() error {
 		b = slices.Clip(slices.Clone(b))
 	}
 	w.entry.Size = int64(len(b) - w.bodyAt)
-	headLen := w.bodyAt - len(w.key)
-	weight := int64(len(w.key)) + int64(headLen) + w.unpacked + w.entry.MetaSize() + w.entry.Size
+	headLen := w.bodyAt - w.memoLen - len(w.key)
+	weight := int64(w.memoLen) + int64(len(w.key)) + int64(headLen) + w.unpacked + w.entry.MetaSize() + w.entry.Size
 	if weight > w.c.maxWeight {
 		w.end(fmt.Errorf("entry weighs %d bytes, more than the store holds (%d): %w",
 			weight, w.c.maxWeight, store.ErrTooLarge))
 		return fmt.Errorf("memory store: commit %s: %w", w.key, w.ended)
 	}
 	m := slot{
+		memoLen:      uint32(w.memoLen),
 		keyLen:       uint32(len(w.key)),
 		headLen:      uint32(headLen),
 		requestTime:  nanos(w.entry.RequestTime),
@@ -463,6 +483,14 @@ func (w *bodyWriter) Commit() error {
 	}
 	expired := w.entry.Expired(w.c.now())
 	memo := w.entry.Memo
+	if m.memoLen > 0 && uintptr(unsafe.Pointer(&b[0]))%unsafe.Alignof(store.FlatMemo{}) != 0 {
+		// Not seen with Go's allocator, which aligns a slice of 64 bytes
+		// or more to 16; should it happen, keep the memo on its own.
+		flat := new(store.FlatMemo)
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(flat)), flatMemoLen), b)
+		memo, m.memoLen, m.weight = flat, 0, m.weight-int64(flatMemoLen)
+		b = b[flatMemoLen:]
+	}
 	w.end(errCommitted)
 	w.c.insert(w.key, m, b, memo, x, expired)
 	return nil
@@ -580,7 +608,8 @@ func (sh *shard) dropExpired(c *core, now int64) {
 
 // keyOf returns the key of the entry in row i.
 func (sh *shard) keyOf(i int32) string {
-	return string(sh.refs[i].bytes[:sh.meta[i].keyLen])
+	m := &sh.meta[i]
+	return string(sh.refs[i].bytes[m.memoLen : m.memoLen+m.keyLen])
 }
 
 // alloc returns a free row, growing the arrays if none is.

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/hoard-cache/hoard/internal/store"
 	"github.com/hoard-cache/hoard/internal/store/storetest"
@@ -239,5 +240,38 @@ func TestConcurrentEviction(t *testing.T) {
 	}
 	if n != s.Len() || weight != s.Bytes() {
 		t.Errorf("%d entries weighing %d stored, but Len() %d, Bytes() %d", n, weight, s.Len(), s.Bytes())
+	}
+}
+
+// TestFlatMemoAmongTheBytes: a store.FlatMemo is kept in the entry's own
+// bytes and comes back equal, 8-aligned; any other memo comes back as the
+// pointer it was.
+func TestFlatMemoAmongTheBytes(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, Options{})
+	flat := &store.FlatMemo{1, 2, 3, 4, 5, 6, 7, 1 << 63}
+	storetest.Put(t, s, "flat", store.Entry{Status: 200, Memo: flat, Header: http.Header{"A": {"b"}}}, []byte("body"))
+	other := &struct{ n int }{42}
+	storetest.Put(t, s, "other", store.Entry{Status: 200, Memo: other}, []byte("body"))
+	*flat = store.FlatMemo{} // the store keeps a copy
+
+	e, body := mustGet(t, s, "flat")
+	got, ok := e.Memo.(*store.FlatMemo)
+	if !ok || *got != (store.FlatMemo{1, 2, 3, 4, 5, 6, 7, 1 << 63}) {
+		t.Fatalf("flat memo read back as %T %v", e.Memo, e.Memo)
+	}
+	if uintptr(unsafe.Pointer(got))%8 != 0 {
+		t.Errorf("flat memo at %p: not 8-aligned", got)
+	}
+	h := maphash.String(s.seed, "flat")
+	sh := s.shardOf(h)
+	if b := sh.refs[sh.index[h]].bytes; unsafe.Pointer(got) != unsafe.Pointer(&b[0]) {
+		t.Errorf("flat memo at %p, not at the start of the entry's bytes %p", got, &b[0])
+	}
+	if string(body) != "body" || e.Header.Get("A") != "b" || e.Size != 4 {
+		t.Errorf("entry with a flat memo: body %q, header %v, size %d", body, e.Header, e.Size)
+	}
+	if e, _ := mustGet(t, s, "other"); e.Memo != any(other) {
+		t.Errorf("memo %v read back as %v", other, e.Memo)
 	}
 }
