@@ -357,11 +357,17 @@ func (c *directiveCache) of(h http.Header) (*httpcache.Directives, uint32) {
 	if len(lines) > 1 || len(h["Cdn-Cache-Control"]) > 0 {
 		return parse(), 0
 	}
-	raw := ""
-	if len(lines) == 1 {
-		raw = lines[0]
+	if len(lines) == 0 {
+		return c.t.of("", parse)
 	}
-	return c.t.of(raw, parse)
+	// The kept directives outlive h, whose strings may be views of a
+	// stored entry's bytes (body included): parse a copy of the line, so
+	// that no field name they list keeps that entry alive.
+	raw := lines[0]
+	return c.t.of(raw, func() *httpcache.Directives {
+		d := httpcache.ParseResponseCacheControl(http.Header{"Cache-Control": {strings.Clone(raw)}})
+		return &d
+	})
 }
 
 // at returns the directives numbered n.

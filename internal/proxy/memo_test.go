@@ -6,11 +6,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/hoard-cache/hoard/internal/store"
 	"github.com/hoard-cache/hoard/internal/store/memory"
@@ -240,4 +242,34 @@ func TestFlatMemoHoldsNoPointer(t *testing.T) {
 		}
 	}
 	check(reflect.TypeFor[flatMemo](), "")
+}
+
+// TestKeptDirectivesOwnTheirStrings: the directives kept in the shared
+// table outlive the header they were parsed from, whose strings may be
+// views of a stored entry's bytes (the memory store's are): the field
+// names they list must be copies, or one would keep that entry, body and
+// all, alive for as long as the table.
+func TestKeptDirectivesOwnTheirStrings(t *testing.T) {
+	mem, err := memory.New(memory.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	h, err := New(Options{Origin: &url.URL{Scheme: "http", Host: "origin.test"}, Store: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	entry := []byte(`no-cache=x-foo, private="x-bar", max-age=60` + strings.Repeat("body", 1000))
+	line := unsafe.String(&entry[0], len(`no-cache=x-foo, private="x-bar", max-age=60`))
+	d, n := h.directives.of(http.Header{"Cache-Control": {line}})
+	if n == 0 || len(d.NoCacheFields) != 1 || len(d.PrivateFields) != 1 {
+		t.Fatalf("directives #%d, no-cache %q, private %q", n, d.NoCacheFields, d.PrivateFields)
+	}
+	start, end := uintptr(unsafe.Pointer(&entry[0])), uintptr(unsafe.Pointer(&entry[len(entry)-1]))
+	for _, name := range append(slices.Clone(d.NoCacheFields), d.PrivateFields...) {
+		if p := uintptr(unsafe.Pointer(unsafe.StringData(name))); p >= start && p <= end {
+			t.Errorf("kept field name %q points into the entry's bytes", name)
+		}
+	}
 }

@@ -10,12 +10,14 @@
 //
 // A large cache is mostly what the garbage collector must mark on every
 // cycle, so the store keeps little that it must follow. Each entry is one
-// byte slice (its key, its packed header and its body, see packed.go), the
-// caller's memo, and a row in two arrays of its shard: one without pointers
-// (the hash, times, sizes and eviction list) and one with the slice and the
-// memo. The index from a key's hash to its row is a map of integers, which
-// the collector does not read. An entry is found by its hash and then
-// checked against the key in its slice. With otter, the concurrent
+// byte slice (the caller's memo when it is a store.FlatMemo, the key, the
+// packed header, see packed.go, and the body) and a row in two arrays of
+// its shard: one without pointers (the hash, times, sizes and eviction
+// list) and one with the slice, any other memo, and the rarely set parts.
+// The index from a key's hash to its row is a map of integers, which the
+// collector does not read. An entry is found by its hash and then checked
+// against the key in its slice. A shard whose rows are mostly free (after
+// a purge, say) is compacted. With otter, the concurrent
 // W-TinyLFU cache used before, an entry was six objects, two of them full of
 // pointers; a collection of 400,000 entries took a third as long this way
 // (see bench/README.md).
@@ -29,9 +31,9 @@
 // expired), then stays there for the next eviction. An entry read again
 // since the hand last passed it stays, and stays where it is; one that was
 // written and never read goes first. When the store is over MaxBytes, the
-// writer that put it there evicts one entry from each shard in turn until
-// it is not, taking each time the heavier of the next two shards, so that
-// the shards stay alike.
+// writer that put it there evicts until it is not, one entry at a time
+// from the heavier of the next two shards in turn, so that the shards stay
+// alike.
 package memory
 
 import (
@@ -81,8 +83,10 @@ const (
 // Options configures a Store. The zero value is a 256 MiB store.
 type Options struct {
 	// MaxBytes bounds the memory the entries take, in bytes: their bodies,
-	// an estimate of their metadata (store.Entry.MetaSize) and their keys.
-	// Zero means 256 MiB.
+	// keys and packed headers, an estimate of their metadata
+	// (store.Entry.MetaSize) and of the header map a hot entry keeps. The
+	// store's own rows and index, about 150 bytes an entry, are not
+	// counted. Zero means 256 MiB.
 	MaxBytes int64
 	// MaxObjectSize is the largest body, in bytes, the store accepts: a
 	// BodyWriter's Write past it fails with store.ErrTooLarge. It may not
@@ -133,7 +137,9 @@ type Store struct {
 
 // core is the store itself. The background sweep holds it, not the Store,
 // so that a Store nobody closes can still be collected (and its sweep
-// stopped, by the cleanup New attaches).
+// stopped, by the cleanup New attaches). The exported methods are the
+// Store's own, not promoted from core, so that a method value such as
+// s.Get keeps the Store reachable too.
 type core struct {
 	shards        []shard
 	shift         uint // a hash's shard is hash >> shift
@@ -281,8 +287,14 @@ func (c *core) shardOf(hash uint64) *shard {
 
 // Get returns the entry stored under key, or store.ErrNotFound if it is
 // absent, evicted or expired. The body reader shares the stored bytes; it
-// also implements io.WriterTo. No call blocks, so ctx is not consulted.
-func (c *core) Get(_ context.Context, key string) (store.Entry, io.ReadCloser, error) {
+// also implements io.WriterTo. The header's strings are views of those
+// bytes too: what keeps one keeps the whole entry. No call waits for
+// anything but a shard's lock, so ctx is not consulted.
+func (s *Store) Get(ctx context.Context, key string) (store.Entry, io.ReadCloser, error) {
+	return s.get(key)
+}
+
+func (c *core) get(key string) (store.Entry, io.ReadCloser, error) {
 	hash := maphash.String(c.seed, key)
 	sh := c.shardOf(hash)
 	sh.mu.RLock()
@@ -322,8 +334,12 @@ func (c *core) Get(_ context.Context, key string) (store.Entry, io.ReadCloser, e
 }
 
 // Put starts writing an entry under key. It copies e's maps and slices, so
-// the caller may reuse e. No call blocks, so ctx is not consulted.
-func (c *core) Put(_ context.Context, key string, e store.Entry) (store.BodyWriter, error) {
+// the caller may reuse e. No call waits, so ctx is not consulted.
+func (s *Store) Put(ctx context.Context, key string, e store.Entry) (store.BodyWriter, error) {
+	return s.put(key, e), nil
+}
+
+func (c *core) put(key string, e store.Entry) *bodyWriter {
 	w := &bodyWriter{c: c, key: key, entry: cloneEntry(e)}
 	n, values := packedLen(e.Header)
 	w.unpacked = unpackedSize(len(e.Header), values)
@@ -345,39 +361,44 @@ func (c *core) Put(_ context.Context, key string, e store.Entry) (store.BodyWrit
 	w.bytes = append(w.bytes, key...)
 	w.bytes = appendPacked(w.bytes, e.Header)
 	w.bodyAt = len(w.bytes)
-	return w, nil
+	return w
 }
 
 // Delete removes the entry under key. Readers that already got its body
 // still read it whole.
-func (c *core) Delete(_ context.Context, key string) error {
+func (s *Store) Delete(ctx context.Context, key string) error {
+	s.delete(key)
+	return nil
+}
+
+func (c *core) delete(key string) {
 	hash := maphash.String(c.seed, key)
 	sh := c.shardOf(hash)
 	sh.mu.Lock()
 	if i, ok := sh.index[hash]; ok && sh.keyOf(i) == key {
 		sh.remove(c, i)
+		sh.maybeCompact()
 	}
 	sh.mu.Unlock()
-	return nil
 }
 
 // Len returns the number of entries stored, counting expired ones that
 // have not been dropped yet.
-func (c *core) Len() int {
-	return int(c.count.Load())
+func (s *Store) Len() int {
+	return int(s.count.Load())
 }
 
 // Bytes returns the weight of the entries stored, as bounded by
 // Options.MaxBytes. It may exceed the bound for a moment after a write,
 // until that write has evicted.
-func (c *core) Bytes() int64 {
-	return c.bytes.Load()
+func (s *Store) Bytes() int64 {
+	return s.bytes.Load()
 }
 
 // Close stops the background sweep of expired entries. The store stays
 // usable; without Close, the sweep stops once the store is unreachable.
-func (c *core) Close() error {
-	c.halt()
+func (s *Store) Close() error {
+	s.halt()
 	return nil
 }
 
@@ -568,7 +589,11 @@ func (sh *shard) evict(c *core, kept *shard, keep int32) bool {
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	return sh.evictOne(c, c.now().UnixNano(), spare)
+	if !sh.evictOne(c, c.now().UnixNano(), spare) {
+		return false
+	}
+	sh.maybeCompact()
+	return true
 }
 
 // sweepLoop drops expired entries, a few shards at a time, until halt.
@@ -604,6 +629,7 @@ func (sh *shard) dropExpired(c *core, now int64) {
 			sh.remove(c, int32(i))
 		}
 	}
+	sh.maybeCompact()
 }
 
 // keyOf returns the key of the entry in row i.
@@ -637,6 +663,50 @@ func (sh *shard) remove(c *core, i int32) {
 	r.bytes, r.memo, r.extra = nil, nil, nil
 	r.header.Store(nil)
 	sh.free = append(sh.free, i)
+}
+
+// compactFrom is the fewest free rows a shard compacts: below it, the free
+// rows cost less than the copy.
+const compactFrom = 1024
+
+// maybeCompact compacts the shard when more than half its rows are free,
+// so that a store that once held many more entries than now does not keep
+// their rows (nor the collector scan them). The rows move, so it must not
+// run while a caller iterates over them.
+func (sh *shard) maybeCompact() {
+	if len(sh.free) < compactFrom || len(sh.free) <= len(sh.meta)/2 {
+		return
+	}
+	used := len(sh.meta) - len(sh.free)
+	at := make([]int32, len(sh.meta)) // old row -> new row, -1 when free
+	meta := make([]slot, 0, used+used/4)
+	rows := make([]refs, used, used+used/4)
+	index := make(map[uint64]int32, used)
+	for i := range sh.meta {
+		m := &sh.meta[i]
+		if !m.used {
+			at[i] = -1
+			continue
+		}
+		n := int32(len(meta))
+		at[i] = n
+		meta = append(meta, *m)
+		r, nr := &sh.refs[i], &rows[n]
+		nr.bytes, nr.memo, nr.extra = r.bytes, r.memo, r.extra
+		nr.header.Store(r.header.Load())
+		index[m.hash] = n
+	}
+	moved := func(i int32) int32 {
+		if i < 0 {
+			return -1
+		}
+		return at[i]
+	}
+	for i := range meta {
+		meta[i].older, meta[i].newer = moved(meta[i].older), moved(meta[i].newer)
+	}
+	sh.oldest, sh.newest, sh.hand = moved(sh.oldest), moved(sh.newest), moved(sh.hand)
+	sh.meta, sh.refs, sh.index, sh.free = meta, rows, index, nil
 }
 
 func (sh *shard) pushNewest(i int32) {

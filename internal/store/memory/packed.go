@@ -17,7 +17,8 @@ import "net/http"
 // number of values, and each value's length and the value. Lengths and
 // counts are unsigned varints.
 
-// packHeader packs h into a string of its own. It also returns an
+// packHeader packs h into a string of its own (the store appends headers
+// to an entry's bytes with appendPacked; tests use this). It also returns an
 // estimate of the memory the unpacked header takes (see unpackedSize). It
 // returns "" for an empty header.
 func packHeader(h http.Header) (packed string, unpacked int64) {
@@ -120,9 +121,10 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// reader reads what packHeader wrote. The packed string never leaves the
-// store and is never modified, so it is trusted: a malformed one is a bug
-// in this file, and reading past its end panics.
+// reader reads what appendPacked wrote. The packed bytes are never
+// modified once stored (the strings unpackHeader returns are views of
+// them), and only this file writes them, so they are trusted: a malformed
+// one is a bug here, and reading past its end panics.
 type reader struct {
 	s string
 	i int

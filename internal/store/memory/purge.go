@@ -12,15 +12,15 @@ var _ store.Purger = (*Store)(nil)
 
 // DeletePrefix removes every entry whose key starts with prefix. It visits
 // every entry: purges are rare administrative operations.
-func (c *core) DeletePrefix(_ context.Context, prefix string) (int, error) {
-	return c.deleteWhere(func(sh *shard, i int32) bool {
+func (s *Store) DeletePrefix(ctx context.Context, prefix string) (int, error) {
+	return s.deleteWhere(func(sh *shard, i int32) bool {
 		return strings.HasPrefix(sh.keyOf(i), prefix)
 	}), nil
 }
 
 // DeleteTag removes every entry that carries tag. It visits every entry.
-func (c *core) DeleteTag(_ context.Context, tag string) (int, error) {
-	return c.deleteWhere(func(sh *shard, i int32) bool {
+func (s *Store) DeleteTag(ctx context.Context, tag string) (int, error) {
+	return s.deleteWhere(func(sh *shard, i int32) bool {
 		x := sh.refs[i].extra
 		return x != nil && slices.Contains(x.tags, tag)
 	}), nil
@@ -39,6 +39,7 @@ func (c *core) deleteWhere(match func(sh *shard, i int32) bool) int {
 				n++
 			}
 		}
+		sh.maybeCompact()
 		sh.mu.Unlock()
 	}
 	return n

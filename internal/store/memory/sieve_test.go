@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -274,4 +275,98 @@ func TestFlatMemoAmongTheBytes(t *testing.T) {
 	if e, _ := mustGet(t, s, "other"); e.Memo != any(other) {
 		t.Errorf("memo %v read back as %v", other, e.Memo)
 	}
+}
+
+// TestCompaction: a shard whose rows are mostly free after a purge gives
+// them back, and what stays is read and evicted as before.
+func TestCompaction(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, Options{MaxBytes: 8 << 20, shardBits: 0})
+	const n = 5000
+	for i := range n {
+		key := fmt.Sprintf("k/%d/%d", i%5, i)
+		storetest.Put(t, s, key, store.Entry{Status: 200, Header: http.Header{"X-Key": {key}}}, []byte(key))
+	}
+	rows := func() int {
+		total := 0
+		for i := range s.shards {
+			sh := &s.shards[i]
+			sh.mu.RLock()
+			total += len(sh.meta)
+			sh.mu.RUnlock()
+		}
+		return total
+	}
+	if got := rows(); got < n {
+		t.Fatalf("%d rows for %d entries", got, n)
+	}
+	for p := range 4 {
+		if _, err := s.DeletePrefix(t.Context(), fmt.Sprintf("k/%d/", p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := rows(); got > n/2 {
+		t.Errorf("%d rows kept for %d entries after the purge", got, s.Len())
+	}
+	for i := 4; i < n; i += 5 {
+		key := fmt.Sprintf("k/4/%d", i)
+		if e, body := mustGet(t, s, key); string(body) != key || e.Header.Get("X-Key") != key {
+			t.Fatalf("after compaction, %s = header %v, body %q", key, e.Header, body)
+		}
+	}
+	// The eviction lists survived the move: each links every entry of its
+	// shard, oldest to newest, and filling the store evicts through them.
+	checkLists := func(when string) {
+		t.Helper()
+		for i := range s.shards {
+			sh := &s.shards[i]
+			sh.mu.RLock()
+			n, last := 0, int32(-1)
+			for j := sh.oldest; j >= 0 && n <= len(sh.meta); j = sh.meta[j].newer {
+				if !sh.meta[j].used || sh.meta[j].older != last {
+					t.Errorf("%s: shard %d: row %d in the list is free or mislinked", when, i, j)
+					break
+				}
+				n, last = n+1, j
+			}
+			if n != len(sh.index) || last != sh.newest {
+				t.Errorf("%s: shard %d: the list links %d entries ending at %d; %d indexed, newest %d", when, i, n, last, len(sh.index), sh.newest)
+			}
+			sh.mu.RUnlock()
+		}
+	}
+	checkLists("after compaction")
+	big := make([]byte, 64<<10)
+	for i := range 200 {
+		storetest.Put(t, s, "big/"+strconv.Itoa(i), store.Entry{}, big)
+	}
+	checkLists("after evictions")
+	if got, want := s.Bytes(), int64(8<<20); got > want || s.Len() == 0 {
+		t.Errorf("Bytes() = %d with %d entries; want at most %d", got, s.Len(), want)
+	}
+}
+
+// TestMethodValueKeepsTheSweep: a method value of a Store keeps it (and its
+// sweep) alive, though nothing else refers to it.
+func TestMethodValueKeepsTheSweep(t *testing.T) {
+	s, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, get := s.core, s.Get
+	s = nil
+	for range 3 {
+		runtime.GC()
+	}
+	time.Sleep(10 * time.Millisecond) // cleanups run on their own goroutine
+	select {
+	case <-c.stop:
+		t.Error("the sweep was stopped while a method value of the store was held")
+	default:
+	}
+	if _, _, err := get(t.Context(), "absent"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Get through the method value: %v", err)
+	}
+	runtime.KeepAlive(get)
+	c.halt()
 }
