@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"testing"
 
 	"github.com/hoard-cache/hoard/internal/store"
@@ -113,4 +114,25 @@ func BenchmarkPut(b *testing.B) {
 			b.Fatalf("Commit(%s): %v", key, err)
 		}
 	}
+}
+
+// BenchmarkCollection times a full garbage collection with 100,000 stored
+// 1 KiB entries and nothing else on the heap: the marking a large cache
+// costs every cycle, which a server pays in latency while it runs (see
+// bench/README.md, "A store the collector hardly reads").
+func BenchmarkCollection(b *testing.B) {
+	const entries = 100000
+	s := newStore(b, Options{MaxBytes: 1 << 30})
+	body := bytes.Repeat([]byte("b"), benchBodySize)
+	for i := range entries {
+		storetest.Put(b, s, fmt.Sprintf("bench/%d", i), storetest.TypicalEntry(), body)
+	}
+	if s.Len() != entries {
+		b.Fatalf("%d entries stored, want %d", s.Len(), entries)
+	}
+	runtime.GC()
+	for b.Loop() {
+		runtime.GC()
+	}
+	runtime.KeepAlive(s)
 }
