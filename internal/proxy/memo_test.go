@@ -140,15 +140,7 @@ func TestSharedTable(t *testing.T) {
 // Cache-Control lines, or a full table) keeps its memo with pointers, and
 // reads the same as one with a flat memo.
 func TestStoredMemoFallsBack(t *testing.T) {
-	mem, err := memory.New(memory.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := New(Options{Origin: &url.URL{Scheme: "http", Host: "origin.test"}, Store: mem})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := newMemoryHandler(t)
 	entry := func(lines ...string) store.Entry {
 		return store.Entry{Status: 200, Size: 1234, Header: http.Header{"Cache-Control": lines, "Vary": {"Accept-Encoding"}}}
 	}
@@ -199,15 +191,7 @@ func TestCDNDirectivesAreNotShared(t *testing.T) {
 // BenchmarkNewMemoParallel derives the memo of an entry as every hit on
 // an entry read from disk or Redis does (they keep none), from every P.
 func BenchmarkNewMemoParallel(b *testing.B) {
-	mem, err := memory.New(memory.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, err := New(Options{Origin: &url.URL{Scheme: "http", Host: "origin.test"}, Store: mem})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer h.Close()
+	h := newMemoryHandler(b)
 	e := store.Entry{Status: http.StatusOK, Size: 1024, Header: http.Header{
 		"Cache-Control": {"public, max-age=3600"}, "Vary": {"Accept-Encoding"},
 		"Date": {"Tue, 01 Dec 2026 12:00:00 GMT"}, "Etag": {`"v1"`},
@@ -250,16 +234,7 @@ func TestFlatMemoHoldsNoPointer(t *testing.T) {
 // names they list must be copies, or one would keep that entry, body and
 // all, alive for as long as the table.
 func TestKeptDirectivesOwnTheirStrings(t *testing.T) {
-	mem, err := memory.New(memory.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mem.Close()
-	h, err := New(Options{Origin: &url.URL{Scheme: "http", Host: "origin.test"}, Store: mem})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := newMemoryHandler(t)
 	entry := []byte(`no-cache=x-foo, private="x-bar", max-age=60` + strings.Repeat("body", 1000))
 	line := unsafe.String(&entry[0], len(`no-cache=x-foo, private="x-bar", max-age=60`))
 	d, n := h.directives.of(http.Header{"Cache-Control": {line}})
@@ -272,4 +247,21 @@ func TestKeptDirectivesOwnTheirStrings(t *testing.T) {
 			t.Errorf("kept field name %q points into the entry's bytes", name)
 		}
 	}
+}
+
+// newMemoryHandler returns a Handler over a memory store of its own, for
+// tests of its memos that send no request.
+func newMemoryHandler(tb testing.TB) *Handler {
+	tb.Helper()
+	mem, err := memory.New(memory.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { mem.Close() })
+	h, err := New(Options{Origin: &url.URL{Scheme: "http", Host: "origin.test"}, Store: mem})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { h.Close() })
+	return h
 }

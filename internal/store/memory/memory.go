@@ -304,18 +304,19 @@ func (c *core) get(key string) (store.Entry, io.ReadCloser, error) {
 		return store.Entry{}, nil, store.ErrNotFound
 	}
 	m, r := &sh.meta[i], &sh.refs[i]
-	keyAt := m.memoLen
-	if string(r.bytes[keyAt:keyAt+m.keyLen]) != key || (m.expires != noTime && expiredAt(m.expires, c.now().UnixNano())) {
+	// The clock is read only for an entry that can expire.
+	if sh.keyOf(i) != key || (m.expires != noTime && expiredAt(m.expires, c.now().UnixNano())) {
 		sh.mu.RUnlock()
 		return store.Entry{}, nil, store.ErrNotFound
 	}
 	if atomic.LoadUint32(&m.visited) == 0 {
 		atomic.StoreUint32(&m.visited, 1)
 	}
-	bodyAt := keyAt + m.keyLen + m.headLen
+	headAt := m.memoLen + m.keyLen
+	bodyAt := headAt + m.headLen
 	e := store.Entry{
 		Status:       int(m.status),
-		Header:       r.unpacked(r.bytes[keyAt+m.keyLen : bodyAt]),
+		Header:       r.unpacked(r.bytes[headAt:bodyAt]),
 		RequestTime:  timeOf(m.requestTime),
 		ResponseTime: timeOf(m.responseTime),
 		Expires:      timeOf(m.expires),
@@ -354,8 +355,10 @@ func (c *core) put(key string, e store.Entry) *bodyWriter {
 	}
 	w.bytes = make([]byte, 0, w.memoLen+len(key)+n+hint)
 	if flat != nil {
-		// First, where the allocation's alignment is the slice's: Get
-		// hands out a pointer to it.
+		// First, at the start of the allocation (here, or in Commit's
+		// snug copy), which Go's allocator aligns to 8 bytes at least for
+		// anything of 8 bytes or more: Get hands out a pointer to it
+		// (TestFlatMemoAmongTheBytes checks the alignment).
 		w.bytes = append(w.bytes, unsafe.Slice((*byte)(unsafe.Pointer(flat)), flatMemoLen)...)
 	}
 	w.bytes = append(w.bytes, key...)
@@ -481,8 +484,7 @@ func (w *bodyWriter) Commit() error {
 		b = slices.Clip(slices.Clone(b))
 	}
 	w.entry.Size = int64(len(b) - w.bodyAt)
-	headLen := w.bodyAt - w.memoLen - len(w.key)
-	weight := int64(w.memoLen) + int64(len(w.key)) + int64(headLen) + w.unpacked + w.entry.MetaSize() + w.entry.Size
+	weight := int64(len(b)) + w.unpacked + w.entry.MetaSize()
 	if weight > w.c.maxWeight {
 		w.end(fmt.Errorf("entry weighs %d bytes, more than the store holds (%d): %w",
 			weight, w.c.maxWeight, store.ErrTooLarge))
@@ -491,7 +493,7 @@ func (w *bodyWriter) Commit() error {
 	m := slot{
 		memoLen:      uint32(w.memoLen),
 		keyLen:       uint32(len(w.key)),
-		headLen:      uint32(headLen),
+		headLen:      uint32(w.bodyAt - w.memoLen - len(w.key)),
 		requestTime:  nanos(w.entry.RequestTime),
 		responseTime: nanos(w.entry.ResponseTime),
 		expires:      nanos(w.entry.Expires),
@@ -504,14 +506,6 @@ func (w *bodyWriter) Commit() error {
 	}
 	expired := w.entry.Expired(w.c.now())
 	memo := w.entry.Memo
-	if m.memoLen > 0 && uintptr(unsafe.Pointer(&b[0]))%unsafe.Alignof(store.FlatMemo{}) != 0 {
-		// Not seen with Go's allocator, which aligns a slice of 64 bytes
-		// or more to 16; should it happen, keep the memo on its own.
-		flat := new(store.FlatMemo)
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(flat)), flatMemoLen), b)
-		memo, m.memoLen, m.weight = flat, 0, m.weight-int64(flatMemoLen)
-		b = b[flatMemoLen:]
-	}
 	w.end(errCommitted)
 	w.c.insert(w.key, m, b, memo, x, expired)
 	return nil
@@ -614,22 +608,24 @@ func (c *core) sweepLoop() {
 	}
 }
 
-// dropExpiredAll drops every expired entry now.
-func (c *core) dropExpiredAll() {
-	for i := range c.shards {
-		c.shards[i].dropExpired(c, c.now().UnixNano())
-	}
+func (sh *shard) dropExpired(c *core, now int64) {
+	sh.removeWhere(c, func(i int32) bool { return expiredAt(sh.meta[i].expires, now) })
 }
 
-func (sh *shard) dropExpired(c *core, now int64) {
+// removeWhere removes the shard's entries for which match is true, and
+// returns how many it removed.
+func (sh *shard) removeWhere(c *core, match func(i int32) bool) int {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	n := 0
 	for i := range sh.meta {
-		if m := &sh.meta[i]; m.used && expiredAt(m.expires, now) {
+		if sh.meta[i].used && match(int32(i)) {
 			sh.remove(c, int32(i))
+			n++
 		}
 	}
 	sh.maybeCompact()
+	return n
 }
 
 // keyOf returns the key of the entry in row i.

@@ -32,15 +32,7 @@ func (c *core) deleteWhere(match func(sh *shard, i int32) bool) int {
 	n := 0
 	for s := range c.shards {
 		sh := &c.shards[s]
-		sh.mu.Lock()
-		for i := range sh.meta {
-			if sh.meta[i].used && match(sh, int32(i)) {
-				sh.remove(c, int32(i))
-				n++
-			}
-		}
-		sh.maybeCompact()
-		sh.mu.Unlock()
+		n += sh.removeWhere(c, func(i int32) bool { return match(sh, i) })
 	}
 	return n
 }
