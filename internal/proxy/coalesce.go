@@ -46,7 +46,7 @@ type flight struct {
 	header    http.Header // as sent to the leader's client, without Via and Cache-Status
 	length    int64
 	shared    bool        // followers may use the response: it is being stored
-	reqHeader http.Header // the leader's request, to check a follower against Vary
+	reqHeader http.Header // the fields of the leader's request that Vary names, to check a follower against
 	cs        httpcache.CacheStatus
 	received  time.Time // when the response arrived: its stored ResponseTime
 	err       error     // the origin failed: no response to share
@@ -68,7 +68,10 @@ func newFlight(key string) *flight {
 
 // publish makes the response header known to followers.
 func (f *flight) publish(r *http.Request, resp response, shared bool, cs httpcache.CacheStatus) {
-	f.status, f.header, f.length, f.shared, f.reqHeader, f.cs = resp.status, resp.header, resp.length, shared, r.Header, cs
+	// A copy: followers may check it after the leader's request is done
+	// with, and its header map reused for the connection's next request.
+	reqHeader := httpcache.VaryRequestHeader(httpcache.VaryNames(resp.header), r.Header)
+	f.status, f.header, f.length, f.shared, f.reqHeader, f.cs = resp.status, resp.header, resp.length, shared, reqHeader, cs
 	f.received = resp.received
 	f.mu.Lock()
 	f.keepAll = resp.length < 0 || resp.length > lateWaitMax

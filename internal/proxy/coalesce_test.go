@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hoard-cache/hoard/internal/httpcache"
 )
 
 // getAll sends n concurrent GETs for path and returns the bodies and
@@ -290,4 +292,24 @@ func TestLeaderHangupDoesNotCancelFetch(t *testing.T) {
 	h.get("/h").expect(t, 200, "done", "hoard;")
 	h.get("/h").expect(t, 200, "done", "hoard; hit")
 	h.wantOrigin(1)
+}
+
+// TestFlightKeepsItsOwnVaryFields: followers check their request against
+// the Vary fields of the leader's, possibly after the leader's request is
+// done with and the front end has cleared its header map for the
+// connection's next request: the flight keeps a copy.
+func TestFlightKeepsItsOwnVaryFields(t *testing.T) {
+	f := newFlight("k")
+	leader, _ := http.NewRequest(http.MethodGet, "http://hoard.test/", nil)
+	leader.Header.Set("Accept-Language", "fr")
+	leader.Header.Set("User-Agent", "t")
+	f.publish(leader, response{status: 200, header: http.Header{"Vary": {"accept-language"}}}, true, httpcache.CacheStatus{})
+	clear(leader.Header)
+	follower := http.Header{"Accept-Language": {"fr"}}
+	if !httpcache.VaryMatches(httpcache.VaryNames(f.header), f.reqHeader, follower) {
+		t.Errorf("a follower asking for fr does not match the flight's fr: kept %v", f.reqHeader)
+	}
+	if len(f.reqHeader) != 1 {
+		t.Errorf("the flight keeps %v, want the Vary field alone", f.reqHeader)
+	}
 }
