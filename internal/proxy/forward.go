@@ -9,6 +9,7 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hoard-cache/hoard/internal/httpcache"
@@ -98,9 +99,25 @@ func (h *Handler) roundTrip(out *http.Request) (*http.Response, context.CancelFu
 func (h *Handler) roundTripTo(w http.ResponseWriter, out *http.Request) (*http.Response, context.CancelFunc, error) {
 	ctx, cancel := context.WithCancelCause(out.Context())
 	if w != nil && out.ProtoAtLeast(1, 1) { // never 1xx to an HTTP/1.0 client (RFC 9110 §15.2)
+		// A transport may read an interim response after RoundTrip has
+		// returned (net/http's, once cancelled). By then w may be done
+		// with, and the front end reuses its header map for the
+		// connection's next request: late ones are dropped.
+		var mu sync.Mutex
+		returned := false
+		defer func() {
+			mu.Lock()
+			returned = true
+			mu.Unlock()
+		}()
 		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 			Got1xxResponse: func(code int, hdr textproto.MIMEHeader) error {
 				if code == http.StatusContinue || code == http.StatusSwitchingProtocols {
+					return nil
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if returned {
 					return nil
 				}
 				wh := w.Header()

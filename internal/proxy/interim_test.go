@@ -51,3 +51,73 @@ func TestInterimResponsesRelayed(t *testing.T) {
 		t.Errorf("stored response carries the 103's Link")
 	}
 }
+
+// lateInterim is a transport that reads an interim response after
+// RoundTrip has returned, as net/http's may once its request is cancelled:
+// the 103 is handed to the trace when the body is first read.
+type lateInterim struct{ next http.RoundTripper }
+
+func (l lateInterim) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := l.next.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &lateBody{ReadCloser: resp.Body, trace: httptrace.ContextClientTrace(r.Context())}
+	return resp, nil
+}
+
+type lateBody struct {
+	io.ReadCloser
+	trace *httptrace.ClientTrace
+	once  sync.Once
+}
+
+func (b *lateBody) Read(p []byte) (int, error) {
+	b.once.Do(func() {
+		if b.trace != nil && b.trace.Got1xxResponse != nil {
+			b.trace.Got1xxResponse(http.StatusEarlyHints, textproto.MIMEHeader{"Link": {"</late.css>; rel=preload"}})
+		}
+	})
+	return b.ReadCloser.Read(p)
+}
+
+// TestLateInterimResponseDropped: an interim response that comes after the
+// final one is not relayed, and its fields go into no response (the front
+// end reuses a connection's header maps, so after the handler they would
+// land in the next request's).
+func TestLateInterimResponseDropped(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Content-Length", "5")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		fmt.Fprint(w, "final")
+	}, func(o *Options) { o.Transport = lateInterim{next: &http.Transport{}} })
+	var mu sync.Mutex
+	var interim []int
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, hdr textproto.MIMEHeader) error {
+		mu.Lock()
+		defer mu.Unlock()
+		interim = append(interim, code)
+		return nil
+	}}
+	for range 2 {
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), http.MethodGet, h.front.URL+"/late", nil)
+		resp, err := h.front.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != "final" || resp.Header.Get("Link") != "" ||
+			resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("status %d, body %q, header %v; want 200, final, the origin's fields and no Link",
+				resp.StatusCode, body, resp.Header)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(interim) != 0 {
+		t.Errorf("interim responses %v relayed after the final one", interim)
+	}
+}
