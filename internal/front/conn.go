@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -69,7 +70,17 @@ type conn struct {
 	keys    []string
 	dateSec int64
 	date    []byte
+
+	// The header maps of the request and of the response, reused from
+	// request to request: a handler must not keep either once it has
+	// returned (the response's Header then gives a map of its own).
+	fields, outFields http.Header
 }
+
+// maxReusedFields is the most fields a header map may have held and
+// still be reused: clearing a map costs in proportion to the most it
+// ever held.
+const maxReusedFields = 32
 
 func newConn(s *Server, rwc net.Conn, ctx context.Context) *conn {
 	c := &conn{s: s, rwc: rwc, ctx: ctx, remoteAddr: rwc.RemoteAddr().String()}
@@ -137,7 +148,7 @@ func (c *conn) serve() {
 		}
 		var h head
 		if ok {
-			h, ok = parseHead(block)
+			h, ok = parseHead(block, c.fields)
 		}
 		if !ok {
 			pending, ok := c.wholeHead()
@@ -283,12 +294,17 @@ func (c *conn) serveRequest(h *head) bool {
 	// One allocation for the request's own state. None of it is reused:
 	// a callback that outlives the handler (an origin's late interim
 	// response, say) must find a finished response, not the next one.
-	x := &exchange{ctx: requestContext{Context: c.ctx, c: c}}
+	// Only the two header maps are, which a finished response no longer
+	// hands out.
+	x := &exchange{ctx: requestContext{Context: c.ctx, c: c}, url: h.url}
 	ctx := &x.ctx
 	c.sent = false
+	if c.outFields == nil {
+		c.outFields = make(http.Header, 8)
+	}
 	tmpl := http.Request{
 		Method:     h.method,
-		URL:        h.url,
+		URL:        &x.url,
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1,
 		ProtoMinor: 1,
@@ -299,25 +315,40 @@ func (c *conn) serveRequest(h *head) bool {
 		RemoteAddr: c.remoteAddr,
 		RequestURI: h.uri,
 	}
-	r := tmpl.WithContext(ctx)
+	x.req = *tmpl.WithContext(ctx) // inlined: its copy stays on the stack
+	r := &x.req
 
 	w := &x.res
-	*w = response{c: c, req: r, header: make(http.Header, 8), isHEAD: h.method == http.MethodHead, contentLength: -1, pre: c.pre[:0]}
+	*w = response{c: c, req: r, header: c.outFields, isHEAD: h.method == http.MethodHead, contentLength: -1, pre: c.pre[:0]}
 	aborted := c.runHandler(w, r)
 	ctx.end()
 	if aborted {
 		// What was written so far still goes, as with net/http: a
 		// client that got the head sees the body cut short.
-		w.finished = true
+		w.finished.Store(true)
 		c.flush()
 		return false
 	}
 	w.finish()
+	c.fields = reusable(h.header)
+	c.outFields = reusable(w.header)
 	return c.werr == nil && !w.closeAfter && !c.s.shutdown.Load()
+}
+
+// reusable returns m emptied for the next request, or nil when it held too
+// many fields to be worth clearing.
+func reusable(m http.Header) http.Header {
+	if len(m) > maxReusedFields {
+		return nil
+	}
+	clear(m)
+	return m
 }
 
 // exchange is what a request served by the front end allocates.
 type exchange struct {
+	req http.Request
+	url url.URL
 	res response
 	ctx requestContext
 }

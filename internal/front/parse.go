@@ -27,15 +27,16 @@ import (
 type head struct {
 	method string
 	uri    string // the request-target as sent
-	url    *url.URL
+	url    url.URL
 	host   string
 	header http.Header
 	close  bool // Connection: close (RFC 9112 §9.6)
 }
 
-// parseHead parses block, a request head that ends with CRLF CRLF. It
-// returns false for any head the front end leaves to net/http.
-func parseHead(block []byte) (head, bool) {
+// parseHead parses block, a request head that ends with CRLF CRLF, into a
+// head whose header is fields, emptied first (nil: a new map). It returns
+// false for any head the front end leaves to net/http.
+func parseHead(block []byte, fields http.Header) (head, bool) {
 	var h head
 	if len(block) < 4 || string(block[len(block)-4:]) != "\r\n\r\n" {
 		return h, false
@@ -53,7 +54,11 @@ func parseHead(block []byte) (head, bool) {
 	s = s[eol+2:]
 
 	lines := strings.Count(s, "\r\n")
-	h.header = make(http.Header, lines)
+	if fields == nil {
+		fields = make(http.Header, lines)
+	}
+	clear(fields)
+	h.header = fields
 	values := make([]string, lines) // one backing array for the single values
 	hosts := 0
 	for s != "" {
@@ -135,7 +140,7 @@ func (h *head) parseRequestLine(line string) bool {
 	h.uri = target
 	if path, query, hasQuery := strings.Cut(target, "?"); isPlainPath(path) {
 		// What url.ParseRequestURI would return, without its work.
-		h.url = &url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}
+		h.url = url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}
 		return true
 	}
 	// Percent-encoding and the like: what net/http itself does.
@@ -143,7 +148,7 @@ func (h *head) parseRequestLine(line string) bool {
 	if err != nil {
 		return false
 	}
-	h.url = u
+	h.url = *u
 	return true
 }
 

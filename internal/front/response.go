@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,8 +31,8 @@ type response struct {
 	written       int64
 	chunking      bool
 	closeAfter    bool
-	finished      bool   // the handler returned: the response is sent
-	pre           []byte // body written before the head, at most preSize
+	finished      atomic.Bool // the handler returned: the response is sent (atomic, for late callers)
+	pre           []byte      // body written before the head, at most preSize
 	// Content-Length as WriteHeader saw it, which the head sends whatever
 	// the handler does to the field after (as net/http, which copies the
 	// header at WriteHeader): the framing and the field never disagree.
@@ -43,13 +44,21 @@ type response struct {
 // errFinished is what a response used after its handler returned says.
 var errFinished = errors.New("front: response written after its handler returned")
 
-func (w *response) Header() http.Header { return w.header }
+// Header returns the response's header map until the handler returns;
+// after, a map of its own each time, as the connection reuses the
+// response's for its next request.
+func (w *response) Header() http.Header {
+	if w.finished.Load() {
+		return http.Header{}
+	}
+	return w.header
+}
 
 func (w *response) WriteHeader(code int) {
 	if code < 100 || code > 999 {
 		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
 	}
-	if w.wroteHeader || w.finished {
+	if w.wroteHeader || w.finished.Load() {
 		w.c.s.logger().Warn("http: superfluous response.WriteHeader call", "code", code, "path", w.req.URL.Path)
 		return
 	}
@@ -86,7 +95,7 @@ func (w *response) WriteHeader(code int) {
 var noBodyFields = map[string]bool{"Content-Length": true, "Transfer-Encoding": true}
 
 func (w *response) Write(p []byte) (int, error) {
-	if w.finished {
+	if w.finished.Load() {
 		return 0, errFinished
 	}
 	if !w.wroteHeader {
@@ -131,7 +140,7 @@ func (w *response) sniffs() bool {
 
 // Flush sends the head and what is written so far.
 func (w *response) Flush() {
-	if w.finished {
+	if w.finished.Load() {
 		return
 	}
 	if !w.wroteHeader {
@@ -254,7 +263,7 @@ func (w *response) writeBody(p []byte) error {
 
 // finish completes the response after the handler returned, and sends it.
 func (w *response) finish() {
-	if w.finished {
+	if w.finished.Load() {
 		return
 	}
 	w.handlerDone = true
@@ -273,7 +282,7 @@ func (w *response) finish() {
 		// Too short: what follows would be read as part of this body.
 		w.closeAfter = true
 	}
-	w.finished = true
+	w.finished.Store(true)
 	w.c.flush()
 }
 

@@ -30,6 +30,11 @@
 // of them. Its ResponseWriter reads the header when the head is sent,
 // except Content-Length, which is taken at WriteHeader as net/http takes
 // the whole header.
+//
+// A connection reuses the request's header map and the response's from
+// one request to the next, so a handler must not keep either once it has
+// returned (net/http already says so of the ResponseWriter): a copy of
+// what it needs, not the map.
 package front
 
 import (

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -495,5 +496,43 @@ func TestAmbiguousFramingRefused(t *testing.T) {
 	}
 	if n := served.Load(); n != 0 {
 		t.Errorf("the handler served %d of the refused requests", n)
+	}
+}
+
+// A connection reuses its header maps from request to request: nothing of
+// one request's fields, or of its response's, shows in the next, even when
+// a handler writes to a response's header after it has returned.
+func TestHeaderMapsStartEmpty(t *testing.T) {
+	leaked := make(chan http.ResponseWriter, 1)
+	addr, _ := serveFront(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var names []string
+		for k := range r.Header {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		if r.URL.Path == "/first" {
+			w.Header().Set("X-First", "1")
+			w.Header().Set("Cache-Control", "max-age=60")
+			leaked <- w
+		}
+		io.WriteString(w, strings.Join(names, ","))
+	}))
+	c := dial(t, addr)
+	c.send("GET /first HTTP/1.1\r\nHost: h\r\nX-Only-First: a\r\nAccept: */*\r\n\r\n")
+	if resp, body := c.read("GET"); body != "Accept,X-Only-First" || resp.Header.Get("X-First") != "1" {
+		t.Fatalf("first: fields %q, X-First %q", body, resp.Header.Get("X-First"))
+	}
+	// The first handler has returned; what it does to its header now
+	// goes nowhere.
+	(<-leaked).Header().Set("X-Late", "1")
+	c.send("GET /second HTTP/1.1\r\nHost: h\r\nUser-Agent: t\r\n\r\n")
+	resp, body := c.read("GET")
+	if body != "User-Agent" {
+		t.Errorf("second request's fields %q, want User-Agent alone", body)
+	}
+	for _, f := range []string{"X-First", "Cache-Control", "X-Late"} {
+		if v := resp.Header.Get(f); v != "" {
+			t.Errorf("second response has %s: %q", f, v)
+		}
 	}
 }
