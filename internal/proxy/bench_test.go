@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
@@ -34,6 +35,8 @@ func newBenchHandler(b testing.TB, size int) *Handler {
 		w.Header().Set("Cache-Control", "max-age=3600")
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Header().Set("ETag", `"bench"`)
+		// As net/http's server sets it for a body written at once.
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		w.Write(body)
 	})
 	st, err := memory.New(memory.Options{MaxBytes: 256 << 20})

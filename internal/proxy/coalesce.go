@@ -221,7 +221,7 @@ func (h *Handler) followFailure(w http.ResponseWriter, r *http.Request, f *fligh
 		h.serveCacheable(w, r, false)
 		return
 	}
-	h.failOrigin(w, r, f.err, fwd, found.hit != nil && httpcache.StaleForbidden(*found.hit.cc))
+	h.failOrigin(w, r, f.err, fwd, found.ok && httpcache.StaleForbidden(*found.hit.cc))
 }
 
 // land ends a flight the caller led: later requests find the store (or
@@ -293,7 +293,7 @@ func (h *Handler) followLate(w http.ResponseWriter, r *http.Request, f *flight) 
 		return // the client left
 	}
 	found := h.lookup(r.Context(), primaryKey(r), r.Header)
-	if found.hit == nil || found.hit.entry.ResponseTime.IsZero() || !found.hit.entry.ResponseTime.Equal(f.received) {
+	if !found.ok || found.hit.entry.ResponseTime.IsZero() || !found.hit.entry.ResponseTime.Equal(f.received) {
 		found.close()
 		h.serveCacheable(w, r, false)
 		return
@@ -302,5 +302,5 @@ func (h *Handler) followLate(w http.ResponseWriter, r *http.Request, f *flight) 
 	d := httpcache.Evaluate(r.Header, httpcache.ParseCacheControl(r.Header), found.hit.stored(), h.opts.Clock(), h.policy)
 	cs := f.cs
 	cs.Stored, cs.Collapsed = false, true
-	h.serveStored(w, r, found.hit, d, cs)
+	h.serveStored(w, r, &found.hit, d, cs)
 }

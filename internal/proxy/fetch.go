@@ -35,8 +35,8 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 	out.Header.Del("If-Range")
 
 	var candidates []*cached
-	if found.hit != nil {
-		candidates = append(candidates, found.hit)
+	if found.ok {
+		candidates = append(candidates, &found.hit)
 	}
 	candidates = append(candidates, found.siblings...)
 	if len(candidates) > 0 {
@@ -44,7 +44,7 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 		// other variants offer only their entity tags (RFC 9111 §4.3.1),
 		// since a date cannot tell variants apart.
 		var selected http.Header
-		if found.hit != nil {
+		if found.ok {
 			selected = found.hit.entry.Header
 		}
 		others := make([]http.Header, 0, len(found.siblings))
@@ -73,7 +73,7 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 		if f != nil {
 			f.fail(err)
 		}
-		h.failOrigin(w, r, err, found.fwd, found.hit != nil && httpcache.StaleForbidden(*found.hit.cc))
+		h.failOrigin(w, r, err, found.fwd, found.ok && httpcache.StaleForbidden(*found.hit.cc))
 		return
 	}
 	defer cancel()
@@ -145,8 +145,8 @@ func (h *Handler) passThrough(w http.ResponseWriter, r *http.Request, fwd httpca
 // (RFC 5861 §4). It reports whether it did.
 func (h *Handler) serveStaleOnError(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives,
 	found lookupResult, status int, f *flight) bool {
-	c := found.hit
-	if c == nil || c.body == nil {
+	c := &found.hit
+	if !found.ok || c.body == nil {
 		return false
 	}
 	d := httpcache.Evaluate(r.Header, reqCC, c.stored(), h.opts.Clock(), h.policy)
@@ -180,7 +180,7 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 		headers[i] = c.entry.Header
 	}
 	i := httpcache.SelectFor304(resp.Header, headers)
-	if found.hit == nil && resp.Header.Get("ETag") == "" {
+	if !found.ok && resp.Header.Get("ETag") == "" {
 		// Only an entity tag says which other variant a 304 names.
 		i = -1
 	}

@@ -305,7 +305,7 @@ func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, coalesc
 	}
 	primary := primaryKey(r)
 	found := h.lookup(r.Context(), primary, r.Header)
-	if found.hit != nil {
+	if found.ok {
 		defer found.hit.body.Close()
 		if h.answerFromStore(w, r, reqCC, primary, &found) {
 			return
@@ -330,7 +330,7 @@ func (h *Handler) answerFromStore(w http.ResponseWriter, r *http.Request, reqCC 
 	d := httpcache.Evaluate(r.Header, reqCC, found.hit.stored(), h.opts.Clock(), h.policy)
 	switch {
 	case d.Action == httpcache.Serve:
-		h.serveStored(w, r, found.hit, d, httpcache.CacheStatus{
+		h.serveStored(w, r, &found.hit, d, httpcache.CacheStatus{
 			Hit: true, TTL: d.TTL(), TTLKnown: true, Detail: reasonIf(d.Reason == httpcache.ReasonMaxStale, d.Reason),
 		})
 		return true
@@ -339,7 +339,7 @@ func (h *Handler) answerFromStore(w http.ResponseWriter, r *http.Request, reqCC 
 		// A request's max-age or min-fresh says it does not want a stale
 		// response (RFC 9111 §5.2.1.1, §5.2.1.3): it waits for the
 		// validation instead.
-		h.serveStored(w, r, found.hit, d, httpcache.CacheStatus{
+		h.serveStored(w, r, &found.hit, d, httpcache.CacheStatus{
 			Hit: true, TTL: d.TTL(), TTLKnown: true, Detail: reasonStaleWhileRevalidate,
 		})
 		h.revalidateInBackground(r, reqCC, primary)
@@ -368,7 +368,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, reqCC httpcach
 		h.fetch(w, r, reqCC, primary, found, nil)
 	case leader:
 		defer h.land(f)
-		if found.hit == nil {
+		if !found.ok {
 			unlock, waited := h.fleetFill(r.Context(), primary)
 			if unlock != nil {
 				defer unlock()
@@ -390,7 +390,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, reqCC httpcach
 func (h *Handler) serveFilledByFleet(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives,
 	primary string, f *flight) bool {
 	again := h.lookup(r.Context(), primary, r.Header)
-	if again.hit == nil {
+	if !again.ok {
 		return false
 	}
 	d := httpcache.Evaluate(r.Header, reqCC, again.hit.stored(), h.opts.Clock(), h.policy)
@@ -401,7 +401,7 @@ func (h *Handler) serveFilledByFleet(w http.ResponseWriter, r *http.Request, req
 	defer again.close()
 	f.publish(r, response{status: again.hit.entry.Status, header: again.hit.entry.Header}, false, httpcache.CacheStatus{})
 	f.finish(nil)
-	h.serveStored(w, r, again.hit, d, httpcache.CacheStatus{
+	h.serveStored(w, r, &again.hit, d, httpcache.CacheStatus{
 		Hit: true, TTL: d.TTL(), TTLKnown: true, Collapsed: true,
 	})
 	return true

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -475,5 +476,37 @@ func TestClientHangupStillStoresWhole(t *testing.T) {
 	resp.Body.Close()
 	if !strings.HasPrefix(resp.Header.Get("Cache-Status"), "hoard; hit") || len(b) != size {
 		t.Errorf("after hang-up: Cache-Status %q, %d bytes; want a hit of %d bytes", resp.Header.Get("Cache-Status"), len(b), size)
+	}
+}
+
+// TestHitContentLength: a hit sends the stored body's length, whether the
+// origin sent one (kept as it was) or streamed the body without one (too
+// long for a server to add the field on its own).
+func TestHitContentLength(t *testing.T) {
+	long := strings.Repeat("0123456789", 1000)
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		if r.URL.Path == "/chunked" {
+			io.WriteString(w, long[:5000])
+			w.(http.Flusher).Flush() // no Content-Length: chunked
+			io.WriteString(w, long[5000:])
+			return
+		}
+		w.Header().Set("Content-Length", "10")
+		io.WriteString(w, "0123456789")
+	})
+	for _, path := range []string{"/sized", "/chunked"} {
+		want := map[string]string{"/sized": "0123456789", "/chunked": long}[path]
+		h.get(path)
+		for _, method := range []string{http.MethodGet, http.MethodHead} {
+			r := h.do(method, path)
+			r.expect(t, 200, "", "hoard; hit")
+			if got := r.header.Values("Content-Length"); len(got) != 1 || got[0] != strconv.Itoa(len(want)) {
+				t.Errorf("%s %s: Content-Length %q, want %d", method, path, got, len(want))
+			}
+			if method == http.MethodGet && r.body != want {
+				t.Errorf("GET %s: body %q, want %q", path, r.body, want)
+			}
+		}
 	}
 }

@@ -38,7 +38,7 @@ type memo struct {
 	facts     httpcache.Facts
 	// contentLength is the Content-Length field of the stored body, when
 	// known at store time ("" when not).
-	contentLength [1]string
+	contentLength string
 }
 
 // flatMemo is a memo without a pointer in it: its directives and Vary
@@ -124,7 +124,7 @@ func (h *Handler) deriveMemo(e store.Entry, size int64) (memo, *flatMemo) {
 		return memo{}, &f
 	}
 	if f.lengthN > 0 {
-		m.contentLength[0] = string(f.length[:f.lengthN])
+		m.contentLength = string(f.length[:f.lengthN])
 	}
 	return m, nil
 }
@@ -151,13 +151,13 @@ func (h *Handler) expand(f *flatMemo) memo {
 	if f.lengthN > 0 {
 		// f is never modified once stored, so its digits can be the
 		// string's bytes.
-		m.contentLength[0] = unsafe.String(&f.length[0], int(f.lengthN))
+		m.contentLength = unsafe.String(&f.length[0], int(f.lengthN))
 	}
 	return m
 }
 
-func (h *Handler) newCached(key string, e store.Entry, body io.ReadCloser) *cached {
-	return &cached{key: key, entry: e, memo: h.memoOf(e), body: body}
+func (h *Handler) newCached(key string, e store.Entry, body io.ReadCloser) cached {
+	return cached{key: key, entry: e, memo: h.memoOf(e), body: body}
 }
 
 func (c *cached) stored() httpcache.Stored {
@@ -170,9 +170,11 @@ func (c *cached) stored() httpcache.Stored {
 
 // lookupResult is what the store holds for a request.
 type lookupResult struct {
-	// hit is the stored response that the request selects, if any; its
-	// body is open.
-	hit *cached
+	// hit, when ok, is the stored response that the request selects; its
+	// body is open. It is held here, not pointed to, so that a hit
+	// allocates no cached of its own.
+	hit cached
+	ok  bool
 	// siblings are other stored variants of the URL (bodies not open),
 	// whose validators may be offered to the origin (RFC 9111 §4.3.1).
 	siblings []*cached
@@ -181,7 +183,7 @@ type lookupResult struct {
 }
 
 func (l *lookupResult) close() {
-	if l.hit != nil && l.hit.body != nil {
+	if l.ok && l.hit.body != nil {
 		l.hit.body.Close()
 		l.hit.body = nil
 	}
@@ -198,11 +200,12 @@ func (h *Handler) lookup(ctx context.Context, primary string, req http.Header) l
 	if len(e.Variants) == 0 {
 		c := h.newCached(primary, e, body)
 		if httpcache.VaryMatches(c.varyNames, e.RequestHeader, req) {
-			return lookupResult{hit: c}
+			return lookupResult{hit: c, ok: true}
 		}
 		body.Close()
-		c.body = nil
-		return lookupResult{fwd: httpcache.FwdVaryMiss, siblings: []*cached{c}}
+		sibling := c // a copy, so that c stays off the heap
+		sibling.body = nil
+		return lookupResult{fwd: httpcache.FwdVaryMiss, siblings: []*cached{&sibling}}
 	}
 	body.Close() // an index has no body
 	res := lookupResult{fwd: httpcache.FwdVaryMiss}
@@ -215,7 +218,7 @@ func (h *Handler) lookup(ctx context.Context, primary string, req http.Header) l
 			break
 		}
 		if c := h.newCached(vk, ve, vbody); httpcache.VaryMatches(c.varyNames, ve.RequestHeader, req) {
-			res.hit = c
+			res.hit, res.ok = c, true
 			return res
 		}
 		vbody.Close()
@@ -223,7 +226,8 @@ func (h *Handler) lookup(ctx context.Context, primary string, req http.Header) l
 	for _, vk := range e.Variants[:min(len(e.Variants), maxVariants)] {
 		if ve, vbody, ok := h.storeGet(ctx, vk); ok {
 			vbody.Close()
-			res.siblings = append(res.siblings, h.newCached(vk, ve, nil))
+			c := h.newCached(vk, ve, nil)
+			res.siblings = append(res.siblings, &c)
 		}
 	}
 	return res

@@ -62,23 +62,26 @@ func (h *Handler) serveStored(w http.ResponseWriter, r *http.Request, c *cached,
 			header.Del(f)
 		}
 	}
-	h.writeStored(w, r, c.entry, c.contentLength[:], header, d.Age, cs, c.body)
+	h.writeStored(w, r, c.entry, c.contentLength, header, d.Age, cs, c.body)
 }
 
 // writeStored writes a stored entry's header (with Age) and streams its
-// body. length is the entry's Content-Length field when the memo has it
-// ("" otherwise), shared with the response's header.
-func (h *Handler) writeStored(w http.ResponseWriter, r *http.Request, e store.Entry, length []string, header http.Header,
+// body. length is the body's Content-Length when the memo has it ("" when
+// not).
+func (h *Handler) writeStored(w http.ResponseWriter, r *http.Request, e store.Entry, length string, header http.Header,
 	age time.Duration, cs httpcache.CacheStatus, body io.Reader) {
 	out := w.Header()
 	for k, vs := range header {
 		out[k] = vs
 	}
 	out["Age"] = ageField(age)
-	if len(length) > 0 && length[0] != "" {
-		out["Content-Length"] = length
-	} else {
-		out["Content-Length"] = []string{strconv.FormatInt(e.Size, 10)}
+	if length == "" {
+		length = strconv.FormatInt(e.Size, 10)
+	}
+	if stored := header["Content-Length"]; len(stored) != 1 || stored[0] != length {
+		// The stored field, when it says the same (as it does unless the
+		// origin sent none), is sent as it is.
+		out["Content-Length"] = []string{length}
 	}
 	h.finishHeader(out, cs)
 	if h.answerConditional(w, r, e.Status, header, byCache) {
