@@ -36,7 +36,10 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 
 	var candidates []*cached
 	if found.ok {
-		candidates = append(candidates, &found.hit)
+		// A copy (the body is the same reader): a pointer to found.hit
+		// would put all of found on the heap, for every fetch.
+		hit := found.hit
+		candidates = append(candidates, &hit)
 	}
 	candidates = append(candidates, found.siblings...)
 	if len(candidates) > 0 {
