@@ -27,7 +27,13 @@ var errFlightAbandoned = errors.New("the shared origin fetch ended early")
 // target and fields, minus the hop-by-hop fields (RFC 9110 §7.6.1), with Via
 // (RFC 9110 §7.6.3) and the X-Forwarded fields added.
 func (h *Handler) outbound(ctx context.Context, r *http.Request) *http.Request {
-	out := r.Clone(ctx)
+	// r.Clone, without copying the URL (replaced below), and with room in
+	// the header for the fields added below.
+	out := r.WithContext(ctx)
+	out.Header = cloneHeader(r.Header, 5)
+	if r.Trailer != nil {
+		out.Trailer = r.Trailer.Clone()
+	}
 	out.RequestURI = ""
 	origin := h.opts.Origin
 	u := *origin
@@ -71,6 +77,63 @@ func (h *Handler) outbound(ctx context.Context, r *http.Request) *http.Request {
 	return out
 }
 
+// interimRelay passes an origin's interim responses on to w until end. A
+// transport may read one after RoundTrip has returned (net/http's, once
+// cancelled); by then w may be done with, and the front end reuses its
+// header map for the connection's next request: late ones are dropped.
+type interimRelay struct {
+	w     http.ResponseWriter
+	mu    sync.Mutex
+	ended bool // guarded by mu
+}
+
+func (r *interimRelay) got(code int, hdr textproto.MIMEHeader) error {
+	if code == http.StatusContinue || code == http.StatusSwitchingProtocols {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ended {
+		return nil
+	}
+	wh := r.w.Header()
+	for k, vs := range hdr {
+		wh[k] = vs
+	}
+	httpcache.RemoveHopByHop(wh)
+	r.w.WriteHeader(code)
+	clear(wh) // the final response starts from an empty header
+	return nil
+}
+
+// end stops the relay; it waits for one under way.
+func (r *interimRelay) end() {
+	r.mu.Lock()
+	r.ended = true
+	r.mu.Unlock()
+}
+
+// cloneHeader is h.Clone with room for extra more fields, so that adding
+// them does not grow the map.
+func cloneHeader(h http.Header, extra int) http.Header {
+	n := 0
+	for _, vs := range h {
+		n += len(vs)
+	}
+	values := make([]string, n) // one array for them all, as h.Clone has
+	c := make(http.Header, len(h)+extra)
+	for k, vs := range h {
+		if vs == nil {
+			c[k] = nil
+			continue
+		}
+		m := copy(values, vs)
+		c[k] = values[:m:m]
+		values = values[m:]
+	}
+	return c
+}
+
 func viaValue(major, minor int, name string) string {
 	if major == 2 || major == 3 {
 		return string(rune('0'+major)) + " " + name
@@ -95,44 +158,20 @@ func (h *Handler) roundTrip(out *http.Request) (*http.Response, context.CancelFu
 }
 
 // roundTripTo is roundTrip that also relays the origin's interim (1xx)
-// responses, 100 and 101 excepted, to w (RFC 9110 §15.2).
+// responses, 100 and 101 excepted, to w (RFC 9110 §15.2). out must be a
+// request made for this exchange: its context is replaced.
 func (h *Handler) roundTripTo(w http.ResponseWriter, out *http.Request) (*http.Response, context.CancelFunc, error) {
 	ctx, cancel := context.WithCancelCause(out.Context())
 	if w != nil && out.ProtoAtLeast(1, 1) { // never 1xx to an HTTP/1.0 client (RFC 9110 §15.2)
-		// A transport may read an interim response after RoundTrip has
-		// returned (net/http's, once cancelled). By then w may be done
-		// with, and the front end reuses its header map for the
-		// connection's next request: late ones are dropped.
-		var mu sync.Mutex
-		returned := false
-		defer func() {
-			mu.Lock()
-			returned = true
-			mu.Unlock()
-		}()
-		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-			Got1xxResponse: func(code int, hdr textproto.MIMEHeader) error {
-				if code == http.StatusContinue || code == http.StatusSwitchingProtocols {
-					return nil
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				if returned {
-					return nil
-				}
-				wh := w.Header()
-				for k, vs := range hdr {
-					wh[k] = vs
-				}
-				httpcache.RemoveHopByHop(wh)
-				w.WriteHeader(code)
-				clear(wh) // the final response starts from an empty header
-				return nil
-			},
-		})
+		relay := &interimRelay{w: w}
+		defer relay.end()
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{Got1xxResponse: relay.got})
 	}
 	timer := time.AfterFunc(h.opts.OriginTimeout, func() { cancel(errOriginTimeout) })
-	resp, err := h.transport.RoundTrip(out.WithContext(ctx))
+	// out is the caller's own, made for this exchange (outbound): it takes
+	// the exchange's context in place, not in a copy.
+	*out = *out.WithContext(ctx)
+	resp, err := h.transport.RoundTrip(out)
 	timer.Stop()
 	if err == nil && !validStatus(resp.StatusCode) {
 		// The origin client refuses these itself; net/http's Transport
