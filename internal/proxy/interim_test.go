@@ -21,25 +21,9 @@ func TestInterimResponsesRelayed(t *testing.T) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		fmt.Fprint(w, "final")
 	})
-	var mu sync.Mutex
-	var interim []string
-	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, hdr textproto.MIMEHeader) error {
-		mu.Lock()
-		defer mu.Unlock()
-		interim = append(interim, fmt.Sprintf("%d %s", code, hdr.Get("Link")))
-		return nil
-	}}
-	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), http.MethodGet, h.front.URL+"/hints", nil)
-	resp, err := h.front.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	mu.Lock()
-	got := fmt.Sprint(interim)
-	mu.Unlock()
-	if got != "[103 </style.css>; rel=preload]" {
+	var seen interimLog
+	resp, body := seen.get(t, h, "/hints")
+	if got := seen.String(); got != "[103 </style.css>; rel=preload]" {
 		t.Errorf("interim responses %s, want the 103 with its Link", got)
 	}
 	if string(body) != "final" || resp.Header.Get("Link") != "" {
@@ -93,31 +77,48 @@ func TestLateInterimResponseDropped(t *testing.T) {
 		w.(http.Flusher).Flush()
 		fmt.Fprint(w, "final")
 	}, func(o *Options) { o.Transport = lateInterim{next: &http.Transport{}} })
-	var mu sync.Mutex
-	var interim []int
-	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, hdr textproto.MIMEHeader) error {
-		mu.Lock()
-		defer mu.Unlock()
-		interim = append(interim, code)
-		return nil
-	}}
+	var seen interimLog
 	for range 2 {
-		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), http.MethodGet, h.front.URL+"/late", nil)
-		resp, err := h.front.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, body := seen.get(t, h, "/late")
 		if resp.StatusCode != 200 || string(body) != "final" || resp.Header.Get("Link") != "" ||
 			resp.Header.Get("Cache-Control") != "no-store" {
 			t.Errorf("status %d, body %q, header %v; want 200, final, the origin's fields and no Link",
 				resp.StatusCode, body, resp.Header)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(interim) != 0 {
-		t.Errorf("interim responses %v relayed after the final one", interim)
+	if got := seen.String(); got != "[]" {
+		t.Errorf("interim responses %s relayed after the final one", got)
 	}
+}
+
+// interimLog records the interim responses a client sees, as "code Link".
+type interimLog struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+// get GETs path through h's front end, recording its interim responses,
+// and returns the final response with its body.
+func (l *interimLog) get(t *testing.T, h *harness, path string) (*http.Response, string) {
+	t.Helper()
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, hdr textproto.MIMEHeader) error {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.seen = append(l.seen, fmt.Sprintf("%d %s", code, hdr.Get("Link")))
+		return nil
+	}}
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), http.MethodGet, h.front.URL+path, nil)
+	resp, err := h.front.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(body)
+}
+
+func (l *interimLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fmt.Sprint(l.seen)
 }
