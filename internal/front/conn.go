@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -47,6 +46,7 @@ type conn struct {
 	ctx        context.Context
 	remoteAddr string
 	state      atomic.Int32
+	kept       atomic.Bool // it has served a request and is kept alive
 
 	br       *bufio.Reader
 	out      []byte // response bytes not sent yet, at most writeSize
@@ -86,7 +86,7 @@ func newConn(s *Server, rwc net.Conn, ctx context.Context) *conn {
 	c := &conn{s: s, rwc: rwc, ctx: ctx, remoteAddr: rwc.RemoteAddr().String()}
 	c.br = bufio.NewReaderSize(connReader{c}, readSize)
 	c.out = make([]byte, 0, writeSize)
-	c.sender = newSender(rwc)
+	c.sender = newSender(rwc, s.WriteTimeout)
 	return c
 }
 
@@ -121,6 +121,7 @@ func (c *conn) serve() {
 		if !handedOff {
 			c.s.forget(c)
 			c.rwc.Close()
+			c.s.freeSlot()
 		}
 	}()
 	for first := true; ; first = false {
@@ -151,15 +152,14 @@ func (c *conn) serve() {
 			h, ok = parseHead(block, c.fields)
 		}
 		if !ok {
-			pending, ok := c.wholeHead()
-			if !ok {
-				return
+			// Everything read so far goes with the connection: the head
+			// and whatever followed it.
+			buffered, _ := c.br.Peek(c.br.Buffered())
+			var headBy time.Time
+			if c.headerTimed {
+				headBy = c.deadline
 			}
-			if badFraming(pending) {
-				c.refuse("400 Bad Request", "Transfer-Encoding with Content-Length, or in HTTP/1.0 (RFC 9112 section 6.1)")
-				return
-			}
-			c.s.handOff(c, pending)
+			c.s.handOff(c, bytes.Clone(buffered), headBy)
 			handedOff = true
 			return
 		}
@@ -167,6 +167,7 @@ func (c *conn) serve() {
 		if !c.serveRequest(&h) {
 			return
 		}
+		c.kept.Store(true)
 	}
 }
 
@@ -196,49 +197,6 @@ func (c *conn) readHead() ([]byte, bool) {
 			return nil, false
 		}
 	}
-}
-
-// refuse answers a request the front end will not serve with status and a
-// reason, then closes the connection: its write side at once, the rest
-// once the client has closed too or half a second has passed, so that
-// the answer is not lost to a reset caused by unread request bytes.
-func (c *conn) refuse(status, reason string) {
-	body := status + ": " + reason + "\n"
-	c.out = fmt.Appendf(c.out[:0], "HTTP/1.1 %s\r\nContent-Type: text/plain; charset=utf-8\r\n"+
-		"Connection: close\r\nContent-Length: %d\r\n\r\n%s", status, len(body), body)
-	if c.flush() != nil {
-		return
-	}
-	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
-		c.rwc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-		io.Copy(io.Discard, io.LimitReader(c.rwc, 1<<20))
-	}
-}
-
-// wholeHead returns the bytes read so far, before a hand-off, read on to
-// the end of the request head (up to the fallback's MaxHeaderBytes), so
-// that badFraming can judge it whatever its length and line ends. It
-// returns false if the connection failed first.
-func (c *conn) wholeHead() ([]byte, bool) {
-	buffered, _ := c.br.Peek(c.br.Buffered())
-	pending := bytes.Clone(buffered)
-	c.br.Discard(len(buffered))
-	limit := c.s.Fallback.MaxHeaderBytes
-	if limit <= 0 {
-		limit = http.DefaultMaxHeaderBytes
-	}
-	limit += 4 << 10 // net/http's own slack
-	var seen lineScan
-	for !seen.scan(pending) && len(pending) < limit {
-		c.headerDeadline()
-		n, err := c.br.Read(c.pre[:])
-		pending = append(pending, c.pre[:n]...)
-		if err != nil {
-			return nil, false
-		}
-	}
-	return pending, true
 }
 
 // idleDeadline makes sure the read deadline is about IdleTimeout from

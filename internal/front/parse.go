@@ -231,41 +231,6 @@ func hasToken(v, t string) bool {
 	return false
 }
 
-// badFraming reports whether the request head at the start of b has
-// Transfer-Encoding together with Content-Length, or in an HTTP/1.0
-// request. RFC 9112 §6.1 allows refusing the first (a classic request
-// smuggling vector) and requires treating the second as faulty framing,
-// and in both cases the connection must close after the response: the
-// front end answers 400 and closes, where net/http would read the body as
-// chunked and keep the connection. Lines may end with CRLF or a bare LF
-// (which net/http accepts); a head not complete in b is not judged.
-func badFraming(b []byte) bool {
-	var l lineScan
-	if !l.scan(b) {
-		return false
-	}
-	line, rest, _ := cutLine(b[:l.next])
-	http10 := bytes.HasSuffix(line, []byte(" HTTP/1.0"))
-	var te, cl bool
-	for len(rest) > 0 {
-		line, rest, _ = cutLine(rest)
-		name, _, _ := bytes.Cut(line, []byte(":"))
-		switch {
-		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-			te = true
-		case bytes.EqualFold(name, []byte("Content-Length")):
-			cl = true
-		}
-	}
-	return te && (cl || http10)
-}
-
-// cutLine cuts b at its first LF, dropping a CR before it.
-func cutLine(b []byte) (line, rest []byte, ok bool) {
-	line, rest, ok = bytes.Cut(b, []byte("\n"))
-	return bytes.TrimSuffix(line, []byte("\r")), rest, ok
-}
-
 // lineScan finds the blank line that ends a request head in a buffer
 // that grows, looking at each byte once: a slow client cannot make the
 // search cost more than its bytes.

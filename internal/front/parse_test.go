@@ -186,26 +186,6 @@ func FuzzParseHead(f *testing.F) {
 
 func bufioReader(s string) *bufio.Reader { return bufio.NewReader(strings.NewReader(s)) }
 
-func TestBadFraming(t *testing.T) {
-	for in, want := range map[string]bool{
-		"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n": true,
-		"POST / HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n": true,
-		"POST / HTTP/1.1\nHost: h\nContent-Length: 5\nTransfer-Encoding: chunked\n\n":           true,
-		"POST / HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n":                      true,
-		"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n":                      false,
-		"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n":                               false,
-		"GET / HTTP/1.0\r\nHost: h\r\n\r\n":                                                     false,
-		// Not judged before the whole head is there.
-		"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n": false,
-		// A body is not a head.
-		"POST / HTTP/1.1\r\nContent-Length: 30\r\n\r\nTransfer-Encoding: chunked\r\n\r\n": false,
-	} {
-		if got := badFraming([]byte(in)); got != want {
-			t.Errorf("badFraming(%q) = %v, want %v", in, got, want)
-		}
-	}
-}
-
 // A response field's value never breaks the head: line breaks become
 // spaces, and white space at either end goes, as net/http writes it.
 func TestAppendField(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -21,29 +22,37 @@ import (
 // the netpoller, as a net.Conn write does. So it is made with RawSyscall,
 // which keeps the processor.
 
-// newSender returns sendRaw for a TCP connection, sendConn otherwise.
-func newSender(c net.Conn) sender {
+// newSender returns sendRaw for a TCP connection, sendConn otherwise. A
+// send that makes no progress for timeout (0: no bound) fails.
+func newSender(c net.Conn, timeout time.Duration) sender {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
-		return sendConn{c}
+		return sendConn{c, timeout}
 	}
 	rc, err := tc.SyscallConn()
 	if err != nil {
-		return sendConn{c}
+		return sendConn{c, timeout}
 	}
-	s := &sendRaw{rc: rc}
+	s := &sendRaw{rc: rc, conn: tc, timeout: timeout}
 	s.fn = s.write
 	return s
 }
 
 // sendRaw writes with writev(2) through syscall.RawConn.Write, which holds
 // the connection's write lock and waits for writability on EAGAIN.
+//
+// A write that must wait for room first sets the connection's write
+// deadline, timeout from then: so a client that stops reading fails the
+// send once it has taken nothing for that long, and a send that never
+// waits (a hit to a client that reads) costs no timer.
 type sendRaw struct {
-	rc   syscall.RawConn
-	fn   func(fd uintptr) bool // s.write, made once
-	a, b []byte                // what is left to write
-	iov  [2]syscall.Iovec
-	err  error
+	rc      syscall.RawConn
+	conn    net.Conn
+	timeout time.Duration
+	fn      func(fd uintptr) bool // s.write, made once
+	a, b    []byte                // what is left to write
+	iov     [2]syscall.Iovec
+	err     error
 }
 
 func (s *sendRaw) send(a, b []byte) error {
@@ -77,6 +86,11 @@ func (s *sendRaw) write(fd uintptr) bool {
 		switch errno {
 		case 0:
 		case syscall.EAGAIN:
+			if s.timeout > 0 {
+				// Only the descriptor's reference count is taken, not
+				// the write lock that RawConn.Write holds.
+				s.conn.SetWriteDeadline(time.Now().Add(s.timeout))
+			}
 			return false
 		case syscall.EINTR:
 			continue

@@ -2,7 +2,10 @@
 
 package front
 
-import "net"
+import (
+	"net"
+	"time"
+)
 
 // newSender returns sendConn: the raw writer is Linux's only.
-func newSender(c net.Conn) sender { return sendConn{c} }
+func newSender(c net.Conn, timeout time.Duration) sender { return sendConn{c, timeout} }

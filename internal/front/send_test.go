@@ -51,7 +51,7 @@ func TestSenderLargeWritesToASlowReader(t *testing.T) {
 		}
 		got <- buf.Bytes()
 	}()
-	s := newSender(server)
+	s := newSender(server, 0)
 	if err := s.send(a, b); err != nil {
 		t.Fatalf("send: %v", err)
 	}
@@ -73,7 +73,7 @@ func TestSenderLargeWritesToASlowReader(t *testing.T) {
 func TestSenderPeerGone(t *testing.T) {
 	server, client := tcpPair(t)
 	client.Close()
-	s := newSender(server)
+	s := newSender(server, 0)
 	big := make([]byte, 1<<20)
 	var err error
 	for i := 0; i < 20 && err == nil; i++ {
@@ -89,7 +89,7 @@ func TestSenderPeerGone(t *testing.T) {
 // deadline ends a send that waits for a reader that never reads.
 func TestSenderEdges(t *testing.T) {
 	server, client := tcpPair(t)
-	s := newSender(server)
+	s := newSender(server, 0)
 	for _, tc := range []struct{ a, b string }{{"", ""}, {"", "xy"}, {"ab", ""}, {"ab", "cd"}} {
 		if err := s.send([]byte(tc.a), []byte(tc.b)); err != nil {
 			t.Fatal(err)

@@ -18,16 +18,18 @@
 // server given as Fallback, which then serves that connection to its end.
 // So net/http's checks (header limits, 400s) stay the ones that decide on
 // anything unusual, and the front end only has to be right about what it
-// accepts. One check is the front end's own: a request with both
+// accepts. One check is Hoard's own, made on every request of a
+// connection net/http serves (see guard.go): a request with both
 // Transfer-Encoding and Content-Length, or Transfer-Encoding in HTTP/1.0,
 // is answered 400 and its connection closed (RFC 9112 §6.1), where
 // net/http would read the body as chunked and go on.
 //
 // Of the Fallback's settings, the front end uses Handler, ReadTimeout,
 // ReadHeaderTimeout, IdleTimeout, MaxHeaderBytes, BaseContext and
-// ConnContext. It does not see SetKeepAlivesEnabled, ConnState or
-// WriteTimeout, and its ResponseWriter is not a Hijacker: Hoard uses none
-// of them. Its ResponseWriter reads the header when the head is sent,
+// ConnContext. It does not see SetKeepAlivesEnabled or WriteTimeout (the
+// Server's own WriteTimeout replaces it), and its ResponseWriter is not a
+// Hijacker: Hoard uses none of them. Serve chains a ConnState of its own
+// before the Fallback's, which sees only the connections handed to it. Its ResponseWriter reads the header when the head is sent,
 // except Content-Length, which is taken at WriteHeader as net/http takes
 // the whole header.
 //
@@ -56,10 +58,31 @@ type Server struct {
 	Fallback *http.Server
 	Logger   *slog.Logger // for handler panics; nil means slog.Default
 
+	// WriteTimeout is how long a write to a client may make no progress
+	// (the client reads nothing) before it fails and the connection is
+	// closed. Zero means no bound.
+	WriteTimeout time.Duration
+	// BodyTimeout is how long a request body may stop arriving before the
+	// connection is closed. Zero means no bound.
+	BodyTimeout time.Duration
+	// MaxConns bounds the client connections open at once. At the bound,
+	// an idle keep-alive connection is closed to make room; when none is
+	// idle, new connections wait (in the listener's backlog) for one to
+	// end. Zero means no bound.
+	MaxConns int
+	// NetOnly hands every connection to Fallback from its first byte, so
+	// that net/http's server serves every request: a way to rule the
+	// front end out. The guard (see guard.go) still sees every request.
+	NetOnly bool
+
 	mu       sync.Mutex
-	conns    map[*conn]struct{}
+	conns    map[*conn]struct{}        // guarded by mu; served by the front end
+	handed   map[*guardedConn]struct{} // guarded by mu; served by Fallback
 	ln       net.Listener
 	handoff  *handoffListener
+	guard    *guard
+	slots    chan struct{} // a token for each open connection, with MaxConns
+	done     chan struct{} // closed by Shutdown or Close
 	shutdown atomic.Bool
 }
 
@@ -86,8 +109,23 @@ func (s *Server) Serve(ln net.Listener) error {
 	handoff := newHandoffListener(ln.Addr())
 	s.ln, s.handoff = ln, handoff
 	s.conns = make(map[*conn]struct{})
+	s.handed = make(map[*guardedConn]struct{})
+	s.guard = s.newGuard()
+	if s.done == nil {
+		s.done = make(chan struct{})
+	}
+	if s.MaxConns > 0 {
+		s.slots = make(chan struct{}, s.MaxConns)
+	}
 	s.mu.Unlock()
 	fallback := s.Fallback
+	theirs := fallback.ConnState
+	fallback.ConnState = func(c net.Conn, state http.ConnState) {
+		connState(c, state)
+		if theirs != nil {
+			theirs(c, state)
+		}
+	}
 	go fallback.Serve(handoff) // returns once handoff is closed
 
 	baseCtx := context.Background()
@@ -99,6 +137,10 @@ func (s *Server) Serve(ln net.Listener) error {
 	var backoff time.Duration
 	for {
 		rwc, err := ln.Accept()
+		if err == nil && !s.takeSlot() {
+			rwc.Close()
+			return http.ErrServerClosed
+		}
 		if err != nil {
 			if s.shutdown.Load() {
 				return http.ErrServerClosed
@@ -114,12 +156,75 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		backoff = 0
+		if s.NetOnly {
+			if !s.handOffConn(rwc, nil, time.Time{}) {
+				return http.ErrServerClosed
+			}
+			continue
+		}
 		c := s.newConn(baseCtx, rwc)
 		if c == nil {
 			rwc.Close()
+			s.freeSlot()
 			return http.ErrServerClosed
 		}
 		go c.serve()
+	}
+}
+
+// takeSlot waits for room for a connection just accepted, with MaxConns:
+// at the bound, it closes an idle keep-alive connection, or waits for one
+// to end or become idle, while further connections wait in the listener's
+// backlog. It returns false once the server is shutting down.
+func (s *Server) takeSlot() bool {
+	if s.slots == nil {
+		return true
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.closeOneIdle()
+		select {
+		case s.slots <- struct{}{}:
+			return true
+		case <-s.done:
+			return false
+		case <-tick.C:
+		}
+	}
+}
+
+// freeSlot gives back the slot of a connection that has ended.
+func (s *Server) freeSlot() {
+	if s.slots != nil {
+		<-s.slots
+	}
+}
+
+// closeOneIdle closes one connection that waits for its next request.
+func (s *Server) closeOneIdle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		// Not one that waits for its first request: that client has just
+		// connected, and may be the one waiting for room.
+		if c.kept.Load() && c.state.CompareAndSwap(stateIdle, stateClosed) {
+			c.rwc.Close()
+			return
+		}
+	}
+	for c := range s.handed {
+		if c.idle.Load() {
+			// net/http sees its read fail and closes the connection,
+			// which frees the slot.
+			c.Conn.Close()
+			return
+		}
 	}
 }
 
@@ -152,19 +257,54 @@ func (s *Server) newConn(baseCtx context.Context, rwc net.Conn) *conn {
 	return c
 }
 
-// handOff gives a connection to the fallback server; pending are the
-// bytes already read from it, which the fallback reads first.
-func (s *Server) handOff(c *conn, pending []byte) {
+// handOff gives a connection the front end has served to the fallback
+// server; pending are the bytes already read from it, which the fallback
+// reads first, and headBy, if not zero, is when the head they begin must
+// be whole.
+func (s *Server) handOff(c *conn, pending []byte, headBy time.Time) {
 	s.forget(c)
-	if !s.handoff.give(&handedConn{Conn: c.rwc, pending: pending}) {
-		c.rwc.Close() // the fallback is shutting down
-	}
+	s.handOffConn(c.rwc, pending, headBy)
 }
 
+// handOffConn gives rwc to the fallback server, guarded. It returns false
+// if the fallback has closed.
+func (s *Server) handOffConn(rwc net.Conn, pending []byte, headBy time.Time) bool {
+	var gc *guardedConn
+	gc = s.guard.conn(rwc, pending, headBy, func() {
+		s.mu.Lock()
+		delete(s.handed, gc)
+		s.mu.Unlock()
+		s.freeSlot()
+	})
+	s.mu.Lock()
+	s.handed[gc] = struct{}{}
+	s.mu.Unlock()
+	if !s.handoff.give(gc) {
+		gc.Close() // the fallback is shutting down
+		return false
+	}
+	return true
+}
+
+// forget drops c from the connections the front end serves.
 func (s *Server) forget(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+}
+
+// closeDone closes s.done, once.
+func (s *Server) closeDone() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		s.done = make(chan struct{})
+	}
+	select {
+	case <-s.done:
+	default:
+		close(s.done)
+	}
 }
 
 // Shutdown stops accepting, closes idle connections, lets the requests in
@@ -172,6 +312,7 @@ func (s *Server) forget(c *conn) {
 // fallback down the same way. If ctx ends first, it returns ctx's error;
 // Close then cuts what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeDone()
 	s.mu.Lock()
 	s.shutdown.Store(true)
 	ln, handoff := s.ln, s.handoff
@@ -217,6 +358,7 @@ func (s *Server) closeIdle() int {
 // Close closes the listener and every connection at once, and the
 // fallback with them.
 func (s *Server) Close() error {
+	s.closeDone()
 	s.mu.Lock()
 	s.shutdown.Store(true)
 	if s.ln != nil {
@@ -276,29 +418,3 @@ func (l *handoffListener) Close() error {
 }
 
 func (l *handoffListener) Addr() net.Addr { return l.addr }
-
-// handedConn is a connection handed to the fallback: its reads return the
-// bytes the front end had read first.
-type handedConn struct {
-	net.Conn
-	pending []byte
-}
-
-func (c *handedConn) Read(p []byte) (int, error) {
-	if len(c.pending) > 0 {
-		n := copy(p, c.pending)
-		c.pending = c.pending[n:]
-		return n, nil
-	}
-	return c.Conn.Read(p)
-}
-
-// CloseWrite shuts the sending side, as net/http does before closing a
-// connection with unread request bytes, so that its last answer (a 431,
-// say) is not lost to a reset.
-func (c *handedConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return nil
-}

@@ -22,6 +22,13 @@ import (
 // its address. The front end is closed when the test ends.
 func serveFront(t *testing.T, h http.Handler, configure ...func(*http.Server)) (string, *Server) {
 	t.Helper()
+	return serveFrontWith(t, h, nil, configure...)
+}
+
+// serveFrontWith is serveFront with feConfigure, if not nil, called on
+// the front end before it serves.
+func serveFrontWith(t *testing.T, h http.Handler, feConfigure func(*Server), configure ...func(*http.Server)) (string, *Server) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -31,6 +38,9 @@ func serveFront(t *testing.T, h http.Handler, configure ...func(*http.Server)) (
 		f(srv)
 	}
 	fe := New(srv, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if feConfigure != nil {
+		feConfigure(fe)
+	}
 	served := make(chan error, 1)
 	go func() { served <- fe.Serve(ln) }()
 	t.Cleanup(func() {
@@ -87,6 +97,15 @@ func (c *client) closed(d time.Duration) bool {
 	c.c.SetReadDeadline(time.Now().Add(d))
 	n, err := c.br.Read(make([]byte, 1))
 	return n == 0 && errors.Is(err, io.EOF)
+}
+
+// ends reports whether the connection ends (EOF or reset), whatever is
+// sent before, within d.
+func (c *client) ends(d time.Duration) bool {
+	c.c.SetReadDeadline(time.Now().Add(d))
+	_, err := io.Copy(io.Discard, c.br)
+	var ne net.Error
+	return !errors.As(err, &ne) || !ne.Timeout()
 }
 
 // which tells what served a request: the front end's ResponseWriter or
