@@ -118,7 +118,7 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 	adminDone := make(chan error, 1)
 	if cfg.AdminListen != "" {
 		go func() {
-			adminDone <- listenAndServe(ctx, cfg.AdminListen, admin.New(admin.Options{Engine: h, Logger: logger}), logger,
+			adminDone <- listenAndServe(ctx, cfg.AdminListen, admin.New(admin.Options{Engine: h, Logger: logger}), cfg, logger,
 				func(addr string) { logger.Info("admin API listening", "addr", addr) })
 			cancel() // without its admin API the process stops, rather than run half-configured
 		}()
@@ -126,7 +126,7 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 		adminDone <- nil
 	}
 
-	err = listenAndServe(ctx, cfg.Listen, h, logger, func(addr string) {
+	err = listenAndServe(ctx, cfg.Listen, h, cfg, logger, func(addr string) {
 		logger.Info("listening", "addr", addr, "origin", origin.String(), "gomaxprocs", procs)
 		if cfg.Demo {
 			printDemoUsage(stdout, addr, origin)
@@ -143,17 +143,22 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 }
 
 // listenAndServe serves h on addr until ctx is done, then shuts down
-// gracefully. It calls listening with the actual address (addr may ask for
-// port 0) once connections are being accepted.
-func listenAndServe(ctx context.Context, addr string, h http.Handler, logger *slog.Logger, listening func(addr string)) error {
+// gracefully, with the client limits of cfg. It calls listening with the
+// actual address (addr may ask for port 0) once connections are being
+// accepted.
+func listenAndServe(ctx context.Context, addr string, h http.Handler, cfg config.Config, logger *slog.Logger, listening func(addr string)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := newServer(h, logger)
+	srv := newServer(h, cfg, logger)
 	// The front end serves plain requests (cache hits) itself and hands
-	// every other connection to srv.
+	// every other connection to srv; with --http-server=net, every one.
 	fe := front.New(srv, logger)
+	fe.WriteTimeout = cfg.ClientWriteTimeout
+	fe.BodyTimeout = cfg.ClientBodyTimeout
+	fe.MaxConns = cfg.MaxConns
+	fe.NetOnly = cfg.HTTPServer == "net"
 	served := make(chan error, 1)
 	go func() { served <- fe.Serve(ln) }()
 	listening(ln.Addr().String())
@@ -168,15 +173,16 @@ func listenAndServe(ctx context.Context, addr string, h http.Handler, logger *sl
 }
 
 // newServer returns the server for the proxy handler h.
-func newServer(h http.Handler, logger *slog.Logger) *http.Server {
+func newServer(h http.Handler, cfg config.Config, logger *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cfg.ClientHeaderTimeout,
 		// No ReadTimeout or WriteTimeout: request and response bodies may be
-		// large and slow, and both would cut them off mid-stream. Slow
-		// clients are bounded by ReadHeaderTimeout and IdleTimeout instead.
-		IdleTimeout:    120 * time.Second,
-		MaxHeaderBytes: 64 << 10,
+		// large and slow, and both would cut them off mid-stream. The front
+		// end bounds the pauses instead (--client-body-timeout,
+		// --client-write-timeout).
+		IdleTimeout:    cfg.ClientIdleTimeout,
+		MaxHeaderBytes: int(cfg.MaxHeaderBytes),
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 }

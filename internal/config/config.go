@@ -113,6 +113,45 @@ type Config struct {
 	// Default 127.0.0.0/8,::1/128.
 	PurgeAllow []netip.Prefix
 
+	// HTTPServer is what serves client connections: "front", Hoard's own
+	// HTTP/1.1 server, which answers plain GET and HEAD requests (cache
+	// hits) itself and hands the others to net/http's server, or "net",
+	// net/http's server for every request, to rule the front end out when
+	// something looks wrong. Both refuse ambiguous request framing the
+	// same way. Flag --http-server. Default front.
+	HTTPServer string
+
+	// MaxHeaderBytes bounds a client request's head (request line and
+	// header fields); a larger one gets 431. Flag --max-header-bytes.
+	// Default 64KiB.
+	MaxHeaderBytes int64
+
+	// ClientHeaderTimeout is how long a client has to send a whole
+	// request head, from its first byte (for a new connection, from when
+	// it opens). Flag --client-header-timeout. Default 10s.
+	ClientHeaderTimeout time.Duration
+
+	// ClientIdleTimeout is how long a keep-alive connection may wait for
+	// its next request. Flag --client-idle-timeout. Default 120s.
+	ClientIdleTimeout time.Duration
+
+	// ClientBodyTimeout is how long a request body may stop arriving
+	// before the connection is closed (and the origin request it feeds is
+	// cut). 0s means no bound. Flag --client-body-timeout. Default 60s.
+	ClientBodyTimeout time.Duration
+
+	// ClientWriteTimeout is how long a write to a client may make no
+	// progress (the client reads nothing) before its connection is
+	// closed. A slow client that keeps reading is never cut. 0s means no
+	// bound. Flag --client-write-timeout. Default 60s.
+	ClientWriteTimeout time.Duration
+
+	// MaxConns bounds the client connections open at once. At the bound,
+	// an idle keep-alive connection is closed to make room, and when none
+	// is idle new connections wait in the listener's backlog until one
+	// ends. 0 means no bound. Flag --max-conns. Default 10000.
+	MaxConns int
+
 	// CPUs is how many operating system threads may run Go code at once
 	// (GOMAXPROCS). 0 keeps Go's default: every CPU the process may use,
 	// which honours a cgroup CPU limit and follows it when it changes, or
@@ -132,6 +171,14 @@ type Config struct {
 	// text.
 	LogFormat LogFormat
 }
+
+// The bounds of --max-header-bytes: a head smaller than 4 KiB is too
+// small for ordinary browsers' requests, and one over 16 MiB is a typing
+// error rather than a request.
+const (
+	minHeaderBytes = 4 << 10
+	maxHeaderBytes = 16 << 20
+)
 
 // maxCPUs is the largest --cpus accepted: a larger value is a typing error
 // rather than a machine.
@@ -225,6 +272,28 @@ func (c *Config) Validate() error {
 	}
 	if c.StaleIfError < 0 {
 		bad("stale-if-error", c.StaleIfError.String(), "must not be negative")
+	}
+	if c.HTTPServer != "front" && c.HTTPServer != "net" {
+		bad("http-server", c.HTTPServer, "want front or net")
+	}
+	if c.MaxHeaderBytes < minHeaderBytes || c.MaxHeaderBytes > maxHeaderBytes {
+		bad("max-header-bytes", FormatSize(c.MaxHeaderBytes),
+			"must be from "+FormatSize(minHeaderBytes)+" to "+FormatSize(maxHeaderBytes))
+	}
+	if c.ClientHeaderTimeout <= 0 {
+		bad("client-header-timeout", c.ClientHeaderTimeout.String(), "must be positive")
+	}
+	if c.ClientIdleTimeout <= 0 {
+		bad("client-idle-timeout", c.ClientIdleTimeout.String(), "must be positive")
+	}
+	if c.ClientBodyTimeout < 0 {
+		bad("client-body-timeout", c.ClientBodyTimeout.String(), "must not be negative (0s: no bound)")
+	}
+	if c.ClientWriteTimeout < 0 {
+		bad("client-write-timeout", c.ClientWriteTimeout.String(), "must not be negative (0s: no bound)")
+	}
+	if c.MaxConns < 0 {
+		bad("max-conns", fmt.Sprint(c.MaxConns), "must not be negative (0: no bound)")
 	}
 	switch {
 	case c.CPUs < 0:

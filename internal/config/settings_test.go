@@ -70,13 +70,17 @@ func TestLoad(t *testing.T) {
 				"-heuristic-max=1h", "-origin-timeout=5s", "-log-level=DEBUG", "-log-format=json",
 				"-store=disk:/tmp/x", "-max-disk=2GiB", "-admin-listen=127.0.0.1:0", "-purge-allow=10.0.0.0/8, 192.0.2.1",
 				"-stale-if-error=1m", "-origin-connect-timeout=2s", "-origin-idle-timeout=1m", "-origin-max-conns=64",
-				"-origin-max-backoff=0s", "-cpus=2"}, nil,
+				"-origin-max-backoff=0s", "-cpus=2", "-http-server=net", "-max-header-bytes=8KiB",
+				"-client-header-timeout=5s", "-client-idle-timeout=30s", "-client-body-timeout=0s",
+				"-client-write-timeout=20s", "-max-conns=100"}, nil,
 			func(c Config) string {
 				want := Config{Listen: ":0", Origin: "https://o/p", MaxMemory: 10e6, MaxObjectSize: 1e6,
 					HeuristicMax: time.Hour, OriginTimeout: 5 * time.Second, LogLevel: slog.LevelDebug, LogFormat: LogJSON,
 					Store: "disk:/tmp/x", MaxDisk: 2 << 30, AdminListen: "127.0.0.1:0", StaleIfError: time.Minute,
 					OriginConnectTimeout: 2 * time.Second, OriginIdleTimeout: time.Minute, OriginMaxConns: 64, CPUs: 2,
-					PurgeAllow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32")}}
+					PurgeAllow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32")},
+					HTTPServer: "net", MaxHeaderBytes: 8 << 10, ClientHeaderTimeout: 5 * time.Second,
+					ClientIdleTimeout: 30 * time.Second, ClientWriteTimeout: 20 * time.Second, MaxConns: 100}
 				return diff(reflect.DeepEqual(c, want), c, "want", want)
 			}},
 		{"every setting by env",
@@ -85,13 +89,18 @@ func TestLoad(t *testing.T) {
 				"HOARD_LOG_LEVEL": "warn", "HOARD_LOG_FORMAT": "JSON", "HOARD_STORE": "redis://127.0.0.1:6379/0",
 				"HOARD_MAX_DISK": "1MiB", "HOARD_ADMIN_LISTEN": "127.0.0.1:9080", "HOARD_PURGE_ALLOW": "::1/128",
 				"HOARD_STALE_IF_ERROR": "10s", "HOARD_ORIGIN_CONNECT_TIMEOUT": "1s", "HOARD_ORIGIN_IDLE_TIMEOUT": "5m",
-				"HOARD_ORIGIN_MAX_CONNS": "8", "HOARD_ORIGIN_MAX_BACKOFF": "30s", "HOARD_CPUS": "1"},
+				"HOARD_ORIGIN_MAX_CONNS": "8", "HOARD_ORIGIN_MAX_BACKOFF": "30s", "HOARD_CPUS": "1",
+				"HOARD_HTTP_SERVER": "front", "HOARD_MAX_HEADER_BYTES": "1MiB", "HOARD_CLIENT_HEADER_TIMEOUT": "1m",
+				"HOARD_CLIENT_IDLE_TIMEOUT": "1h", "HOARD_CLIENT_BODY_TIMEOUT": "2m", "HOARD_CLIENT_WRITE_TIMEOUT": "0s",
+				"HOARD_MAX_CONNS": "0"},
 			func(c Config) string {
 				want := Config{Listen: ":0", Origin: "https://o/p", MaxMemory: 10e6, MaxObjectSize: 1e6,
 					HeuristicMax: time.Hour, OriginTimeout: 5 * time.Second, LogLevel: slog.LevelWarn, LogFormat: LogJSON,
 					Store: "redis://127.0.0.1:6379/0", MaxDisk: 1 << 20, AdminListen: "127.0.0.1:9080", StaleIfError: 10 * time.Second,
 					OriginConnectTimeout: time.Second, OriginIdleTimeout: 5 * time.Minute, OriginMaxConns: 8, OriginMaxBackoff: 30 * time.Second, CPUs: 1,
-					PurgeAllow: []netip.Prefix{netip.MustParsePrefix("::1/128")}}
+					PurgeAllow: []netip.Prefix{netip.MustParsePrefix("::1/128")},
+					HTTPServer: "front", MaxHeaderBytes: 1 << 20, ClientHeaderTimeout: time.Minute,
+					ClientIdleTimeout: time.Hour, ClientBodyTimeout: 2 * time.Minute}
 				return diff(reflect.DeepEqual(c, want), c, "want", want)
 			}},
 	}
