@@ -266,3 +266,29 @@ func TestLimitMaxConns(t *testing.T) {
 		t.Error("the waiting connection was not served once a slot was free")
 	}
 }
+
+// The write timeout bounds one write's wait, not the connection's life: a
+// connection whose response once had to wait for room serves its next
+// request however much later it comes.
+func TestLimitWriteTimeoutKeepAlive(t *testing.T) {
+	t.Parallel()
+	body := bytes.Repeat([]byte("x"), 8<<20)
+	addr, _ := serveFrontWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/big" {
+			w.Write(body)
+			return
+		}
+		io.WriteString(w, "ok")
+	}), func(s *Server) { s.WriteTimeout = 200 * time.Millisecond })
+	c := dial(t, addr)
+	c.send("GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
+	time.Sleep(100 * time.Millisecond) // the socket fills: the send waits for room
+	if _, b := c.read("GET"); len(b) != len(body) {
+		t.Fatalf("got %d of %d bytes", len(b), len(body))
+	}
+	time.Sleep(400 * time.Millisecond) // past the deadline the big response set
+	c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	if resp, b := c.read("GET"); resp.StatusCode != http.StatusOK || b != "ok" {
+		t.Errorf("the next request: %d %q", resp.StatusCode, b)
+	}
+}

@@ -49,6 +49,7 @@ type sendRaw struct {
 	rc      syscall.RawConn
 	conn    net.Conn
 	timeout time.Duration
+	armed   bool // the write deadline is set
 	fn      func(fd uintptr) bool // s.write, made once
 	a, b    []byte                // what is left to write
 	iov     [2]syscall.Iovec
@@ -59,6 +60,12 @@ func (s *sendRaw) send(a, b []byte) error {
 	s.a, s.b, s.err = a, b, nil
 	err := s.rc.Write(s.fn)
 	s.a, s.b = nil, nil
+	if s.armed {
+		// A deadline left behind would fail the next send at once,
+		// however much later it comes.
+		s.armed = false
+		s.conn.SetWriteDeadline(time.Time{})
+	}
 	if err != nil {
 		return err
 	}
@@ -90,6 +97,7 @@ func (s *sendRaw) write(fd uintptr) bool {
 				// Only the descriptor's reference count is taken, not
 				// the write lock that RawConn.Write holds.
 				s.conn.SetWriteDeadline(time.Now().Add(s.timeout))
+				s.armed = true
 			}
 			return false
 		case syscall.EINTR:
