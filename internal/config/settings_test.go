@@ -70,13 +70,14 @@ func TestLoad(t *testing.T) {
 				"-heuristic-max=1h", "-origin-timeout=5s", "-log-level=DEBUG", "-log-format=json",
 				"-store=disk:/tmp/x", "-max-disk=2GiB", "-admin-listen=127.0.0.1:0", "-purge-allow=10.0.0.0/8, 192.0.2.1",
 				"-stale-if-error=1m", "-origin-connect-timeout=2s", "-origin-idle-timeout=1m", "-origin-max-conns=64",
-				"-origin-max-backoff=0s", "-cpus=2"}, nil,
+				"-origin-max-backoff=0s", "-cpus=2", "-trusted-proxies=10.1.2.3/8,2001:db8::7"}, nil,
 			func(c Config) string {
 				want := Config{Listen: ":0", Origin: "https://o/p", MaxMemory: 10e6, MaxObjectSize: 1e6,
 					HeuristicMax: time.Hour, OriginTimeout: 5 * time.Second, LogLevel: slog.LevelDebug, LogFormat: LogJSON,
 					Store: "disk:/tmp/x", MaxDisk: 2 << 30, AdminListen: "127.0.0.1:0", StaleIfError: time.Minute,
 					OriginConnectTimeout: 2 * time.Second, OriginIdleTimeout: time.Minute, OriginMaxConns: 64, CPUs: 2,
-					PurgeAllow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32")}}
+					PurgeAllow:     []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32")},
+					TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::7/128")}}
 				return diff(reflect.DeepEqual(c, want), c, "want", want)
 			}},
 		{"every setting by env",
@@ -85,13 +86,15 @@ func TestLoad(t *testing.T) {
 				"HOARD_LOG_LEVEL": "warn", "HOARD_LOG_FORMAT": "JSON", "HOARD_STORE": "redis://127.0.0.1:6379/0",
 				"HOARD_MAX_DISK": "1MiB", "HOARD_ADMIN_LISTEN": "127.0.0.1:9080", "HOARD_PURGE_ALLOW": "::1/128",
 				"HOARD_STALE_IF_ERROR": "10s", "HOARD_ORIGIN_CONNECT_TIMEOUT": "1s", "HOARD_ORIGIN_IDLE_TIMEOUT": "5m",
-				"HOARD_ORIGIN_MAX_CONNS": "8", "HOARD_ORIGIN_MAX_BACKOFF": "30s", "HOARD_CPUS": "1"},
+				"HOARD_ORIGIN_MAX_CONNS": "8", "HOARD_ORIGIN_MAX_BACKOFF": "30s", "HOARD_CPUS": "1",
+				"HOARD_TRUSTED_PROXIES": " 127.0.0.1/32 , fd00::/8"},
 			func(c Config) string {
 				want := Config{Listen: ":0", Origin: "https://o/p", MaxMemory: 10e6, MaxObjectSize: 1e6,
 					HeuristicMax: time.Hour, OriginTimeout: 5 * time.Second, LogLevel: slog.LevelWarn, LogFormat: LogJSON,
 					Store: "redis://127.0.0.1:6379/0", MaxDisk: 1 << 20, AdminListen: "127.0.0.1:9080", StaleIfError: 10 * time.Second,
 					OriginConnectTimeout: time.Second, OriginIdleTimeout: 5 * time.Minute, OriginMaxConns: 8, OriginMaxBackoff: 30 * time.Second, CPUs: 1,
-					PurgeAllow: []netip.Prefix{netip.MustParsePrefix("::1/128")}}
+					PurgeAllow:     []netip.Prefix{netip.MustParsePrefix("::1/128")},
+					TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("fd00::/8")}}
 				return diff(reflect.DeepEqual(c, want), c, "want", want)
 			}},
 	}
@@ -158,6 +161,11 @@ func TestLoadErrors(t *testing.T) {
 		{"validation sees env and flags together", []string{"--max-object-size=2GiB"},
 			envMap{"HOARD_ORIGIN": "http://o", "HOARD_MAX_MEMORY": "1GiB"},
 			`--max-object-size "2GiB": must not exceed --max-memory 1GiB`},
+		{"bad trusted proxy flag", []string{"--origin=http://o", "--trusted-proxies=10.0.0.0/8,lb.internal"}, nil,
+			`--trusted-proxies "10.0.0.0/8,lb.internal": "lb.internal" is not a CIDR like 10.0.0.0/8 or an address`},
+		{"bad trusted proxy env names the variable", []string{"--origin=http://o"},
+			envMap{"HOARD_TRUSTED_PROXIES": "10.0.0.0/33"},
+			`HOARD_TRUSTED_PROXIES "10.0.0.0/33": "10.0.0.0/33" is not a CIDR like 10.0.0.0/8 or an address`},
 		{"unknown flag", []string{"--bogus"}, nil, "flag provided but not defined: -bogus"},
 	}
 	for _, tt := range tests {
