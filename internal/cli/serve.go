@@ -102,6 +102,7 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 		MaxBackoff:      backoffOption(cfg.OriginMaxBackoff),
 		StaleIfError:    cfg.StaleIfError,
 		PurgeAllow:      cfg.PurgeAllow,
+		TrustedProxies:  cfg.TrustedProxies,
 		Logger:          logger,
 	})
 	if err != nil {

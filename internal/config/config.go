@@ -152,6 +152,17 @@ type Config struct {
 	// ends. 0 means no bound. Flag --max-conns. Default 10000.
 	MaxConns int
 
+	// TrustedProxies lists the networks (CIDRs or addresses,
+	// comma-separated) of the proxies in front of Hoard, such as a load
+	// balancer or a TLS terminator, whose forwarding fields Hoard believes.
+	// From a peer in these networks, Forwarded, X-Forwarded-For,
+	// X-Forwarded-Proto and X-Forwarded-Host are kept and extended for the
+	// origin; from any other peer, Forwarded, every X-Forwarded-* field and
+	// X-Real-IP are dropped, and Hoard sends only its own, made from the
+	// connection it accepted. Trust only networks that clients cannot
+	// reach Hoard from directly. Flag --trusted-proxies. Default "" (none).
+	TrustedProxies []netip.Prefix
+
 	// CPUs is how many operating system threads may run Go code at once
 	// (GOMAXPROCS). 0 keeps Go's default: every CPU the process may use,
 	// which honours a cgroup CPU limit and follows it when it changes, or

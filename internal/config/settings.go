@@ -49,6 +49,9 @@ var settings = []setting{
 	{name: "purge-allow", def: "127.0.0.0/8,::1/128",
 		usage: "client `networks` (comma-separated CIDRs) allowed to send PURGE",
 		bind:  func(c *Config) flag.Value { return (*prefixListValue)(&c.PurgeAllow) }},
+	{name: "trusted-proxies",
+		usage: "`networks` (comma-separated CIDRs) of proxies in front whose forwarding fields are kept",
+		bind:  func(c *Config) flag.Value { return (*prefixListValue)(&c.TrustedProxies) }},
 	{name: "origin-connect-timeout", def: "5s",
 		usage: "`duration` allowed for opening a connection to the origin",
 		bind:  func(c *Config) flag.Value { return (*durationValue)(&c.OriginConnectTimeout) }},
@@ -240,7 +243,7 @@ func (v *intValue) String() string { return strconv.Itoa(int(*v)) }
 type prefixListValue []netip.Prefix
 
 func (v *prefixListValue) Set(s string) error {
-	out := []netip.Prefix{} // empty, not nil: nobody may purge
+	out := []netip.Prefix{} // empty, not nil: for --purge-allow=, nobody may purge
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {

@@ -49,7 +49,7 @@ type sendRaw struct {
 	rc      syscall.RawConn
 	conn    net.Conn
 	timeout time.Duration
-	armed   bool // the write deadline is set
+	armed   bool                  // the write deadline is set
 	fn      func(fd uintptr) bool // s.write, made once
 	a, b    []byte                // what is left to write
 	iov     [2]syscall.Iovec

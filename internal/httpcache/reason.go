@@ -35,4 +35,5 @@ const (
 	ReasonMaxStale        Reason = "max-stale"        // served stale within the request's max-stale (§5.2.1.2)
 	ReasonFresh           Reason = "fresh"            // fresh, served from cache
 	ReasonUncacheable     Reason = "uncacheable-hint" // recently seen uncacheable
+	ReasonRequestBody     Reason = "request-body"     // a GET or HEAD with content bypasses the store
 )

@@ -7,7 +7,7 @@ var allReasons = []Reason{
 	ReasonMethod, ReasonStatus, ReasonRequestNoStore, ReasonNoStore, ReasonPrivate, ReasonAuthorization,
 	ReasonMustUnderstand, ReasonNoFreshness, ReasonVaryStar, ReasonVaryTooMany, ReasonPartial, ReasonTooLarge,
 	ReasonRequestNoCache, ReasonNoCache, ReasonStale, ReasonRequestMaxAge, ReasonRequestMinFresh,
-	ReasonMaxStale, ReasonFresh, ReasonUncacheable,
+	ReasonMaxStale, ReasonFresh, ReasonUncacheable, ReasonRequestBody,
 }
 
 // isSFToken reports whether s is a Structured Field token (RFC 8941 §3.3.4):

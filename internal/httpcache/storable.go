@@ -99,11 +99,13 @@ func HasValidator(h http.Header) bool {
 
 // StoredHeader returns the header fields to store for a response: the
 // fields a qualified private names are dropped (RFC 9111 §5.2.2.7), and so
-// are the connection-specific fields of RFC 9111 §3.1. h is not modified;
+// are the connection-specific fields of RFC 9111 §3.1 and the fields that
+// are one client's alone (Set-Cookie, unsharedFields). h is not modified;
 // the result shares no maps with it.
 func StoredHeader(h http.Header, cc Directives) http.Header {
 	out := h.Clone()
 	RemoveHopByHop(out)
+	RemoveUnshared(out)
 	for _, f := range cc.PrivateFields {
 		out.Del(f)
 	}

@@ -92,7 +92,9 @@ func SelectFor304(resp http.Header, candidates []http.Header) int {
 // UpdateStoredHeader returns stored updated with the fields of a 304 or
 // HEAD response (RFC 9111 §3.2, §4.3.4): each field in the new response
 // replaces the stored field of that name, except the connection-specific
-// ones and Content-Length. Neither argument is modified.
+// ones, Content-Length and the fields that are one client's alone
+// (Set-Cookie, unsharedFields), which the stored header is left without
+// even when an older Hoard stored them. Neither argument is modified.
 func UpdateStoredHeader(stored, fresh http.Header) http.Header {
 	out := stored.Clone()
 	update := fresh.Clone()
@@ -110,6 +112,7 @@ func UpdateStoredHeader(stored, fresh http.Header) http.Header {
 	if _, ok := update["Age"]; !ok {
 		delete(out, "Age")
 	}
+	RemoveUnshared(out)
 	// Fields a qualified private names are never stored (§3.1, §5.2.2.7).
 	for _, f := range ParseCacheControl(out).PrivateFields {
 		out.Del(f)

@@ -144,6 +144,14 @@ func TestUpdateStoredHeader(t *testing.T) {
 			hdr("Age", "100", "ETag", `"a"`),
 			hdr("Age", "5", "ETag", `"a"`),
 			hdr("Age", "5", "ETag", `"a"`)},
+		{"Set-Cookie of the 304 not stored (unsharedFields)",
+			hdr("ETag", `"a"`),
+			hdr("Set-Cookie", "session=2", "ETag", `"a"`),
+			hdr("ETag", `"a"`)},
+		{"Set-Cookie stored by an older Hoard dropped (unsharedFields)",
+			hdr("Set-Cookie", "session=1", "ETag", `"a"`),
+			hdr("ETag", `"a"`),
+			hdr("ETag", `"a"`)},
 		// RFC 9111 §3.2 excepts from the update the "Header fields excepted
 		// from storage in Section 3.1", which include those that a private
 		// directive names (RFC 9111 §5.2.2.7).

@@ -238,8 +238,15 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 	header := stored.Clone()
 	header.Set("Age", httpcache.FormatAge(age))
 	header.Set("Content-Length", strconv.FormatInt(c.entry.Size, 10))
-	h.stream(w, r, response{status: status, header: header, body: body, length: c.entry.Size, received: responseTime,
-		conditions: byCache}, bw, cs, after, f)
+	client := header
+	if httpcache.HasUnshared(resp.Header) {
+		// The 304's Set-Cookie is this client's: it gets it, the stored
+		// header and the flight's followers (shared) do not.
+		client = header.Clone()
+		httpcache.CopyUnshared(client, resp.Header)
+	}
+	h.stream(w, r, response{status: status, header: client, body: body, length: c.entry.Size, shared: header,
+		received: responseTime, conditions: byCache}, bw, cs, after, f)
 	return true
 }
 

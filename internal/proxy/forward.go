@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
@@ -25,12 +24,12 @@ var errFlightAbandoned = errors.New("the shared origin fetch ended early")
 
 // outbound builds the request sent to the origin for r: the same method,
 // target and fields, minus the hop-by-hop fields (RFC 9110 §7.6.1), with Via
-// (RFC 9110 §7.6.3) and the X-Forwarded fields added.
+// (RFC 9110 §7.6.3) and the forwarding fields of this hop (forwarded.go).
 func (h *Handler) outbound(ctx context.Context, r *http.Request) *http.Request {
 	// r.Clone, without copying the URL (replaced below), and with room in
 	// the header for the fields added below.
 	out := r.WithContext(ctx)
-	out.Header = cloneHeader(r.Header, 5)
+	out.Header = cloneHeader(r.Header, 6)
 	if r.Trailer != nil {
 		out.Trailer = r.Trailer.Clone()
 	}
@@ -61,18 +60,7 @@ func (h *Handler) outbound(ctx context.Context, r *http.Request) *http.Request {
 		// what the user agent is).
 		out.Header["User-Agent"] = nil
 	}
-	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		if prior := out.Header.Values("X-Forwarded-For"); len(prior) > 0 {
-			ip = strings.Join(prior, ", ") + ", " + ip
-		}
-		out.Header.Set("X-Forwarded-For", ip)
-	}
-	proto := "http"
-	if r.TLS != nil {
-		proto = "https"
-	}
-	out.Header.Set("X-Forwarded-Proto", proto)
-	out.Header.Set("X-Forwarded-Host", r.Host)
+	h.setForwardingFields(out.Header, r)
 	out.Header.Add("Via", viaValue(r.ProtoMajor, r.ProtoMinor, h.opts.Name))
 	return out
 }

@@ -141,8 +141,9 @@ func newTransport(opts Options) http.RoundTripper {
 	return c
 }
 
-// ServeHTTP answers one client request: GET and HEAD go through the cache,
-// every other method is forwarded and may invalidate (RFC 9111 §4.4).
+// ServeHTTP answers one client request: GET and HEAD without a body go
+// through the cache; with one, they bypass it; every other method is
+// forwarded and may invalidate (RFC 9111 §4.4).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.recoverPanic(w, r)
 	if _, ok := r.Header["Connection"]; ok {
@@ -172,6 +173,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
+		if hasContent(r) {
+			h.passThrough(w, r, httpcache.FwdBypass, httpcache.ReasonRequestBody, nil)
+			return
+		}
 		h.serveCacheable(w, r, true)
 		return
 	case "PURGE":
@@ -180,6 +185,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.serveForwarded(w, r)
 }
+
+// hasContent reports whether a request carries a body: a Content-Length
+// above 0, or chunked framing, whose length net/http gives as -1 (RFC 9112
+// §6.3). A GET or HEAD with content (a "fat GET") is forwarded with it and
+// bypasses the store: content received in a GET has no generally defined
+// semantics (RFC 9110 §9.3.1, §9.3.2), yet an origin may answer according
+// to it, and the cache key does not hold it. Stored, that answer would be
+// served to every clean request for the URL; answered from the store, the
+// request would lose what its sender meant by the content.
+func hasContent(r *http.Request) bool { return r.ContentLength != 0 }
 
 // maxForwards returns the value of a request's Max-Forwards field (RFC
 // 9110 §7.6.2), and false when it has none or none that is a number.

@@ -58,6 +58,13 @@ type Options struct {
 	// PurgeAllow lists the client networks allowed to send PURGE. Nil
 	// means loopback only (127.0.0.0/8 and ::1).
 	PurgeAllow []netip.Prefix
+	// TrustedProxies lists the networks of the proxies in front of Hoard
+	// (a load balancer, a TLS terminator) whose forwarding fields it
+	// believes: from them, Forwarded, X-Forwarded-For, X-Forwarded-Proto
+	// and X-Forwarded-Host are kept and extended. From any other peer,
+	// Forwarded, every X-Forwarded-* field and X-Real-IP are dropped and
+	// replaced by Hoard's own. Nil trusts no one.
+	TrustedProxies []netip.Prefix
 	// Name is the cache's name in Cache-Status and Via. Empty means "hoard".
 	Name string
 }

@@ -21,7 +21,7 @@ type response struct {
 	length int64 // body length, -1 when unknown
 	// shared, when not nil, is the header a flight's followers get: the
 	// stored fields, without those a qualified private keeps to this
-	// client (RFC 9111 §5.2.2.7).
+	// client (RFC 9111 §5.2.2.7) and its Set-Cookie.
 	shared http.Header
 	// received is when the response arrived, the ResponseTime it is stored
 	// with: late followers of its flight find it in the store by it.
@@ -54,13 +54,15 @@ const (
 // §13.2).
 func (h *Handler) serveStored(w http.ResponseWriter, r *http.Request, c *cached, d httpcache.Decision, cs httpcache.CacheStatus) {
 	header := c.entry.Header
-	if len(c.cc.NoCacheFields) > 0 {
+	if len(c.cc.NoCacheFields) > 0 || httpcache.HasUnshared(header) {
 		// §5.2.2.4: fields a qualified no-cache names are not sent
-		// without validation.
+		// without validation. Nor is a Set-Cookie, which an older Hoard
+		// stored, in a disk or Redis store that outlived it.
 		header = header.Clone()
 		for _, f := range c.cc.NoCacheFields {
 			header.Del(f)
 		}
+		httpcache.RemoveUnshared(header)
 	}
 	h.writeStored(w, r, c.entry, c.contentLength, header, d.Age, cs, c.body)
 }
