@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -15,29 +14,22 @@ import (
 // behind each other only to go to the origin one by one.
 const uncacheableFor = 10 * time.Second
 
-// lateWaitMax is the largest body a flight keeps for followers only if
-// one joined before its first byte.
-const lateWaitMax = 64 << 10
-
-// maxFlightPrealloc is the largest body a flight sizes its buffer for in
-// advance; larger ones grow as they arrive.
-const maxFlightPrealloc = 1 << 20
-
 // flight is one origin fetch that concurrent requests for the same primary
 // key share (collapsed forwarding). The first request leads: it fetches,
 // stores and publishes the response; the others follow: they wait for the
-// response header and then stream the body as it arrives.
+// response header and then stream the body as it arrives (flightbody.go).
 //
 // Contract: ready is closed exactly once, by publish or fail; the fields
 // set before it (status ... err) are read-only afterwards. The body grows
 // under mu until finish.
 //
-// Most flights have no followers (every cold miss leads one), so a small
-// body (up to lateWaitMax, with a known length) is kept for followers only
-// when one joined before its first byte came: a follower that joins later
-// (late) waits for the rest of it and is then answered from the store. A
-// larger or unsized body is always kept, so that a follower that joins
-// mid-way streams it rather than waits for all of it.
+// Most flights have no followers (every cold miss leads one). A small body
+// that arrives whole in its first read is filled in place (fill.go) and
+// kept for followers only when one joined before its first byte came: a
+// follower that joins later (late) waits for the rest of it and is then
+// answered from the store. Any other body is kept from the start, so that
+// a follower that joins mid-way streams it rather than waits for all of
+// it, and the leader's client reads it as followers do.
 type flight struct {
 	key   string
 	ready chan struct{}
@@ -52,14 +44,25 @@ type flight struct {
 	err       error     // the origin failed: no response to share
 	errStatus int       // with err: the 5xx the origin answered, 0 when it gave no answer
 
+	// filling is set, by the leader's goroutine, when a background fill
+	// took the flight over: the fill, not the leader, lands it.
+	filling bool
+
 	mu        sync.Mutex
-	body      []byte        // guarded by mu
-	followers int           // guarded by mu; how many joined
-	keepAll   bool          // guarded by mu; the body is kept even without followers
-	skipped   bool          // guarded by mu; body bytes went by unkept, for want of followers
-	done      bool          // guarded by mu
-	bodyErr   error         // guarded by mu
-	changed   chan struct{} // guarded by mu; closed and replaced whenever body, done change
+	chunks    [][]byte        // guarded by mu; the body kept, from chunk first on (flightbody.go)
+	first     int             // guarded by mu; chunks dropped from the front
+	size      int64           // guarded by mu; body bytes written
+	readers   []*flightReader // guarded by mu; the attached readers
+	window    int64           // guarded by mu; not 0 once the body is no longer stored: the most kept
+	room      chan struct{}   // guarded by mu; while the fill waits for room: closed when a reader moves
+	peak      int64           // guarded by mu; the most body bytes held at once
+	onFull    func()          // guarded by mu; tests: called when the fill starts to wait for room
+	followers int             // guarded by mu; how many joined
+	keepAll   bool            // guarded by mu; the body is kept even without followers
+	skipped   bool            // guarded by mu; body bytes went by unkept, for want of followers
+	done      bool            // guarded by mu
+	bodyErr   error           // guarded by mu
+	changed   chan struct{}   // guarded by mu; closed and replaced whenever body, done, followers change
 }
 
 func newFlight(key string) *flight {
@@ -73,12 +76,6 @@ func (f *flight) publish(r *http.Request, resp response, shared bool, cs httpcac
 	reqHeader := httpcache.VaryRequestHeader(httpcache.VaryNames(resp.header), r.Header)
 	f.status, f.header, f.length, f.shared, f.reqHeader, f.cs = resp.status, resp.header, resp.length, shared, reqHeader, cs
 	f.received = resp.received
-	f.mu.Lock()
-	f.keepAll = resp.length < 0 || resp.length > lateWaitMax
-	if shared && resp.length > 0 && resp.length <= maxFlightPrealloc && (f.keepAll || f.followers > 0) {
-		f.body = make([]byte, 0, resp.length)
-	}
-	f.mu.Unlock()
 	close(f.ready)
 }
 
@@ -87,21 +84,6 @@ func (f *flight) fail(err error) {
 	f.err = err
 	close(f.ready)
 	f.finish(err)
-}
-
-// write appends body bytes for the followers, if any joined before the
-// first bytes.
-func (f *flight) write(p []byte) {
-	f.mu.Lock()
-	if f.skipped || (f.followers == 0 && !f.keepAll) {
-		f.skipped = true
-		f.mu.Unlock()
-		return
-	}
-	f.body = append(f.body, p...)
-	close(f.changed)
-	f.changed = make(chan struct{})
-	f.mu.Unlock()
 }
 
 // finish ends the body: err nil means it is complete. Only the first call
@@ -116,11 +98,16 @@ func (f *flight) finish(err error) {
 	close(f.changed)
 }
 
-// joined counts a follower in. The caller holds h.flightsMu.
-func (f *flight) joined() {
+// joined counts a follower in and returns its reader, attached from now
+// on: the body it reads is kept for it. The caller holds h.flightsMu, so
+// the flight is in the table and not windowed.
+func (f *flight) joined() *flightReader {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.followers++
-	f.mu.Unlock()
+	close(f.changed)
+	f.changed = make(chan struct{})
+	return f.attachLocked()
 }
 
 // late reports whether body bytes went by before a follower joined, so
@@ -148,60 +135,25 @@ func (f *flight) wait(ctx context.Context) error {
 	}
 }
 
-// flightReader reads a flight's body from the start, waiting for more as
-// the leader receives it.
-type flightReader struct {
-	ctx context.Context
-	f   *flight
-	off int
-}
-
-func (r *flightReader) Read(p []byte) (int, error) {
-	for {
-		r.f.mu.Lock()
-		if r.off < len(r.f.body) {
-			n := copy(p, r.f.body[r.off:])
-			r.off += n
-			r.f.mu.Unlock()
-			return n, nil
-		}
-		if r.f.done {
-			err := r.f.bodyErr
-			r.f.mu.Unlock()
-			if err == nil {
-				err = io.EOF
-			}
-			return 0, err
-		}
-		changed := r.f.changed
-		r.f.mu.Unlock()
-		select {
-		case <-changed:
-		case <-r.ctx.Done():
-			return 0, r.ctx.Err()
-		}
-	}
-}
-
-// join returns the flight for key and whether the caller leads it. It
+// join returns the flight for key and whether the caller leads it; a
+// follower also gets its reader of the body, which it must close. It
 // returns nil when the key was recently uncacheable: the caller then goes
 // to the origin on its own.
-func (h *Handler) join(key string) (*flight, bool) {
+func (h *Handler) join(key string) (*flight, *flightReader, bool) {
 	h.flightsMu.Lock()
 	defer h.flightsMu.Unlock()
 	if until, ok := h.uncacheable[key]; ok {
 		if h.opts.Clock().Before(until) {
-			return nil, false
+			return nil, nil, false
 		}
 		delete(h.uncacheable, key)
 	}
 	if f, ok := h.flights[key]; ok {
-		f.joined()
-		return f, false
+		return f, f.joined(), false
 	}
 	f := newFlight(key)
 	h.flights[key] = f
-	return f, true
+	return f, nil, true
 }
 
 // followFailure answers a follower whose leader found the origin failing:
@@ -226,13 +178,18 @@ func (h *Handler) followFailure(w http.ResponseWriter, r *http.Request, f *fligh
 
 // land ends a flight the caller led: later requests find the store (or
 // start a new flight). A flight whose leader ended without publishing (a
-// panic) fails, so no follower waits forever.
+// panic) fails, so no follower waits forever. A flight a background fill
+// took over is left to it (fillRest lands it).
 func (h *Handler) land(f *flight) {
-	h.flightsMu.Lock()
-	if h.flights[f.key] == f {
-		delete(h.flights, f.key)
+	if f.filling {
+		return
 	}
-	h.flightsMu.Unlock()
+	h.endFlight(f)
+}
+
+// endFlight takes f out of the table and ends its body, unless it ended.
+func (h *Handler) endFlight(f *flight) {
+	h.unlist(f)
 	select {
 	case <-f.ready:
 		f.finish(errFlightAbandoned)
@@ -241,10 +198,35 @@ func (h *Handler) land(f *flight) {
 	}
 }
 
+// unlist takes f out of the table, if it is still there: requests for its
+// key no longer join it.
+func (h *Handler) unlist(f *flight) {
+	h.flightsMu.Lock()
+	if h.flights[f.key] == f {
+		delete(h.flights, f.key)
+	}
+	h.flightsMu.Unlock()
+}
+
+// unlistUncacheable takes f out of the table and marks its key
+// uncacheable, at once: no request joins it from now on.
+func (h *Handler) unlistUncacheable(f *flight) {
+	h.flightsMu.Lock()
+	defer h.flightsMu.Unlock()
+	if h.flights[f.key] == f {
+		delete(h.flights, f.key)
+	}
+	h.markUncacheableLocked(f.key)
+}
+
 // markUncacheable remembers that key's response was not stored.
 func (h *Handler) markUncacheable(key string) {
 	h.flightsMu.Lock()
 	defer h.flightsMu.Unlock()
+	h.markUncacheableLocked(key)
+}
+
+func (h *Handler) markUncacheableLocked(key string) {
 	if len(h.uncacheable) > 100_000 {
 		// Bounded: forget everything rather than grow without limit.
 		clear(h.uncacheable)
@@ -256,28 +238,37 @@ func (h *Handler) markUncacheable(key string) {
 // response, streamed as the leader receives it. When the response cannot
 // be shared (not storable, another variant, or a stale response served on
 // error) the request is served on its own, from the store or the origin.
-func (h *Handler) follow(w http.ResponseWriter, r *http.Request, f *flight, fwd httpcache.Forward) {
+// rd is the follower's reader of the flight's body (join); it is closed
+// before the request goes anywhere else, so that the flight does not keep
+// bytes for it.
+func (h *Handler) follow(w http.ResponseWriter, r *http.Request, rd *flightReader, fwd httpcache.Forward) {
+	defer rd.close()
+	f := rd.f
 	select {
 	case <-f.ready:
 	case <-r.Context().Done():
 		return // the client left; the flight goes on for the others
 	}
 	if f.err != nil {
+		rd.close()
 		h.followFailure(w, r, f, fwd)
 		return
 	}
 	if !f.shared || !httpcache.VaryMatches(httpcache.VaryNames(f.header), f.reqHeader, r.Header) {
+		rd.close()
 		h.serveCacheable(w, r, false)
 		return
 	}
 	if f.late() {
+		rd.close()
 		h.followLate(w, r, f)
 		return
 	}
 	cs := f.cs
 	cs.Stored, cs.Collapsed = false, true
-	h.stream(w, r, response{status: f.status, header: f.header, body: &flightReader{ctx: r.Context(), f: f}, length: f.length,
-		conditions: byHoardForOrigin}, nil, cs, nil, nil)
+	rd.ctx = r.Context()
+	h.stream(w, r, response{status: f.status, header: f.header, body: rd, length: f.length,
+		conditions: byHoardForOrigin}, cs, fill{})
 }
 
 // followLate answers a follower that joined after the first bytes of a

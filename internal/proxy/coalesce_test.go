@@ -259,7 +259,7 @@ func TestUncacheableFollowersGoAlone(t *testing.T) {
 		t.Errorf("private responses shared between clients: %v", bodies)
 	}
 	h.wantOrigin(5)
-	if f, _ := h.proxy.join(primaryKeyFor(h, "/p")); f != nil {
+	if f, _, _ := h.proxy.join(primaryKeyFor(h, "/p")); f != nil {
 		t.Errorf("an uncacheable key is coalesced again right away")
 	}
 }

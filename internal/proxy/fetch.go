@@ -67,7 +67,8 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 	// A purge or an unsafe request from now on outdates what this fetch
 	// brings back, even one that arrives before the response's header.
 	t := h.pending.begin(primary)
-	defer t.end()
+	held := hold{t: t}
+	defer held.release()
 	resp, cancel, err := h.roundTripTo(w, out)
 	if err != nil {
 		if h.serveStaleOnError(w, r, reqCC, found, 0, f) {
@@ -79,8 +80,7 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 		h.failOrigin(w, r, err, found.fwd, found.ok && httpcache.StaleForbidden(*found.hit.cc))
 		return
 	}
-	defer cancel()
-	defer resp.Body.Close()
+	held.cancel, held.origin = cancel, resp.Body
 	responseTime := h.opts.Clock()
 	httpcache.RemoveHopByHop(resp.Header)
 	ensureDate(resp.Header, responseTime)
@@ -111,7 +111,7 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 	}
 	if resp.StatusCode == http.StatusNotModified {
 		drain(resp.Body)
-		if h.refresh(w, r, reqCC, primary, found, candidates, resp, requestTime, responseTime, t, f) {
+		if h.refresh(w, r, reqCC, primary, &found, candidates, resp, requestTime, responseTime, &held, f) {
 			return
 		}
 		// The 304 names none of the stored responses (RFC 9111 §4.3.4):
@@ -120,7 +120,7 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 		h.fetch(w, r, reqCC, primary, lookupResult{fwd: found.fwd, reason: found.reason}, f)
 		return
 	}
-	h.storeAndServe(w, r, reqCC, primary, resp, requestTime, responseTime, t,
+	h.storeAndServe(w, r, reqCC, primary, resp, requestTime, responseTime, &held,
 		httpcache.CacheStatus{Fwd: found.fwd, FwdStatus: resp.StatusCode}, f)
 }
 
@@ -140,7 +140,7 @@ func (h *Handler) passThrough(w http.ResponseWriter, r *http.Request, fwd httpca
 	httpcache.RemoveHopByHop(resp.Header)
 	ensureDate(resp.Header, h.opts.Clock())
 	h.stream(w, r, response{status: resp.StatusCode, header: resp.Header, body: resp.Body, length: resp.ContentLength},
-		nil, httpcache.CacheStatus{Fwd: fwd, FwdStatus: resp.StatusCode, Detail: why}, nil, f)
+		httpcache.CacheStatus{Fwd: fwd, FwdStatus: resp.StatusCode, Detail: why}, fill{f: f})
 }
 
 // serveStaleOnError serves the stale stored response when the origin failed
@@ -174,9 +174,10 @@ func (h *Handler) serveStaleOnError(w http.ResponseWriter, r *http.Request, reqC
 // refresh handles a 304 Not Modified to a validation (RFC 9111 §4.3.4): the
 // stored response it selects gets the 304's header fields (§3.2), is stored
 // again under this request's key and served. It reports false when the 304
-// selects no stored response.
+// selects no stored response. The stored body it serves goes with held,
+// which may outlive the request (fill.go).
 func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives, primary string,
-	found lookupResult, candidates []*cached, resp *http.Response, requestTime, responseTime time.Time, t *ticket,
+	found *lookupResult, candidates []*cached, resp *http.Response, requestTime, responseTime time.Time, held *hold,
 	f *flight) bool {
 	headers := make([]http.Header, len(candidates))
 	for i, c := range candidates {
@@ -197,14 +198,19 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 		if !ok {
 			return false
 		}
-		defer b.Close()
 		if !sameStored(e, c.entry) {
 			// Replaced since the lookup read it: the 304 names the
 			// response the lookup saw, whose body is gone.
+			b.Close()
 			return false
 		}
 		body = b
+	} else {
+		// The selected response's, open since the lookup: found no
+		// longer closes it.
+		found.hit.body = nil
 	}
+	held.stored = body
 	status := c.entry.Status
 	stored := httpcache.UpdateStoredHeader(c.entry.Header, resp.Header)
 	cc := httpcache.ParseResponseCacheControl(stored)
@@ -217,7 +223,7 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 		Method: http.MethodGet, ReqHeader: r.Header, ReqCC: reqCC,
 		Status: status, RespHeader: stored, RespCC: cc,
 	}); ok {
-		bw, after = h.beginStore(r, primary, status, stored, cc, lifetime, requestTime, responseTime, t, c.entry.Size)
+		bw, after = h.beginStore(r, primary, status, stored, cc, lifetime, requestTime, responseTime, held.t, c.entry.Size)
 	} else {
 		cs.Detail = why
 		// The 304 made the stored response one that must not be stored:
@@ -246,7 +252,7 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request, reqCC httpcach
 		httpcache.CopyUnshared(client, resp.Header)
 	}
 	h.stream(w, r, response{status: status, header: client, body: body, length: c.entry.Size, shared: header,
-		received: responseTime, conditions: byCache}, bw, cs, after, f)
+		received: responseTime, conditions: byCache}, cs, fill{bw: bw, after: after, f: f, own: held.pass()})
 	return true
 }
 
@@ -327,7 +333,7 @@ func (w *guardedWriter) Commit() error {
 // storeAndServe sends an origin response to the client, storing it on the
 // way when RFC 9111 §3 allows and it is worth keeping.
 func (h *Handler) storeAndServe(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives, primary string,
-	resp *http.Response, requestTime, responseTime time.Time, t *ticket, cs httpcache.CacheStatus, f *flight) {
+	resp *http.Response, requestTime, responseTime time.Time, held *hold, cs httpcache.CacheStatus, f *flight) {
 	respCC := httpcache.ParseResponseCacheControl(resp.Header)
 	ok, why := httpcache.Storable(httpcache.Exchange{
 		Method: http.MethodGet, ReqHeader: r.Header, ReqCC: reqCC,
@@ -346,7 +352,7 @@ func (h *Handler) storeAndServe(w http.ResponseWriter, r *http.Request, reqCC ht
 	var shared http.Header
 	if ok {
 		shared = httpcache.StoredHeader(resp.Header, respCC)
-		bw, after = h.beginStore(r, primary, resp.StatusCode, shared, respCC, lifetime, requestTime, responseTime, t,
+		bw, after = h.beginStore(r, primary, resp.StatusCode, shared, respCC, lifetime, requestTime, responseTime, held.t,
 			resp.ContentLength)
 		age := httpcache.CurrentAge(resp.Header, requestTime, responseTime, responseTime)
 		cs.TTL, cs.TTLKnown = lifetime.Duration-age, true
@@ -355,7 +361,7 @@ func (h *Handler) storeAndServe(w http.ResponseWriter, r *http.Request, reqCC ht
 	}
 	cs.Stored = bw != nil
 	h.stream(w, r, response{status: resp.StatusCode, header: resp.Header, body: resp.Body, length: resp.ContentLength,
-		shared: shared, received: responseTime, conditions: byHoardForOrigin}, bw, cs, after, f)
+		shared: shared, received: responseTime, conditions: byHoardForOrigin}, cs, fill{bw: bw, after: after, f: f, own: held.pass()})
 }
 
 // put starts storing an entry, logging (not failing the request) when the

@@ -250,7 +250,7 @@ func (h *Handler) serveForwarded(w http.ResponseWriter, r *http.Request) {
 	}
 	h.stream(w, r, response{
 		status: resp.StatusCode, header: resp.Header, body: resp.Body, length: resp.ContentLength,
-	}, nil, httpcache.CacheStatus{Fwd: httpcache.FwdMethod, FwdStatus: resp.StatusCode}, nil, nil)
+	}, httpcache.CacheStatus{Fwd: httpcache.FwdMethod, FwdStatus: resp.StatusCode}, fill{})
 }
 
 // invalidateFor removes the target URI of an unsafe request and the

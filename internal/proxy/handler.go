@@ -59,7 +59,7 @@ type Handler struct {
 	flights     map[string]*flight   // guarded by flightsMu: fetches under way, by primary key
 	uncacheable map[string]time.Time // guarded by flightsMu: keys not coalesced until then
 
-	background sync.WaitGroup // background revalidations; Close waits for them
+	background sync.WaitGroup // background revalidations and fills; Close waits for them
 }
 
 // New returns a Handler configured by opts.
@@ -374,9 +374,10 @@ func (h *Handler) answerFromStore(w http.ResponseWriter, r *http.Request, reqCC 
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives, primary string,
 	found lookupResult, coalesce bool) {
 	var f *flight
+	var rd *flightReader
 	var leader bool
 	if coalesce {
-		f, leader = h.join(primary)
+		f, rd, leader = h.join(primary)
 	}
 	switch {
 	case f == nil:
@@ -395,7 +396,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, reqCC httpcach
 		h.fetch(w, r, reqCC, primary, found, f)
 	default:
 		found.close()
-		h.follow(w, r, f, found.fwd)
+		h.follow(w, r, rd, found.fwd)
 	}
 }
 
@@ -434,8 +435,9 @@ func reasonIf(ok bool, r httpcache.Reason) httpcache.Reason {
 // runs at a time: it leads the key's flight, so concurrent misses wait for
 // it and further stale hits start none.
 func (h *Handler) revalidateInBackground(r *http.Request, reqCC httpcache.Directives, primary string) {
-	f, leader := h.join(primary)
+	f, rd, leader := h.join(primary)
 	if !leader {
+		rd.close()
 		return
 	}
 	// The refresh outlives the request.
@@ -460,7 +462,7 @@ func (h *Handler) revalidateInBackground(r *http.Request, reqCC httpcache.Direct
 	}()
 }
 
-// Close waits for background revalidations to end, then closes the
+// Close waits for background revalidations and fills to end, then closes the
 // connections to the origin of a transport it built: the idle ones at
 // once, the others as their exchanges end. The handler must not serve
 // requests after Close.

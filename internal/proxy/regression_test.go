@@ -67,14 +67,19 @@ func TestRegressionIfMatchPoisonsCache(t *testing.T) {
 
 // A cacheable chunked response larger than MaxObjectSize: the store writer
 // aborts with ErrTooLarge, but the flight keeps appending every byte to
-// f.body, so the leader alone buffers the whole body in memory.
+// its buffer, so the leader alone buffers the whole body in memory. The
+// flight now keeps at most MaxObjectSize of a body it no longer stores.
 func TestRegressionFlightBufferUnbounded(t *testing.T) {
+	first := make(chan struct{}) // the origin waits after its first chunk: the flight is still in the table
 	sent := make(chan struct{})
 	release := make(chan struct{})
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60") // no Content-Length: chunked
 		chunk := make([]byte, 64<<10)
-		for i := 0; i < 8<<20/len(chunk); i++ {
+		w.Write(chunk)
+		w.(http.Flusher).Flush()
+		<-first
+		for i := 1; i < 8<<20/len(chunk); i++ {
 			w.Write(chunk)
 		}
 		w.(http.Flusher).Flush()
@@ -90,21 +95,22 @@ func TestRegressionFlightBufferUnbounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	buf := make([]byte, 8<<20)
-	io.ReadFull(resp.Body, buf)
-	<-sent
 	h.proxy.flightsMu.Lock()
 	f := h.proxy.flights[primaryKey(&http.Request{Host: strings.TrimPrefix(h.front.URL, "http://"), RequestURI: "/big"})]
 	h.proxy.flightsMu.Unlock()
+	close(first)
+	buf := make([]byte, 8<<20)
+	io.ReadFull(resp.Body, buf)
+	<-sent
 	close(release)
 	if f == nil {
 		t.Fatal("no flight")
 	}
 	f.mu.Lock()
-	n := len(f.body)
+	n := f.peak
 	f.mu.Unlock()
 	if n > 1<<20 {
-		t.Errorf("flight buffers %d bytes for a response over MaxObjectSize (1 MiB) that is not being stored", n)
+		t.Errorf("flight buffered %d bytes for a response over MaxObjectSize (1 MiB) that is not being stored", n)
 	}
 }
 

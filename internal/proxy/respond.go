@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -199,109 +198,34 @@ func bodyAllowed(status int) bool {
 	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }
 
+// bufPool holds the buffers bodies are copied through. Their size is also
+// the most a body may be to be filled in place (fill.go).
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-// stream sends resp to the client while writing its body to bw (when not
-// nil), and commits bw only when the whole body arrived. A client that
-// hangs up does not stop the store from getting the whole body; a body that
-// breaks is never committed, and the client's connection is then cut
-// (http.ErrAbortHandler) so that a short body never looks complete.
-// after runs once the entry is committed. When f is not nil, the response
-// is published to the flight's followers (shared when it is being stored)
-// and its body fed to them, even after this client has gone.
-func (h *Handler) stream(w http.ResponseWriter, r *http.Request, resp response, bw store.BodyWriter,
-	cs httpcache.CacheStatus, after func(), f *flight) {
-	fl := h.startFill(r, resp, bw, cs, after, f)
-	client, toClient := h.writeClientHeader(w, r, resp, cs)
-	h.copyBody(w, r, resp.body, client, toClient, fl)
-}
-
-// fill is where an origin body goes besides the client: the store, and
-// the followers of the request's flight while it is being stored.
-type fill struct {
-	h     *Handler
-	path  string
-	bw    store.BodyWriter
-	f     *flight
-	after func()
-}
-
-// startFill publishes resp to the flight's followers: shared when it is
-// being stored (with the stored header), else they go on their own.
-func (h *Handler) startFill(r *http.Request, resp response, bw store.BodyWriter, cs httpcache.CacheStatus,
-	after func(), f *flight) *fill {
-	fl := &fill{h: h, path: r.URL.Path, bw: bw, f: f, after: after}
-	if f != nil {
-		pub := resp
-		if pub.shared != nil {
-			pub.header = pub.shared
-		}
-		f.publish(r, pub, bw != nil, cs)
-		if bw == nil {
-			fl.dropFlight(nil)
-		}
-	}
-	return fl
-}
-
-func (fl *fill) active() bool { return fl.bw != nil || fl.f != nil }
-
-// dropFlight ends the followers' body (err nil: complete) and keeps the key
-// out of coalescing for a while when err says it was not stored.
-func (fl *fill) dropFlight(err error) {
-	if fl.f == nil {
+// stream sends resp to the client while writing its body to fl.bw (when
+// not nil), and commits it only when the whole body arrived. A client that
+// hangs up, or stops reading, does not stop the store from getting the
+// whole body; a body that breaks is never committed, and the client's
+// connection is then cut (http.ErrAbortHandler) so that a short body never
+// looks complete. fl.after runs once the entry is committed. When fl.f is
+// not nil, the response is published to the flight's followers (shared
+// when it is being stored) and its body fed to them, even after this
+// client has gone. fl.own is what the body needs until it has been read
+// (hold.pass): stream releases it, or hands it to a fill that outlives the
+// request.
+func (h *Handler) stream(w http.ResponseWriter, r *http.Request, resp response, cs httpcache.CacheStatus, fl fill) {
+	defer fl.own.release() // unless fillInBackground took it
+	h.startFill(r, resp, cs, &fl)
+	if fl.active() {
+		h.streamFilled(w, r, resp, cs, &fl)
 		return
 	}
-	if fl.bw == nil {
-		fl.h.markUncacheable(fl.f.key)
+	client, toClient := h.writeClientHeader(w, r, resp, cs)
+	if rd, ok := resp.body.(*flightReader); ok {
+		h.copyFlight(w, r, rd, client, toClient)
+		return
 	}
-	fl.f.finish(err)
-	fl.f = nil
-}
-
-// write passes body bytes to the store, then to the followers. A store
-// that refuses them (too large, failing) ends both: followers are only fed
-// while the body is being stored, which bounds what they buffer.
-func (fl *fill) write(p []byte) {
-	if fl.bw != nil {
-		if _, err := fl.bw.Write(p); err != nil {
-			if !errors.Is(err, store.ErrTooLarge) {
-				fl.h.opts.Logger.Warn("store write failed", "path", fl.path, "error", err)
-			}
-			fl.bw.Abort()
-			fl.bw = nil
-			fl.dropFlight(errFlightAbandoned)
-		}
-	}
-	if fl.f != nil {
-		fl.f.write(p)
-	}
-}
-
-// fail discards what was written: the origin body broke.
-func (fl *fill) fail(err error) {
-	if fl.bw != nil {
-		fl.bw.Abort()
-	}
-	if fl.f != nil {
-		fl.f.finish(err)
-	}
-}
-
-// done commits the stored body and completes the followers'.
-func (fl *fill) done() {
-	if fl.bw != nil {
-		if err := fl.bw.Commit(); errors.Is(err, errInvalidated) {
-			fl.h.opts.Logger.Debug("not stored: invalidated meanwhile", "path", fl.path)
-		} else if err != nil {
-			fl.h.opts.Logger.Warn("store commit failed", "path", fl.path, "error", err)
-		} else if fl.after != nil {
-			fl.after()
-		}
-	}
-	if fl.f != nil {
-		fl.f.finish(nil)
-	}
+	h.copyBody(w, r, resp.body, client, toClient)
 }
 
 // writeClientHeader sends the client the response header, or the answer
@@ -338,41 +262,67 @@ func (h *Handler) writeClientHeader(w http.ResponseWriter, r *http.Request, resp
 	return w, wantsBody
 }
 
-// copyBody reads body to its end, writing it to client (while toClient
-// and the client takes it) and to fl. It stops early only when neither
-// wants more.
-func (h *Handler) copyBody(w http.ResponseWriter, r *http.Request, body io.Reader, client io.Writer, toClient bool, fl *fill) {
+// copyBody copies body to client (while toClient and the client takes it),
+// for a response nothing else depends on.
+func (h *Handler) copyBody(w http.ResponseWriter, r *http.Request, body io.Reader, client io.Writer, toClient bool) {
+	if !toClient {
+		return
+	}
 	flusher := http.NewResponseController(w)
 	bufp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bufp)
 	buf := *bufp
-	for toClient || fl.active() {
+	for {
 		n, err := body.Read(buf)
 		if n > 0 {
-			fl.write(buf[:n])
-			if toClient {
-				if _, werr := client.Write(buf[:n]); werr != nil {
-					toClient = false
-				} else if err == nil && n < len(buf) {
-					// The origin sent less than a buffer: pass it on now
-					// rather than wait for more.
-					_ = flusher.Flush() // a writer that cannot flush still delivers at the end
-				}
+			if _, werr := client.Write(buf[:n]); werr != nil {
+				h.opts.Logger.Debug("client write failed", "path", r.URL.Path, "error", werr)
+				return
+			}
+			if err == nil && n < len(buf) {
+				// The origin sent less than a buffer: pass it on now
+				// rather than wait for more.
+				_ = flusher.Flush() // a writer that cannot flush still delivers at the end
 			}
 		}
 		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			fl.fail(err)
-			h.opts.Logger.Warn("origin body broke", "path", r.URL.Path, "error", err)
-			if toClient {
-				panic(http.ErrAbortHandler)
-			}
 			return
 		}
+		if err != nil {
+			h.opts.Logger.Warn("origin body broke", "path", r.URL.Path, "error", err)
+			panic(http.ErrAbortHandler)
+		}
 	}
-	fl.done()
+}
+
+// copyFlight writes a flight's body to client as rd reads it, flushing
+// whenever it has caught up with the fill. A body that broke cuts the
+// connection; the fill has logged why.
+func (h *Handler) copyFlight(w http.ResponseWriter, r *http.Request, rd *flightReader, client io.Writer, toClient bool) {
+	if !toClient {
+		return
+	}
+	flusher := http.NewResponseController(w)
+	for {
+		b, err := rd.next(false)
+		if b == nil && err == nil {
+			_ = flusher.Flush() // as in copyBody
+			b, err = rd.next(true)
+		}
+		if len(b) > 0 {
+			if _, werr := client.Write(b); werr != nil {
+				h.opts.Logger.Debug("client write failed", "path", r.URL.Path, "error", werr)
+				return
+			}
+			rd.advance(len(b))
+			continue
+		}
+		if err == io.EOF {
+			return
+		}
+		h.opts.Logger.Debug("body ended early", "path", r.URL.Path, "error", err)
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // ageFields holds ready-made Age fields for the first hour, so that most
