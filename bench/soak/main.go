@@ -180,7 +180,7 @@ func chaos(ctx context.Context, origin *child) (kills, pauses int) {
 }
 
 func report(f *figures, d time.Duration, kills, pauses, g0, g1 int, rss0, rss1 int64) {
-	row := func(name string, v any) { fmt.Printf("  %-44s %v\n", name, v) }
+	row := func(name string, v any) { fmt.Printf("  %-48s %v\n", name, v) }
 	fmt.Printf("soak: %s; origin killed and restarted %d times, paused %d times\n", d, kills, pauses)
 	row("requests checked", f.requests.Load())
 	row("  200 / 206", fmt.Sprintf("%d / %d", f.ok.Load(), f.partial.Load()))
