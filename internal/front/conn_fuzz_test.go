@@ -240,8 +240,8 @@ func isReset(err error) bool {
 	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
-// referenceRequests frames in strictly: http.ReadRequest in a loop, each
-// body read to its end, stopping at the first request net/http refuses,
+// referenceRequests frames in strictly: http.ReadRequest in a loop (after
+// the CR and LF bytes net/http's server skips), each body read to its end, stopping at the first request net/http refuses,
 // at one whose body is cut (after it), and before one with both
 // Transfer-Encoding and Content-Length or with Transfer-Encoding in
 // HTTP/1.0 (RFC 9112 §6.1; Hoard answers those 400 and closes). stop says
@@ -251,6 +251,11 @@ func referenceRequests(in []byte) (reqs []seenRequest, stop string) {
 	br := bufio.NewReader(r)
 	offset := func() int { return len(in) - r.Len() - br.Buffered() }
 	for {
+		// net/http's server drops up to four CR or LF bytes before a
+		// request line (RFC 9112 §2.2 lets a server ignore empty lines
+		// there); ReadRequest does not.
+		peek, _ := br.Peek(4)
+		br.Discard(leadingCRorLF(peek))
 		start := offset()
 		req, err := http.ReadRequest(br)
 		if err != nil {
@@ -268,6 +273,15 @@ func referenceRequests(in []byte) (reqs []seenRequest, stop string) {
 			return reqs, fmt.Sprintf("the body of request %d is cut: %v", len(reqs), err)
 		}
 	}
+}
+
+// leadingCRorLF counts the CR and LF bytes at the start of b.
+func leadingCRorLF(b []byte) int {
+	n := 0
+	for n < len(b) && (b[n] == '\r' || b[n] == '\n') {
+		n++
+	}
+	return n
 }
 
 // ambiguousFraming reports whether the request head (as sent; net/http
