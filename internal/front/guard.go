@@ -3,11 +3,14 @@ package front
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/textproto"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -99,6 +102,7 @@ type guard struct {
 	bodyTimeout   time.Duration // a request body may pause this long; 0: no bound
 	writeTimeout  time.Duration // a write may make no progress this long; 0: no bound
 	maxHead       int           // the most head bytes held
+	logger        *slog.Logger
 }
 
 // newGuard returns the guard for s's connections.
@@ -120,6 +124,7 @@ func (s *Server) newGuard() *guard {
 		bodyTimeout:   max(s.BodyTimeout, 0),
 		writeTimeout:  max(s.WriteTimeout, 0),
 		maxHead:       maxHeader + 12<<10,
+		logger:        s.logger(),
 	}
 }
 
@@ -143,7 +148,25 @@ func connState(c net.Conn, state http.ConnState) {
 	}
 }
 
-func (c *guardedConn) Read(p []byte) (int, error) {
+func (c *guardedConn) Read(p []byte) (n int, err error) {
+	defer func() {
+		// The guard reads untrusted bytes on net/http's connection
+		// goroutine, where a panic would end the process: a bug of its
+		// own ends only this connection, and is logged.
+		if v := recover(); v != nil {
+			c.stop.Store(int32(opaque))
+			c.off, c.rel = len(c.buf), len(c.buf)
+			c.g.logger.Error("front: panic in the framing guard", "remote", c.RemoteAddr().String(),
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			n, err = 0, errGuardFailed
+		}
+	}()
+	return c.read(p)
+}
+
+var errGuardFailed = errors.New("front: the framing guard failed")
+
+func (c *guardedConn) read(p []byte) (int, error) {
 	for {
 		if c.off < c.rel {
 			n := copy(p, c.buf[c.off:c.rel])
@@ -607,7 +630,7 @@ func (f *framer) body(b []byte) (n int, ok bool) {
 // (RFC 9112 §7.1): hex digits, then optional white space and extensions.
 // A line ended by a bare LF, or with a CR elsewhere, is malformed.
 func chunkSize(line []byte) (uint64, bool) {
-	if i := bytes.IndexByte(line, '\r'); i != len(line)-2 {
+	if len(line) < 2 || bytes.IndexByte(line, '\r') != len(line)-2 {
 		return 0, false
 	}
 	line = line[:len(line)-2]

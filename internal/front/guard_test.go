@@ -87,6 +87,7 @@ func TestFramerBody(t *testing.T) {
 		{"a trailer ended by a bare LF", verdict{chunked: true}, "0\r\nT: v\n\nX", 9, true},
 		{"a body that looks like a request", verdict{chunked: true}, "0\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n", 5, true},
 		{"a chunk-size line ended by a bare LF", verdict{chunked: true}, "3\nabc\r\n0\r\n\r\n", 2, false},
+		{"a chunk-size line that is a bare LF", verdict{chunked: true}, "\n", 1, false},
 		{"a CR inside a chunk-size line", verdict{chunked: true}, "3\r;\r\nabc\r\n", 5, false},
 		{"no CRLF after a chunk's data", verdict{chunked: true}, "3\r\nabcX\r\n", 6, false},
 		{"a size that is not hex", verdict{chunked: true}, "g\r\n", 3, false},
