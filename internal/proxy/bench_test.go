@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"testing"
@@ -139,41 +138,6 @@ func BenchmarkMiss(b *testing.B) {
 		if w.status != http.StatusOK {
 			b.Fatalf("status %d", w.status)
 		}
-	}
-}
-
-// BenchmarkOriginRoundTrip compares Hoard's origin client with net/http's
-// Transport on one GET of a 1 KiB response from a loopback origin, read to
-// its end: the origin side of every miss.
-func BenchmarkOriginRoundTrip(b *testing.B) {
-	body := bytes.Repeat([]byte("x"), 1<<10)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=3600")
-		w.Write(body)
-	}))
-	b.Cleanup(srv.Close)
-	u, _ := url.Parse(srv.URL)
-	opts := Options{Origin: u}
-	opts.setDefaults()
-	transport := newTransport(opts).(*originClient).fallback
-	for _, tc := range []struct {
-		name string
-		rt   http.RoundTripper
-	}{{"client", newTransport(opts)}, {"transport", transport}} {
-		b.Run(tc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				req, _ := http.NewRequest(http.MethodGet, srv.URL+"/obj", nil)
-				resp, err := tc.rt.RoundTrip(req)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if n, _ := io.Copy(io.Discard, resp.Body); n != int64(len(body)) {
-					b.Fatalf("read %d bytes", n)
-				}
-				resp.Body.Close()
-			}
-		})
 	}
 }
 

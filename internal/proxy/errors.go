@@ -1,9 +1,6 @@
 package proxy
 
 import (
-	"context"
-	"errors"
-	"net"
 	"net/http"
 
 	"github.com/hoard-cache/hoard/internal/httpcache"
@@ -11,27 +8,14 @@ import (
 
 // Reasons Hoard gives in Cache-Status detail for answers it made itself.
 const (
-	reasonOriginTimeout     httpcache.Reason = "origin-timeout"
-	reasonOriginUnreachable httpcache.Reason = "origin-unreachable"
-	reasonOriginInvalid     httpcache.Reason = "origin-invalid-response"
-	reasonOnlyIfCached      httpcache.Reason = "only-if-cached"
-	reasonBadRequest        httpcache.Reason = "bad-request"
-	reasonPrecondition      httpcache.Reason = "precondition"
-	reasonMaxForwards       httpcache.Reason = "max-forwards"
+	reasonOnlyIfCached httpcache.Reason = "only-if-cached"
+	reasonBadRequest   httpcache.Reason = "bad-request"
+	reasonPrecondition httpcache.Reason = "precondition"
+	reasonMaxForwards  httpcache.Reason = "max-forwards"
 
 	reasonStaleWhileRevalidate httpcache.Reason = "stale-while-revalidate"
 	reasonStaleIfError         httpcache.Reason = "stale-if-error"
 )
-
-// originFailure maps an error from the origin exchange to the status Hoard
-// answers with: 504 when the origin was too slow, 502 otherwise.
-func originFailure(err error) (int, httpcache.Reason) {
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
-		return http.StatusGatewayTimeout, reasonOriginTimeout
-	}
-	return http.StatusBadGateway, reasonOriginUnreachable
-}
 
 // writeError sends a short plain-text answer that Hoard makes itself. The
 // client never sees a Go error string.

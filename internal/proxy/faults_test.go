@@ -3,8 +3,10 @@ package proxy
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,34 +73,6 @@ func TestOriginRestartBacksOff(t *testing.T) {
 	}
 }
 
-// TestOriginConnectionBound: with MaxOriginConns 2, no more than two
-// requests are at the origin at once.
-func TestOriginConnectionBound(t *testing.T) {
-	var mu sync.Mutex
-	inFlight, most := 0, 0
-	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		inFlight++
-		most = max(most, inFlight)
-		mu.Unlock()
-		time.Sleep(50 * time.Millisecond)
-		mu.Lock()
-		inFlight--
-		mu.Unlock()
-		w.Header().Set("Cache-Control", "private")
-		fmt.Fprint(w, "x")
-	}, func(o *Options) { o.MaxOriginConns = 2 })
-	var wg sync.WaitGroup
-	for i := range 8 {
-		wg.Go(func() { h.get(fmt.Sprintf("/c/%d", i)) })
-	}
-	wg.Wait()
-	if most > 2 {
-		t.Errorf("%d requests at the origin at once, want at most 2", most)
-	}
-	h.wantOrigin(8)
-}
-
 // TestOriginStallsMidBody: a body that stops arriving for longer than
 // OriginTimeout is cut: the client sees a broken connection, nothing is
 // stored, and the next request reaches the origin again.
@@ -126,4 +100,255 @@ func TestOriginStallsMidBody(t *testing.T) {
 		t.Logf("first client read error: %v", err)
 	}
 	h.get("/stall").expect(t, 200, "complete", "hoard; fwd=uri-miss; fwd-status=200")
+}
+
+// TestOriginProtocolViolations: answers that break HTTP/1.1 get the client
+// a 502 with detail=origin-invalid-response and store nothing (package
+// origin's tests check the client's side of each).
+func TestOriginProtocolViolations(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		write func(c net.Conn)
+	}{
+		{"header over 1 MiB", func(c net.Conn) {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+			line := "X-Filler: " + strings.Repeat("f", 1000) + "\r\n"
+			for range 1100 {
+				if _, err := io.WriteString(c, line); err != nil {
+					return
+				}
+			}
+			io.WriteString(c, "Content-Length: 2\r\n\r\nok")
+		}},
+		{"endless interim responses", func(c net.Conn) {
+			for range 100 {
+				if _, err := io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"); err != nil {
+					return
+				}
+			}
+		}},
+		{"101 to a request without Upgrade", func(c net.Conn) {
+			io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		}},
+		{"closed before a whole status line", func(c net.Conn) {
+			io.WriteString(c, "HTTP/1.1 20")
+		}},
+		// RFC 9110 §15: status codes run from 100 to 599; 099 is not an
+		// interim response, and 600 is no class at all.
+		{"status code below 100", func(c net.Conn) {
+			io.WriteString(c, "HTTP/1.1 099 X\r\nCache-Control: max-age=300\r\nContent-Length: 3\r\n\r\nabc")
+		}},
+		{"status code 000", func(c net.Conn) {
+			io.WriteString(c, "HTTP/1.1 000 X\r\nContent-Length: 3\r\n\r\nabc")
+		}},
+		{"status code 600", func(c net.Conn) {
+			io.WriteString(c, "HTTP/1.1 600 X\r\nCache-Control: max-age=300\r\nContent-Length: 3\r\n\r\nabc")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := newRawOrigin(t, func(c net.Conn, br *bufio.Reader) {
+				if _, ok := readRequest(br); ok {
+					tc.write(c)
+				}
+			})
+			// One connection at most: a connection the failure left open
+			// would hold it, and the later requests would wait for it.
+			h := o.harness(t, func(opt *Options) { opt.MaxBackoff = -1; opt.MaxOriginConns = 1 })
+			for _, method := range []string{http.MethodGet, http.MethodGet, http.MethodPost} {
+				h.do(method, "/v").expect(t, 502, "origin sent an invalid response\n",
+					"hoard; fwd=")
+			}
+			h.get("/v").expect(t, 502, "", "hoard; fwd=uri-miss; detail=origin-invalid-response")
+			if n := h.store.Len(); n != 0 {
+				t.Errorf("%d entries stored", n)
+			}
+		})
+	}
+}
+
+// TestOriginBodyCutLeavesConnectionOut: a connection whose body was cut is
+// never reused, and the next miss gets a whole response.
+func TestOriginBodyCutLeavesConnectionOut(t *testing.T) {
+	var n atomic.Int64
+	o := newRawOrigin(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			req, ok := readRequest(br)
+			if !ok {
+				return
+			}
+			if n.Add(1) == 1 {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 10\r\n\r\nhalf")
+				return
+			}
+			answer(c, req.URL.Path)
+		}
+	})
+	h := o.harness(t)
+	resp, err := http.Get(h.front.URL + "/cut")
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err == nil {
+		t.Errorf("a body cut at the origin reached the client whole")
+	}
+	h.get("/cut").expect(t, 200, "/cut", "hoard; fwd=uri-miss; fwd-status=200; ttl=60; stored")
+}
+
+// TestUserAgentPassedAsSent: the origin sees the client's User-Agent, and
+// none when the client sent none (not the name of Go's HTTP client), on
+// requests with and without a body.
+func TestUserAgentPassedAsSent(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		ua, ok := r.Header["User-Agent"]
+		seen = append(seen, fmt.Sprintf("%s %v %q", r.Method, ok, ua))
+		mu.Unlock()
+		w.Header().Set("Cache-Control", "no-store")
+	})
+	for _, tc := range []struct {
+		method, ua string
+		body       io.Reader
+	}{{"GET", "", nil}, {"GET", "curl/8.0", nil}, {"POST", "", strings.NewReader("b")}} {
+		req, _ := http.NewRequestWithContext(t.Context(), tc.method, h.front.URL+"/ua", tc.body)
+		req.Header["User-Agent"] = nil // Go's client then sends none
+		if tc.ua != "" {
+			req.Header.Set("User-Agent", tc.ua)
+		}
+		resp, err := h.front.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	want := `[GET false [] GET true ["curl/8.0"] POST false []]`
+	if got := fmt.Sprint(seen); got != want {
+		t.Errorf("origin saw %s, want %s", got, want)
+	}
+}
+
+// TestHandlerCloseEndsOriginConnections: after Close, the idle connection
+// to the origin is closed, and one whose exchange was under way is closed
+// when it ends instead of going back to the pool.
+func TestHandlerCloseEndsOriginConnections(t *testing.T) {
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+	ended := make(chan string, 2)
+	o := newRawOrigin(t, func(c net.Conn, br *bufio.Reader) {
+		var last string
+		for {
+			req, ok := readRequest(br)
+			if !ok {
+				ended <- last
+				return
+			}
+			if last = req.URL.Path; last == "/slow" {
+				<-release
+			}
+			answer(c, last)
+		}
+	})
+	h := o.harness(t)
+	var wg sync.WaitGroup
+	wg.Go(func() { h.get("/slow").expect(t, 200, "/slow", "hoard; fwd=uri-miss") })
+	time.Sleep(50 * time.Millisecond)
+	h.get("/idle").expect(t, 200, "/idle", "hoard; fwd=uri-miss") // on a second connection, then idle
+	if err := h.proxy.Close(); err != nil {
+		t.Fatal(err)
+	}
+	releaseOnce.Do(func() { close(release) })
+	wg.Wait()
+	var got []string
+	for range 2 {
+		select {
+		case p := <-ended:
+			got = append(got, p)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("origin connections closed after Close: %v, want both", got)
+		}
+	}
+	slices.Sort(got)
+	if fmt.Sprint(got) != "[/idle /slow]" {
+		t.Errorf("closed connections last served %v, want [/idle /slow]", got)
+	}
+}
+
+// rawOrigin is an origin written by hand on a TCP listener, for what a
+// well-behaved server never does. serve is called once per accepted
+// connection and owns it.
+type rawOrigin struct {
+	ln      net.Listener
+	accepts atomic.Int64
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	conns   []net.Conn // guarded by mu; closed at the end of the test
+}
+
+func newRawOrigin(t *testing.T, serve func(c net.Conn, br *bufio.Reader)) *rawOrigin {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &rawOrigin{ln: ln}
+	o.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			o.accepts.Add(1)
+			o.mu.Lock()
+			o.conns = append(o.conns, c)
+			o.mu.Unlock()
+			o.wg.Go(func() {
+				defer c.Close()
+				serve(c, bufio.NewReader(c))
+			})
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		o.mu.Lock()
+		for _, c := range o.conns {
+			c.Close() // the proxy may keep some idle: serve must not wait for them
+		}
+		o.mu.Unlock()
+		o.wg.Wait()
+	})
+	return o
+}
+
+// readRequest reads one request head from br; false at end of stream.
+func readRequest(br *bufio.Reader) (*http.Request, bool) {
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		return nil, false
+	}
+	io.Copy(io.Discard, req.Body)
+	return req, true
+}
+
+func answer(c net.Conn, body string, extra ...string) {
+	fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: %d\r\n%s\r\n%s",
+		len(body), strings.Join(extra, ""), body)
+}
+
+func (o *rawOrigin) harness(t *testing.T, opts ...func(*Options)) *harness {
+	t.Helper()
+	addr := o.ln.Addr().String()
+	return newHarness(t, func(http.ResponseWriter, *http.Request) {},
+		append([]func(*Options){func(opt *Options) { opt.Origin.Host = addr }}, opts...)...)
+}
+
+func waitFor(t *testing.T, cond func() bool, msg string) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+	}
 }

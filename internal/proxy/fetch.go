@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hoard-cache/hoard/internal/httpcache"
+	"github.com/hoard-cache/hoard/internal/origin"
 	"github.com/hoard-cache/hoard/internal/store"
 )
 
@@ -102,7 +103,7 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request, reqCC httpcache.
 		// stored response offered a validator. Passed on, it would tell
 		// the client its own copy is current, which nobody checked.
 		drain(resp.Body)
-		err := &originError{err: &invalidResponse{errors.New("304 Not Modified to a request without conditions")}}
+		err := origin.Invalid(errors.New("304 Not Modified to a request without conditions"))
 		if f != nil {
 			f.fail(err)
 		}

@@ -12,11 +12,8 @@ import (
 	"time"
 
 	"github.com/hoard-cache/hoard/internal/httpcache"
+	"github.com/hoard-cache/hoard/internal/origin"
 )
-
-// errOriginTimeout is the cause given to an origin exchange cancelled
-// because no response header arrived within Options.OriginTimeout.
-var errOriginTimeout = errors.New("origin did not answer in time")
 
 // errFlightAbandoned ends a coalesced fetch whose leader stopped before the
 // response was complete.
@@ -129,18 +126,9 @@ func viaValue(major, minor int, name string) string {
 	return "1." + string(rune('0'+max(0, min(minor, 9)))) + " " + name
 }
 
-// originError is a failed origin exchange.
-type originError struct {
-	timeout bool
-	err     error
-}
-
-func (e *originError) Error() string { return "origin: " + e.err.Error() }
-func (e *originError) Unwrap() error { return e.err }
-
 // roundTrip sends out to the origin, giving up when the response header
 // does not arrive within OriginTimeout. The returned cancel must be called
-// once the response body is done with.
+// once the response body is done with. An error is an *origin.Error.
 func (h *Handler) roundTrip(out *http.Request) (*http.Response, context.CancelFunc, error) {
 	return h.roundTripTo(nil, out)
 }
@@ -155,32 +143,23 @@ func (h *Handler) roundTripTo(w http.ResponseWriter, out *http.Request) (*http.R
 		defer relay.end()
 		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{Got1xxResponse: relay.got})
 	}
-	timer := time.AfterFunc(h.opts.OriginTimeout, func() { cancel(errOriginTimeout) })
+	timer := time.AfterFunc(h.opts.OriginTimeout, func() { cancel(origin.ErrTimeout) })
 	// out is the caller's own, made for this exchange (outbound): it takes
 	// the exchange's context in place, not in a copy.
 	*out = *out.WithContext(ctx)
-	resp, err := h.transport.RoundTrip(out)
+	// The cancellation's cause, origin.ErrTimeout, makes the client
+	// report a timeout.
+	resp, err := h.origin.RoundTrip(out)
 	timer.Stop()
-	if err == nil && !validStatus(resp.StatusCode) {
-		// The origin client refuses these itself; net/http's Transport
-		// returns them as final responses.
-		resp.Body.Close()
-		err = badStatus(resp.StatusCode)
-	}
 	if err != nil {
 		cancel(nil)
-		timeout := errors.Is(context.Cause(ctx), errOriginTimeout)
-		if !timeout {
-			status, _ := originFailure(err)
-			timeout = status == http.StatusGatewayTimeout
-		}
-		return nil, nil, &originError{timeout: timeout, err: err}
+		return nil, nil, err
 	}
 	// After the header, the body must keep moving: a read that waits longer
 	// than OriginTimeout ends the exchange. Nothing else would: fetches run
 	// without the client's context, so a stalled origin would pin the fetch
 	// and its flight for good.
-	resp.Body = newIdleBody(resp.Body, h.opts.OriginTimeout, func() { cancel(errOriginTimeout) })
+	resp.Body = newIdleBody(resp.Body, h.opts.OriginTimeout, func() { cancel(origin.ErrTimeout) })
 	return resp, func() { cancel(nil) }, nil
 }
 
@@ -216,19 +195,13 @@ func (h *Handler) failOrigin(w http.ResponseWriter, r *http.Request, err error, 
 		h.opts.Logger.Debug("client gone before the origin answered", "path", r.URL.Path)
 		return
 	}
-	status, reason := http.StatusBadGateway, reasonOriginUnreachable
-	text := "origin unreachable"
-	var oe *originError
-	var invalid *invalidResponse
-	if errors.As(err, &oe) && oe.timeout {
-		status, reason, text = http.StatusGatewayTimeout, reasonOriginTimeout, "origin timed out"
-	} else if mustRevalidate {
-		status, text = http.StatusGatewayTimeout, "origin unreachable; the stored response must be revalidated"
-	} else if errors.As(err, &invalid) {
-		reason, text = reasonOriginInvalid, "origin sent an invalid response"
+	f := origin.Classify(err)
+	if mustRevalidate && f.Kind != origin.Timeout {
+		f.Status, f.Reason, f.Text = http.StatusGatewayTimeout, origin.ReasonUnreachable,
+			"origin unreachable; the stored response must be revalidated"
 	}
-	h.opts.Logger.Warn("origin request failed", "method", r.Method, "path", r.URL.Path, "status", status, "error", err)
-	h.writeError(w, status, text, httpcache.CacheStatus{Fwd: fwd, Detail: reason})
+	h.opts.Logger.Warn("origin request failed", "method", r.Method, "path", r.URL.Path, "status", f.Status, "error", err)
+	h.writeError(w, f.Status, f.Text, httpcache.CacheStatus{Fwd: fwd, Detail: f.Reason})
 }
 
 // serveForwarded passes a request the cache does not answer (any method but

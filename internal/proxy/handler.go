@@ -1,9 +1,12 @@
 // Package proxy is Hoard's caching reverse proxy: an http.Handler that
 // composes the RFC 9111 rules of package httpcache with a store.Store and an
-// origin reached through an http.RoundTripper.
+// origin reached through an origin.Client.
 //
-// The handler owns all I/O and concurrency; every caching rule it applies is
-// a function of httpcache. It must not interpret stored bytes itself beyond
+// The handler owns the client-facing I/O and the concurrency of caching
+// (coalesced fetches, background fills and revalidations); every caching
+// rule it applies is a function of httpcache. Connections to the origin,
+// their bound and backoff, and what an origin failure is, belong to
+// package origin. The handler must not interpret stored bytes itself beyond
 // what the store.Entry carries.
 package proxy
 
@@ -14,7 +17,6 @@ import (
 	"hash/maphash"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,20 +24,20 @@ import (
 	"time"
 
 	"github.com/hoard-cache/hoard/internal/httpcache"
+	"github.com/hoard-cache/hoard/internal/origin"
 	"github.com/hoard-cache/hoard/internal/store"
 )
 
 // Handler is the caching reverse proxy. It is safe for concurrent use.
 type Handler struct {
-	opts      Options
-	transport http.RoundTripper
-	// ownTransport is set when transport was built here rather than given
-	// in Options: Close then closes it.
-	ownTransport bool
-	policy       httpcache.Policy
-	via          string
-	viaField     []string // {via}, shared by responses that had no Via
-	hitFields    *hitStatusFields
+	opts Options
+	// origin carries requests to the origin (Options.Transport, when set,
+	// inside it).
+	origin    *origin.Client
+	policy    httpcache.Policy
+	via       string
+	viaField  []string // {via}, shared by responses that had no Via
+	hitFields *hitStatusFields
 	// directives shares parsed Cache-Control values between stored
 	// responses, which mostly repeat a handful of them.
 	directives directiveCache
@@ -68,24 +70,31 @@ func New(opts Options) (*Handler, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	oc, err := origin.New(origin.Options{
+		URL:                   opts.Origin,
+		Transport:             opts.Transport,
+		ConnectTimeout:        opts.ConnectTimeout,
+		IdleConnTimeout:       opts.IdleConnTimeout,
+		ResponseHeaderTimeout: opts.OriginTimeout,
+		MaxConns:              opts.MaxOriginConns,
+		MaxBackoff:            opts.MaxBackoff,
+		Clock:                 opts.Clock,
+		Logger:                opts.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
 	h := &Handler{
-		opts:      opts,
-		transport: opts.Transport,
-		policy:    httpcache.Policy{HeuristicMax: opts.HeuristicMax},
-		via:       "1.1 " + opts.Name,
-		viaField:  []string{"1.1 " + opts.Name},
-		seed:      maphash.MakeSeed(),
-		id:        handlerIDs.Add(1),
+		opts:     opts,
+		origin:   oc,
+		policy:   httpcache.Policy{HeuristicMax: opts.HeuristicMax},
+		via:      "1.1 " + opts.Name,
+		viaField: []string{"1.1 " + opts.Name},
+		seed:     maphash.MakeSeed(),
+		id:       handlerIDs.Add(1),
 
 		flights:     map[string]*flight{},
 		uncacheable: map[string]time.Time{},
-	}
-	if h.transport == nil {
-		h.transport = newTransport(opts)
-		h.ownTransport = true
-	}
-	if opts.MaxBackoff > 0 {
-		h.transport = &backoff{next: h.transport, max: opts.MaxBackoff, clock: opts.Clock, log: opts.Logger}
 	}
 	if w, ok := opts.Store.(store.InvalidationWatcher); ok {
 		// Another process's purge outdates this one's fetches of what it
@@ -98,47 +107,6 @@ func New(opts Options) (*Handler, error) {
 		h.hitFields[i] = []string{cs.String(opts.Name)}
 	}
 	return h, nil
-}
-
-// newTransport is the origin transport used when Options.Transport is nil:
-// a keep-alive pool that never rewrites bodies (no transparent gzip) and
-// gives up on an origin that does not answer within OriginTimeout. For a
-// plain-http origin, the requests without a body (every fetch of the
-// cache's) travel on an originClient, and the others on the
-// *http.Transport.
-func newTransport(opts Options) http.RoundTripper {
-	dialer := &net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}
-	t := &http.Transport{
-		Proxy:                  nil, // the origin is reached directly, whatever the environment says
-		DialContext:            dialer.DialContext,
-		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           1024,
-		MaxIdleConnsPerHost:    256,
-		MaxConnsPerHost:        opts.MaxOriginConns,
-		IdleConnTimeout:        opts.IdleConnTimeout,
-		TLSHandshakeTimeout:    10 * time.Second,
-		ResponseHeaderTimeout:  opts.OriginTimeout,
-		ExpectContinueTimeout:  time.Second,
-		DisableCompression:     true,
-		MaxResponseHeaderBytes: maxOriginHeaderBytes,
-	}
-	if opts.Origin.Scheme != "http" {
-		return t
-	}
-	addr := opts.Origin.Host
-	if opts.Origin.Port() == "" {
-		addr = net.JoinHostPort(opts.Origin.Hostname(), "80")
-	}
-	c := newOriginClient(addr, opts.Origin.Host, opts, t)
-	if c.slots != nil {
-		// One bound for both pools: the transport's connections take
-		// their slots from the client's, and are not kept idle, where
-		// they would hold slots the client's requests wait for.
-		t.MaxConnsPerHost = 0
-		t.DialContext = c.dialSlotted
-		t.DisableKeepAlives = true
-	}
-	return c
 }
 
 // ServeHTTP answers one client request: GET and HEAD without a body go
@@ -463,18 +431,12 @@ func (h *Handler) revalidateInBackground(r *http.Request, reqCC httpcache.Direct
 }
 
 // Close waits for background revalidations and fills to end, then closes the
-// connections to the origin of a transport it built: the idle ones at
-// once, the others as their exchanges end. The handler must not serve
-// requests after Close.
+// connections to the origin (origin.Client.Close): the idle ones at once,
+// the others as their exchanges end. The handler must not serve requests
+// after Close.
 func (h *Handler) Close() error {
 	h.background.Wait()
-	if h.ownTransport {
-		if c, ok := h.transport.(interface{ Close() }); ok {
-			c.Close()
-		} else {
-			closeIdleConns(h.transport)
-		}
-	}
+	h.origin.Close()
 	return nil
 }
 

@@ -39,8 +39,8 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// origin is a scripted origin server that counts and records requests.
-type origin struct {
+// testOrigin is a scripted origin server that counts and records requests.
+type testOrigin struct {
 	srv      *httptest.Server
 	clock    *fakeClock // stamps Date, as a real origin does with its own clock
 	count    atomic.Int64
@@ -48,9 +48,9 @@ type origin struct {
 	requests []*http.Request // guarded by mu; bodies not kept
 }
 
-func newOrigin(t *testing.T, clock *fakeClock, handler http.HandlerFunc) *origin {
+func newOrigin(t *testing.T, clock *fakeClock, handler http.HandlerFunc) *testOrigin {
 	t.Helper()
-	o := &origin{clock: clock}
+	o := &testOrigin{clock: clock}
 	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o.count.Add(1)
 		if o.clock != nil {
@@ -65,7 +65,7 @@ func newOrigin(t *testing.T, clock *fakeClock, handler http.HandlerFunc) *origin
 	return o
 }
 
-func (o *origin) last() *http.Request {
+func (o *testOrigin) last() *http.Request {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if len(o.requests) == 0 {
@@ -77,7 +77,7 @@ func (o *origin) last() *http.Request {
 // harness is Hoard in front of an origin, both on real sockets.
 type harness struct {
 	t      *testing.T
-	origin *origin
+	origin *testOrigin
 	clock  *fakeClock
 	store  *memory.Store
 	proxy  *Handler

@@ -18,8 +18,9 @@ type Options struct {
 	// Origin is the base URL requests are forwarded to (scheme and host; a
 	// path is prefixed to every request's path). Required.
 	Origin *url.URL
-	// Transport carries requests to the origin. Nil means a dedicated
-	// *http.Transport with keep-alive and OriginTimeout applied.
+	// Transport carries requests to the origin. Nil means package origin's
+	// own connections (origin.Options.Transport); backoff applies either
+	// way.
 	Transport http.RoundTripper
 	// Store keeps cached responses. Required.
 	Store store.Store

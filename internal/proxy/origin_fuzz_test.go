@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -108,7 +109,7 @@ var originFuzzSeeds = [][]byte{
 	[]byte("HTTP/1.1 200 OK\nCache-Control: max-age=60\nContent-Length: 2\n\nok"),
 	[]byte("HTTP/1.1 200 OK\r\nCache-Control: max-age=60,\r\n s-maxage=5\r\nContent-Length: 2\r\n\r\nok"),
 	// A header larger than the origin client's limit (1 MiB).
-	[]byte("HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nX-Big: " + strings.Repeat("b", maxOriginHeaderBytes) +
+	[]byte("HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nX-Big: " + strings.Repeat("b", originMaxHeaderBytes) +
 		"\r\nContent-Length: 2\r\n\r\nok"),
 	// Garbage: nothing at all, a TLS record, an HTTP/2 frame, a request.
 	[]byte(""),
@@ -303,24 +304,32 @@ type referenceResponse struct {
 	err    error // why it is not whole
 }
 
+// The limits of package origin's client, written here again: the
+// reference is a model of it, not a use of it.
+const (
+	originMaxHeaderBytes      = 1 << 20
+	originMaxInterimResponses = 16
+)
+
 // wholeResponse reads the origin's bytes as net/http's client would, with
 // the origin client's own rules on top: a status code from 100 to 599, no
-// 101 without an upgrade, at most maxInterimResponses interim responses.
+// 101 without an upgrade, at most originMaxInterimResponses interim
+// responses.
 // The response is whole when its body ends where its framing says: all of
 // Content-Length, the last chunk and the trailer section, or (with
 // neither) the end of the bytes, since the fake origin closes cleanly.
 func wholeResponse(b []byte) referenceResponse {
 	br := bufio.NewReader(bytes.NewReader(b))
 	req := &http.Request{Method: http.MethodGet}
-	for range maxInterimResponses + 1 {
+	for range originMaxInterimResponses + 1 {
 		resp, err := http.ReadResponse(br, req)
 		switch {
 		case err != nil:
 			return referenceResponse{err: err}
-		case !validStatus(resp.StatusCode):
-			return referenceResponse{err: badStatus(resp.StatusCode)}
+		case resp.StatusCode < 100 || resp.StatusCode > 599:
+			return referenceResponse{err: fmt.Errorf("status code %d", resp.StatusCode)}
 		case resp.StatusCode == http.StatusSwitchingProtocols:
-			return referenceResponse{err: errUnexpectedSwitch}
+			return referenceResponse{err: errors.New("101 Switching Protocols to a request that asked for no upgrade")}
 		case resp.StatusCode < 200:
 			continue
 		}
@@ -330,7 +339,7 @@ func wholeResponse(b []byte) referenceResponse {
 		}
 		return referenceResponse{whole: true, status: resp.StatusCode, body: body}
 	}
-	return referenceResponse{err: errTooManyInterim}
+	return referenceResponse{err: fmt.Errorf("more than %d interim (1xx) responses", originMaxInterimResponses)}
 }
 
 // clip shortens b for a failure message.
