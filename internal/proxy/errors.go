@@ -23,14 +23,39 @@ const (
 	reasonStaleIfError         httpcache.Reason = "stale-if-error"
 )
 
-// originFailure maps an error from the origin exchange to the status Hoard
-// answers with: 504 when the origin was too slow, 502 otherwise.
-func originFailure(err error) (int, httpcache.Reason) {
+// originTimedOut reports whether an origin exchange failed for want of
+// time: a deadline passed, or a network operation timed out. It classifies;
+// failOrigin alone decides what the client is told.
+func originTimedOut(err error) bool {
 	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
-		return http.StatusGatewayTimeout, reasonOriginTimeout
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// failOrigin answers a request whose origin exchange failed: 504 when the
+// origin was too slow, 502 when it could not be reached or answered
+// garbage, and nothing at all when the client has gone.
+//
+// With a stored response that must-revalidate (or proxy-revalidate or
+// s-maxage) forbids serving stale, the answer is 504 whatever the failure:
+// the cache is disconnected and must generate an error (RFC 9111 §5.2.2.2).
+func (h *Handler) failOrigin(w http.ResponseWriter, r *http.Request, err error, fwd httpcache.Forward, mustRevalidate bool) {
+	if r.Context().Err() != nil {
+		h.opts.Logger.Debug("client gone before the origin answered", "path", r.URL.Path)
+		return
 	}
-	return http.StatusBadGateway, reasonOriginUnreachable
+	status, reason := http.StatusBadGateway, reasonOriginUnreachable
+	text := "origin unreachable"
+	var oe *originError
+	var invalid *invalidResponse
+	if errors.As(err, &oe) && oe.timeout {
+		status, reason, text = http.StatusGatewayTimeout, reasonOriginTimeout, "origin timed out"
+	} else if mustRevalidate {
+		status, text = http.StatusGatewayTimeout, "origin unreachable; the stored response must be revalidated"
+	} else if errors.As(err, &invalid) {
+		reason, text = reasonOriginInvalid, "origin sent an invalid response"
+	}
+	h.opts.Logger.Warn("origin request failed", "method", r.Method, "path", r.URL.Path, "status", status, "error", err)
+	h.writeError(w, status, text, httpcache.CacheStatus{Fwd: fwd, Detail: reason})
 }
 
 // writeError sends a short plain-text answer that Hoard makes itself. The

@@ -169,11 +169,7 @@ func (h *Handler) roundTripTo(w http.ResponseWriter, out *http.Request) (*http.R
 	}
 	if err != nil {
 		cancel(nil)
-		timeout := errors.Is(context.Cause(ctx), errOriginTimeout)
-		if !timeout {
-			status, _ := originFailure(err)
-			timeout = status == http.StatusGatewayTimeout
-		}
+		timeout := errors.Is(context.Cause(ctx), errOriginTimeout) || originTimedOut(err)
 		return nil, nil, &originError{timeout: timeout, err: err}
 	}
 	// After the header, the body must keep moving: a read that waits longer
@@ -202,33 +198,6 @@ func (b *idleBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.t.Stop()
 	return n, err
-}
-
-// failOrigin answers a request whose origin exchange failed: 504 when the
-// origin was too slow, 502 when it could not be reached or answered
-// garbage, and nothing at all when the client has gone.
-//
-// With a stored response that must-revalidate (or proxy-revalidate or
-// s-maxage) forbids serving stale, the answer is 504 whatever the failure:
-// the cache is disconnected and must generate an error (RFC 9111 §5.2.2.2).
-func (h *Handler) failOrigin(w http.ResponseWriter, r *http.Request, err error, fwd httpcache.Forward, mustRevalidate bool) {
-	if r.Context().Err() != nil {
-		h.opts.Logger.Debug("client gone before the origin answered", "path", r.URL.Path)
-		return
-	}
-	status, reason := http.StatusBadGateway, reasonOriginUnreachable
-	text := "origin unreachable"
-	var oe *originError
-	var invalid *invalidResponse
-	if errors.As(err, &oe) && oe.timeout {
-		status, reason, text = http.StatusGatewayTimeout, reasonOriginTimeout, "origin timed out"
-	} else if mustRevalidate {
-		status, text = http.StatusGatewayTimeout, "origin unreachable; the stored response must be revalidated"
-	} else if errors.As(err, &invalid) {
-		reason, text = reasonOriginInvalid, "origin sent an invalid response"
-	}
-	h.opts.Logger.Warn("origin request failed", "method", r.Method, "path", r.URL.Path, "status", status, "error", err)
-	h.writeError(w, status, text, httpcache.CacheStatus{Fwd: fwd, Detail: reason})
 }
 
 // serveForwarded passes a request the cache does not answer (any method but
