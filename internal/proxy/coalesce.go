@@ -161,19 +161,19 @@ func (h *Handler) join(key string) (*flight, *flightReader, bool) {
 // so that it does not wait for the failing origin a second time; else,
 // when the origin answered an error, by asking it on its own; else with
 // the leader's failure.
-func (h *Handler) followFailure(w http.ResponseWriter, r *http.Request, f *flight, fwd httpcache.Forward) {
-	reqCC := httpcache.ParseCacheControl(r.Header)
-	found := h.lookup(r.Context(), primaryKey(r), r.Header)
-	defer found.close()
-	if h.serveStaleOnError(w, r, reqCC, found, f.errStatus, nil) {
+func (h *Handler) followFailure(x *exchange, f *flight) {
+	fwd := x.found.fwd
+	x.found = h.lookup(x.r.Context(), x.primary, x.r.Header)
+	defer x.found.close()
+	if h.serveStaleOnError(x, f.errStatus) {
 		return
 	}
 	if f.errStatus != 0 {
-		found.close()
-		h.serveCacheable(w, r, false)
+		x.found.close()
+		h.serveCacheable(x.w, x.r, false)
 		return
 	}
-	h.failOrigin(w, r, f.err, fwd, found.ok && httpcache.StaleForbidden(*found.hit.cc))
+	h.failOrigin(x.w, x.r, f.err, fwd, x.found.ok && httpcache.StaleForbidden(*x.found.hit.cc))
 }
 
 // land ends a flight the caller led: later requests find the store (or
@@ -241,33 +241,33 @@ func (h *Handler) markUncacheableLocked(key string) {
 // rd is the follower's reader of the flight's body (join); it is closed
 // before the request goes anywhere else, so that the flight does not keep
 // bytes for it.
-func (h *Handler) follow(w http.ResponseWriter, r *http.Request, rd *flightReader, fwd httpcache.Forward) {
+func (h *Handler) follow(x *exchange, rd *flightReader) {
 	defer rd.close()
 	f := rd.f
 	select {
 	case <-f.ready:
-	case <-r.Context().Done():
+	case <-x.r.Context().Done():
 		return // the client left; the flight goes on for the others
 	}
 	if f.err != nil {
 		rd.close()
-		h.followFailure(w, r, f, fwd)
+		h.followFailure(x, f)
 		return
 	}
-	if !f.shared || !httpcache.VaryMatches(httpcache.VaryNames(f.header), f.reqHeader, r.Header) {
+	if !f.selects(x.r.Header) {
 		rd.close()
-		h.serveCacheable(w, r, false)
+		h.serveCacheable(x.w, x.r, false)
 		return
 	}
 	if f.late() {
 		rd.close()
-		h.followLate(w, r, f)
+		h.followLate(x, f)
 		return
 	}
 	cs := f.cs
 	cs.Stored, cs.Collapsed = false, true
-	rd.ctx = r.Context()
-	h.stream(w, r, response{status: f.status, header: f.header, body: rd, length: f.length,
+	rd.ctx = x.r.Context()
+	h.stream(x.w, x.r, response{status: f.status, header: f.header, body: rd, length: f.length,
 		conditions: byHoardForOrigin}, cs, fill{})
 }
 
@@ -279,19 +279,20 @@ func (h *Handler) follow(w http.ResponseWriter, r *http.Request, rd *flightReade
 // response, a client's reload): each would otherwise go to the origin on
 // its own. When the store no longer has that response (evicted, purged,
 // not kept), the follower is served as if it had come alone.
-func (h *Handler) followLate(w http.ResponseWriter, r *http.Request, f *flight) {
-	if f.wait(r.Context()) != nil {
+func (h *Handler) followLate(x *exchange, f *flight) {
+	if f.wait(x.r.Context()) != nil {
 		return // the client left
 	}
-	found := h.lookup(r.Context(), primaryKey(r), r.Header)
+	x.found = h.lookup(x.r.Context(), x.primary, x.r.Header)
+	found := &x.found
 	if !found.ok || found.hit.entry.ResponseTime.IsZero() || !found.hit.entry.ResponseTime.Equal(f.received) {
 		found.close()
-		h.serveCacheable(w, r, false)
+		h.serveCacheable(x.w, x.r, false)
 		return
 	}
 	defer found.close()
-	d := httpcache.Evaluate(r.Header, httpcache.ParseCacheControl(r.Header), found.hit.stored(), h.opts.Clock(), h.policy)
+	d := httpcache.Evaluate(x.r.Header, x.reqCC, found.hit.stored(), h.opts.Clock(), h.policy)
 	cs := f.cs
 	cs.Stored, cs.Collapsed = false, true
-	h.serveStored(w, r, &found.hit, d, cs)
+	h.serveStored(x, &found.hit, d, cs)
 }

@@ -109,7 +109,10 @@ func (h *Handler) streamFilled(w http.ResponseWriter, r *http.Request, resp resp
 		n += m
 	}
 	if err == nil {
-		h.fillInBackground(w, r, resp, cs, fl, buf[:n])
+		rd := h.fillInBackground(r, resp, fl, buf[:n])
+		defer rd.close()
+		client, toClient := h.writeClientHeader(w, r, resp, cs)
+		h.copyFlight(w, r, rd, client, toClient)
 		return
 	}
 	fl.write(buf[:n])
@@ -132,10 +135,9 @@ func (h *Handler) streamFilled(w http.ResponseWriter, r *http.Request, resp resp
 }
 
 // fillInBackground hands the rest of the body, after first, to fillRest,
-// and streams it to the client from the flight (a flight of its own when
-// the request leads none).
-func (h *Handler) fillInBackground(w http.ResponseWriter, r *http.Request, resp response, cs httpcache.CacheStatus,
-	fl *fill, first []byte) {
+// and returns the client's reader of it from the flight (a flight of its
+// own when the request leads none), which the caller closes.
+func (h *Handler) fillInBackground(r *http.Request, resp response, fl *fill, first []byte) *flightReader {
 	if fl.f == nil {
 		fl.f, fl.private = newFlight(""), true
 		close(fl.f.ready)
@@ -146,7 +148,6 @@ func (h *Handler) fillInBackground(w http.ResponseWriter, r *http.Request, resp 
 	f.keepAll = true // no byte has been written: none was skipped
 	rd := f.attachLocked()
 	f.mu.Unlock()
-	defer rd.close()
 	rd.ctx = r.Context()
 	fl.write(first)
 
@@ -156,9 +157,7 @@ func (h *Handler) fillInBackground(w http.ResponseWriter, r *http.Request, resp 
 	f.filling = true // the leader's land is left to fillRest
 	h.background.Add(1)
 	go h.fillRest(bg, f, resp.body)
-
-	client, toClient := h.writeClientHeader(w, r, resp, cs)
-	h.copyFlight(w, r, rd, client, toClient)
+	return rd
 }
 
 // fillRest reads the rest of a body into the store and the flight, at the

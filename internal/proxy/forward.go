@@ -183,27 +183,6 @@ func (b *idleBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// failOrigin answers a request whose origin exchange failed: 504 when the
-// origin was too slow, 502 when it could not be reached or answered
-// garbage, and nothing at all when the client has gone.
-//
-// With a stored response that must-revalidate (or proxy-revalidate or
-// s-maxage) forbids serving stale, the answer is 504 whatever the failure:
-// the cache is disconnected and must generate an error (RFC 9111 §5.2.2.2).
-func (h *Handler) failOrigin(w http.ResponseWriter, r *http.Request, err error, fwd httpcache.Forward, mustRevalidate bool) {
-	if r.Context().Err() != nil {
-		h.opts.Logger.Debug("client gone before the origin answered", "path", r.URL.Path)
-		return
-	}
-	f := origin.Classify(err)
-	if mustRevalidate && f.Kind != origin.Timeout {
-		f.Status, f.Reason, f.Text = http.StatusGatewayTimeout, origin.ReasonUnreachable,
-			"origin unreachable; the stored response must be revalidated"
-	}
-	h.opts.Logger.Warn("origin request failed", "method", r.Method, "path", r.URL.Path, "status", f.Status, "error", err)
-	h.writeError(w, f.Status, f.Text, httpcache.CacheStatus{Fwd: fwd, Detail: f.Reason})
-}
-
 // serveForwarded passes a request the cache does not answer (any method but
 // GET and HEAD) to the origin, and invalidates what the response says has
 // changed (RFC 9111 §4.4).

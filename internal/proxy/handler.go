@@ -1,18 +1,6 @@
-// Package proxy is Hoard's caching reverse proxy: an http.Handler that
-// composes the RFC 9111 rules of package httpcache with a store.Store and an
-// origin reached through an origin.Client.
-//
-// The handler owns the client-facing I/O and the concurrency of caching
-// (coalesced fetches, background fills and revalidations); every caching
-// rule it applies is a function of httpcache. Connections to the origin,
-// their bound and backoff, and what an origin failure is, belong to
-// package origin. The handler must not interpret stored bytes itself beyond
-// what the store.Entry carries.
 package proxy
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"io"
@@ -110,48 +98,66 @@ func New(opts Options) (*Handler, error) {
 }
 
 // ServeHTTP answers one client request: GET and HEAD without a body go
-// through the cache; with one, they bypass it; every other method is
-// forwarded and may invalidate (RFC 9111 §4.4).
+// through the cache (exchange.go); with one, they bypass it; every other
+// method is forwarded and may invalidate (RFC 9111 §4.4).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.recoverPanic(w, r)
 	if _, ok := r.Header["Connection"]; ok {
 		r = withoutConnectionFields(r)
 	}
+	if h.refuse(w, r) {
+		return
+	}
+	r, answered := h.countHop(w, r)
+	if answered {
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		h.serveCacheable(w, r, true)
+	case "PURGE":
+		h.servePurge(w, r)
+	default:
+		h.serveForwarded(w, r)
+	}
+}
+
+// refuse answers a request Hoard serves for no resource, and reports
+// whether it did.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method == http.MethodConnect {
 		// A tunnel is no resource of the origin's: 501, the answer to a
 		// method the server supports for no resource (RFC 9110 §15.6.2).
 		h.writeError(w, http.StatusNotImplemented, "CONNECT is not supported by this reverse proxy",
 			httpcache.CacheStatus{Fwd: httpcache.FwdBypass, Detail: reasonBadRequest})
-		return
+		return true
 	}
 	if why := badTarget(r); why != "" {
 		h.writeError(w, http.StatusBadRequest, why,
 			httpcache.CacheStatus{Fwd: httpcache.FwdBypass, Detail: reasonBadRequest})
-		return
+		return true
 	}
-	if r.Method == http.MethodOptions || r.Method == http.MethodTrace {
-		if n, ok := maxForwards(r.Header); ok {
-			if n == 0 {
-				h.answerAsFinalRecipient(w, r)
-				return
-			}
-			r = withOwnHeader(r)
-			r.Header.Set("Max-Forwards", strconv.FormatInt(n-1, 10))
-		}
+	return false
+}
+
+// countHop applies an OPTIONS or TRACE request's Max-Forwards (RFC 9110
+// §7.6.2): at 0 it answers the request itself and reports answered; above,
+// it returns the request with one hop less.
+func (h *Handler) countHop(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
+	if r.Method != http.MethodOptions && r.Method != http.MethodTrace {
+		return r, false
 	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		if hasContent(r) {
-			h.passThrough(w, r, httpcache.FwdBypass, httpcache.ReasonRequestBody, nil)
-			return
-		}
-		h.serveCacheable(w, r, true)
-		return
-	case "PURGE":
-		h.servePurge(w, r)
-		return
+	n, ok := maxForwards(r.Header)
+	if !ok {
+		return r, false
 	}
-	h.serveForwarded(w, r)
+	if n == 0 {
+		h.answerAsFinalRecipient(w, r)
+		return r, true
+	}
+	r = withOwnHeader(r)
+	r.Header.Set("Max-Forwards", strconv.FormatInt(n-1, 10))
+	return r, false
 }
 
 // hasContent reports whether a request carries a body: a Content-Length
@@ -267,169 +273,6 @@ func (h *Handler) recoverPanic(w http.ResponseWriter, r *http.Request) {
 		httpcache.CacheStatus{Fwd: httpcache.FwdMiss, Detail: "internal-error"})
 }
 
-// serveCacheable answers a GET or HEAD: from the store when a stored
-// response may be reused, else from the origin (validating what is stored
-// when there is something to validate). With coalesce, concurrent origin
-// fetches for the same key are shared.
-func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, coalesce bool) {
-	reqCC := httpcache.ParseCacheControl(r.Header)
-	if _, ok := r.Header["If-Match"]; ok || r.Header["If-Unmodified-Since"] != nil {
-		// Preconditions Hoard does not evaluate from the cache: the origin
-		// answers them, and its answer (a 412 perhaps) is not stored
-		// (RFC 9111 §4.3.2). A client that allows no origin contact gets
-		// the 504 of §5.2.1.7 instead.
-		if reqCC.OnlyIfCached {
-			h.writeError(w, http.StatusGatewayTimeout, "only-if-cached: preconditions are answered by the origin",
-				httpcache.CacheStatus{Fwd: httpcache.FwdBypass, Detail: reasonOnlyIfCached})
-			return
-		}
-		h.passThrough(w, r, httpcache.FwdBypass, reasonPrecondition, nil)
-		return
-	}
-	primary := primaryKey(r)
-	found := h.lookup(r.Context(), primary, r.Header)
-	if found.ok {
-		defer found.hit.body.Close()
-		if h.answerFromStore(w, r, reqCC, primary, &found) {
-			return
-		}
-	}
-	if reqCC.OnlyIfCached {
-		// §5.2.1.7: answer from the cache or with 504.
-		found.close()
-		h.writeError(w, http.StatusGatewayTimeout, "only-if-cached: no usable stored response",
-			httpcache.CacheStatus{Fwd: found.fwd, Detail: reasonOnlyIfCached})
-		return
-	}
-	h.forward(w, r, reqCC, primary, found, coalesce)
-}
-
-// answerFromStore serves the stored response a request selected when the
-// reuse rules allow (RFC 9111 §4; RFC 5861 §3 for stale-while-revalidate),
-// and reports whether it did. Otherwise it records in found why the request
-// goes to the origin.
-func (h *Handler) answerFromStore(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives, primary string,
-	found *lookupResult) bool {
-	d := httpcache.Evaluate(r.Header, reqCC, found.hit.stored(), h.opts.Clock(), h.policy)
-	switch {
-	case d.Action == httpcache.Serve:
-		h.serveStored(w, r, &found.hit, d, httpcache.CacheStatus{
-			Hit: true, TTL: d.TTL(), TTLKnown: true, Detail: reasonIf(d.Reason == httpcache.ReasonMaxStale, d.Reason),
-		})
-		return true
-	case d.Reason == httpcache.ReasonStale && !reqCC.MaxAge.Present && !reqCC.MinFresh.Present &&
-		httpcache.StaleWhileRevalidate(*found.hit.cc, -d.TTL()):
-		// A request's max-age or min-fresh says it does not want a stale
-		// response (RFC 9111 §5.2.1.1, §5.2.1.3): it waits for the
-		// validation instead.
-		h.serveStored(w, r, &found.hit, d, httpcache.CacheStatus{
-			Hit: true, TTL: d.TTL(), TTLKnown: true, Detail: reasonStaleWhileRevalidate,
-		})
-		h.revalidateInBackground(r, reqCC, primary)
-		return true
-	}
-	found.fwd, found.reason = httpcache.FwdStale, d.Reason
-	switch d.Reason {
-	case httpcache.ReasonRequestNoCache, httpcache.ReasonRequestMaxAge, httpcache.ReasonRequestMinFresh:
-		found.fwd = httpcache.FwdRequest
-	}
-	return false
-}
-
-// forward goes to the origin for a GET or HEAD the store did not answer:
-// alone, or, with coalesce, leading or following the key's shared fetch
-// (and, across a fleet, its fill lock).
-func (h *Handler) forward(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives, primary string,
-	found lookupResult, coalesce bool) {
-	var f *flight
-	var rd *flightReader
-	var leader bool
-	if coalesce {
-		f, rd, leader = h.join(primary)
-	}
-	switch {
-	case f == nil:
-		h.fetch(w, r, reqCC, primary, found, nil)
-	case leader:
-		defer h.land(f)
-		if !found.ok {
-			unlock, waited := h.fleetFill(r.Context(), primary)
-			if unlock != nil {
-				defer unlock()
-			}
-			if waited && h.serveFilledByFleet(w, r, reqCC, primary, f) {
-				return
-			}
-		}
-		h.fetch(w, r, reqCC, primary, found, f)
-	default:
-		found.close()
-		h.follow(w, r, rd, found.fwd)
-	}
-}
-
-// serveFilledByFleet serves a response another process stored while this
-// one waited for it, and reports whether it did. The flight's followers are
-// told to look in the store themselves.
-func (h *Handler) serveFilledByFleet(w http.ResponseWriter, r *http.Request, reqCC httpcache.Directives,
-	primary string, f *flight) bool {
-	again := h.lookup(r.Context(), primary, r.Header)
-	if !again.ok {
-		return false
-	}
-	d := httpcache.Evaluate(r.Header, reqCC, again.hit.stored(), h.opts.Clock(), h.policy)
-	if d.Action != httpcache.Serve {
-		again.close()
-		return false
-	}
-	defer again.close()
-	f.publish(r, response{status: again.hit.entry.Status, header: again.hit.entry.Header}, false, httpcache.CacheStatus{})
-	f.finish(nil)
-	h.serveStored(w, r, &again.hit, d, httpcache.CacheStatus{
-		Hit: true, TTL: d.TTL(), TTLKnown: true, Collapsed: true,
-	})
-	return true
-}
-
-func reasonIf(ok bool, r httpcache.Reason) httpcache.Reason {
-	if ok {
-		return r
-	}
-	return ""
-}
-
-// revalidateInBackground refreshes a stale stored response after it was
-// served under stale-while-revalidate (RFC 5861 §3). One refresh per key
-// runs at a time: it leads the key's flight, so concurrent misses wait for
-// it and further stale hits start none.
-func (h *Handler) revalidateInBackground(r *http.Request, reqCC httpcache.Directives, primary string) {
-	f, rd, leader := h.join(primary)
-	if !leader {
-		rd.close()
-		return
-	}
-	// The refresh outlives the request.
-	ctx := context.WithoutCancel(r.Context())
-	bg := r.Clone(ctx)
-	bg.Header.Del("If-None-Match")
-	bg.Header.Del("If-Modified-Since")
-	h.background.Add(1)
-	go func() {
-		defer h.background.Done()
-		defer h.land(f)
-		defer func() {
-			// stream cuts a broken body with http.ErrAbortHandler, which
-			// only an http.Server recovers; this goroutine has none.
-			if v := recover(); v != nil && v != http.ErrAbortHandler {
-				h.opts.Logger.Error("panic in background revalidation", "cache_key", primary, "panic", fmt.Sprint(v))
-			}
-		}()
-		found := h.lookup(ctx, primary, bg.Header)
-		found.fwd = httpcache.FwdStale
-		h.fetch(discard{header: http.Header{}}, bg, reqCC, primary, found, f)
-	}()
-}
-
 // Close waits for background revalidations and fills to end, then closes the
 // connections to the origin (origin.Client.Close): the idle ones at once,
 // the others as their exchanges end. The handler must not serve requests
@@ -438,33 +281,6 @@ func (h *Handler) Close() error {
 	h.background.Wait()
 	h.origin.Close()
 	return nil
-}
-
-// discard is a ResponseWriter that drops the response: a background
-// revalidation has no client.
-type discard struct{ header http.Header }
-
-func (d discard) Header() http.Header         { return d.header }
-func (d discard) Write(p []byte) (int, error) { return len(p), nil }
-func (d discard) WriteHeader(int)             {}
-
-// storeGet reads one key, treating a corrupt entry as absent (and deleting
-// it) and other store errors as a miss that is logged.
-func (h *Handler) storeGet(ctx context.Context, key string) (store.Entry, io.ReadCloser, bool) {
-	e, body, err := h.opts.Store.Get(ctx, key)
-	switch {
-	case err == nil:
-		return e, body, true
-	case errors.Is(err, store.ErrNotFound):
-	case errors.Is(err, store.ErrCorrupt):
-		h.opts.Logger.Warn("dropping corrupt stored entry", "cache_key", key, "error", err)
-		if err := h.opts.Store.Delete(ctx, key); err != nil {
-			h.opts.Logger.Warn("store delete failed", "cache_key", key, "error", err)
-		}
-	default:
-		h.opts.Logger.Warn("store read failed; treating as a miss", "cache_key", key, "error", err)
-	}
-	return store.Entry{}, nil, false
 }
 
 func (h *Handler) indexLock(primary string) *sync.Mutex {

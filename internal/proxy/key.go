@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-
-	"github.com/hoard-cache/hoard/internal/httpcache"
 )
 
 // primaryKey is the cache key of a request (RFC 9111 §2): scheme, host,
@@ -44,34 +42,4 @@ func keyFor(scheme, host, requestURI string) string {
 // keyOfURL is the primary key of an absolute URL, for invalidation.
 func keyOfURL(u *url.URL) string {
 	return keyFor(u.Scheme, u.Host, u.RequestURI())
-}
-
-// variantSep separates a primary key from the secondary key in the store
-// key of a response that has Vary. A NUL cannot occur in a request target.
-const variantSep = "\x00"
-
-// variantKey is the store key of a response with Vary: the primary key, then
-// the nominated field names with this request's values (RFC 9111 §4.1).
-func variantKey(primary string, names []string, req http.Header) string {
-	return primary + variantSep + httpcache.SecondaryKey(names, req)
-}
-
-// variantMatches reports whether a request selects the variant stored under
-// key vk: the secondary key carries the field names, so the request's
-// secondary key for those names must be the same string.
-func variantMatches(primary, vk string, req http.Header) bool {
-	secondary, ok := strings.CutPrefix(vk, primary+variantSep)
-	if !ok {
-		return false
-	}
-	var names []string
-	for _, member := range strings.Split(secondary, "&") {
-		name, _, _ := strings.Cut(member, "=")
-		n, err := url.QueryUnescape(name)
-		if err != nil || n == "" {
-			return false
-		}
-		names = append(names, n)
-	}
-	return httpcache.SecondaryKey(names, req) == secondary
 }

@@ -214,7 +214,9 @@ func TestPurgeBeforeVariantIsIndexedWins(t *testing.T) {
 	cc := httpcache.ParseResponseCacheControl(stored)
 	now := h.clock.Now()
 	lifetime := httpcache.FreshnessLifetime(stored, cc, http.StatusOK, now, time.Hour)
-	bw, after := h.proxy.beginStore(r, primary, http.StatusOK, stored, cc, lifetime, now, now, tk, int64(len("before it")))
+	x := &exchange{r: r, primary: primary, requestTime: now, responseTime: now}
+	bw, after := h.proxy.beginStore(x, storedResponse{status: http.StatusOK, header: stored, cc: cc,
+		lifetime: lifetime, size: int64(len("before it"))}, tk)
 	io.WriteString(bw, "before it")
 	if err := bw.Commit(); err != nil {
 		t.Fatal(err)

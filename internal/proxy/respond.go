@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hoard-cache/hoard/internal/httpcache"
-	"github.com/hoard-cache/hoard/internal/store"
 )
 
 // response is what is sent to a client: from the origin or from the store.
@@ -51,7 +50,7 @@ const (
 // serveStored answers a request from a stored response (RFC 9111 §4),
 // adding Age (§5.1) and answering the client's own conditions (RFC 9110
 // §13.2).
-func (h *Handler) serveStored(w http.ResponseWriter, r *http.Request, c *cached, d httpcache.Decision, cs httpcache.CacheStatus) {
+func (h *Handler) serveStored(x *exchange, c *cached, d httpcache.Decision, cs httpcache.CacheStatus) {
 	header := c.entry.Header
 	if len(c.cc.NoCacheFields) > 0 || httpcache.HasUnshared(header) {
 		// §5.2.2.4: fields a qualified no-cache names are not sent
@@ -63,19 +62,19 @@ func (h *Handler) serveStored(w http.ResponseWriter, r *http.Request, c *cached,
 		}
 		httpcache.RemoveUnshared(header)
 	}
-	h.writeStored(w, r, c.entry, c.contentLength, header, d.Age, cs, c.body)
+	h.writeStored(x, c, header, d.Age, cs)
 }
 
-// writeStored writes a stored entry's header (with Age) and streams its
-// body. length is the body's Content-Length when the memo has it ("" when
-// not).
-func (h *Handler) writeStored(w http.ResponseWriter, r *http.Request, e store.Entry, length string, header http.Header,
-	age time.Duration, cs httpcache.CacheStatus, body io.Reader) {
+// writeStored writes the header of c (as header says, with Age) and streams
+// its body.
+func (h *Handler) writeStored(x *exchange, c *cached, header http.Header, age time.Duration, cs httpcache.CacheStatus) {
+	w, r, e := x.w, x.r, &c.entry
 	out := w.Header()
 	for k, vs := range header {
 		out[k] = vs
 	}
 	out["Age"] = ageField(age)
+	length := c.contentLength // the body's Content-Length when the memo has it
 	if length == "" {
 		length = strconv.FormatInt(e.Size, 10)
 	}
@@ -93,7 +92,7 @@ func (h *Handler) writeStored(w http.ResponseWriter, r *http.Request, e store.En
 		h.writeUnsatisfiable(w, e.Size)
 		return
 	case httpcache.RangePartial:
-		h.writeRanges(w, r, ranges, e.Size, body)
+		h.writeRanges(w, r, ranges, e.Size, c.body)
 		return
 	}
 	w.WriteHeader(e.Status)
@@ -104,7 +103,7 @@ func (h *Handler) writeStored(w http.ResponseWriter, r *http.Request, e store.En
 	if e.Size > maxBodyWrite {
 		dst = splitWriter{w}
 	}
-	_, err := io.Copy(dst, body)
+	_, err := io.Copy(dst, c.body)
 	if err != nil {
 		h.opts.Logger.Debug("client write failed", "path", r.URL.Path, "error", err)
 	}
