@@ -1,7 +1,7 @@
 package front
 
-// Regressions found by review, each failing on the first version of the
-// front end: the names say what they keep true.
+// Rules found by review, each broken by the first version of the front
+// end: the names say what they keep true.
 
 import (
 	"context"
@@ -24,7 +24,7 @@ import (
 // The Content-Length sent is the one WriteHeader saw, which framed the
 // body: a handler that changes the field afterwards (a bug net/http
 // tolerates) cannot make the next response be read as this one's tail.
-func TestRegressionCLChangedAfterWriteHeader(t *testing.T) {
+func TestContentLengthFixedAtWriteHeader(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/a" {
 			w.Header().Set("Content-Length", "10")
@@ -45,9 +45,10 @@ func TestRegressionCLChangedAfterWriteHeader(t *testing.T) {
 	}
 }
 
-// Nor can one that deletes it afterwards leave a kept-alive response
-// without framing.
-func TestRegressionCLDeletedAfterWriteHeader(t *testing.T) {
+// A kept-alive response keeps a framing when its handler deletes the
+// Content-Length field after WriteHeader: Content-Length, chunked or
+// Connection: close.
+func TestContentLengthDeletedAfterWriteHeaderKeepsFraming(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "5")
 		w.Header().Set("Content-Type", "text/plain")
@@ -70,7 +71,7 @@ func TestRegressionCLDeletedAfterWriteHeader(t *testing.T) {
 
 // A new connection that sends nothing is closed after ReadHeaderTimeout,
 // as with net/http, not after IdleTimeout (nor never, when that is 0).
-func TestRegressionNewConnSilentTimeout(t *testing.T) {
+func TestSilentNewConnClosedAfterReadHeaderTimeout(t *testing.T) {
 	for _, idle := range []time.Duration{3 * time.Second, 0} {
 		cfg := func(s *http.Server) {
 			s.ReadHeaderTimeout = 200 * time.Millisecond
@@ -102,9 +103,9 @@ func TestRegressionNewConnSilentTimeout(t *testing.T) {
 	}
 }
 
-// A Server built as a literal, with no Logger, logs a handler's panic or a
-// second WriteHeader to slog.Default instead of crashing the process.
-func TestRegressionNilLoggerCrashes(t *testing.T) {
+// A Server built as a literal, with no Logger, logs a handler's panic to
+// slog.Default and goes on: the process does not crash.
+func TestHandlerPanicWithoutLoggerIsContained(t *testing.T) {
 	if os.Getenv("REVIEW_CHILD") == "1" {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -124,7 +125,7 @@ func TestRegressionNilLoggerCrashes(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		return // the process is still alive: a handler's panic was contained
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestRegressionNilLoggerCrashes$")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHandlerPanicWithoutLoggerIsContained$")
 	cmd.Env = append(os.Environ(), "REVIEW_CHILD=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -138,10 +139,10 @@ func firstLines(s string, n int) string {
 	return strings.Join(l[:min(n, len(l))], "\n")
 }
 
-// A client that pipelines its next request and then closes the connection
-// still cancels the waiting request's context, as net/http's background
-// read would notice.
-func TestRegressionPipelinedClientGoneNotCancelled(t *testing.T) {
+// A client that pipelines its next request and then closes the
+// connection cancels the waiting request's context, as net/http's
+// background read notices.
+func TestPipelinedClientGoneCancelsTheWait(t *testing.T) {
 	run := func(serve func(http.Handler) string) string {
 		res := make(chan string, 1)
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -182,7 +183,7 @@ func TestRegressionPipelinedClientGoneNotCancelled(t *testing.T) {
 // whose first line arrives on its own, is read to its end before the
 // hand-off and refused too, so the request smuggled after it is never
 // served.
-func TestRegressionAmbiguousFramingBypass(t *testing.T) {
+func TestAmbiguousFramingRefusedWhateverTheHead(t *testing.T) {
 	var smuggled atomic.Int64
 	addr, _ := serveFront(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/smuggled" {
@@ -215,7 +216,7 @@ func TestRegressionAmbiguousFramingBypass(t *testing.T) {
 
 // A request's context is done when the connection's context (BaseContext,
 // ConnContext) is, even if nothing asked for Done before.
-func TestRegressionRequestContextErrIgnoresBase(t *testing.T) {
+func TestRequestContextDoneWithItsBase(t *testing.T) {
 	base, cancelBase := context.WithCancelCause(context.Background())
 	cancelBase(errors.New("base gone"))
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -239,7 +240,7 @@ func TestRegressionRequestContextErrIgnoresBase(t *testing.T) {
 // Trailer fields that RFC 9110 §6.5.1 forbids in a trailer (framing,
 // routing, Content-Type, authentication...) are not sent, as net/http
 // drops them; the others are.
-func TestRegressionForbiddenTrailers(t *testing.T) {
+func TestForbiddenTrailersNotSent(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Trailer", "Content-Length, Transfer-Encoding, Set-Cookie")
 		w.Header().Set("Content-Type", "text/plain")
@@ -260,9 +261,9 @@ func TestRegressionForbiddenTrailers(t *testing.T) {
 	}
 }
 
-// A second Serve is refused: a Server serves one listener, which Shutdown
-// closes and drains (with two, the first was neither).
-func TestRegressionServeTwoListeners(t *testing.T) {
+// A Server serves one listener: a second Serve is refused, and Shutdown
+// closes and drains the first.
+func TestSecondServeRefused(t *testing.T) {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
 	fe := New(srv, slog.New(slog.DiscardHandler))
 	ln1, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -294,7 +295,7 @@ func TestRegressionServeTwoListeners(t *testing.T) {
 // A Content-Length field present with an empty value counts as present,
 // as net/http reads it: the body is chunked, with one framing, never two
 // Content-Length fields.
-func TestRegressionEmptyContentLengthField(t *testing.T) {
+func TestEmptyContentLengthFieldCountsAsPresent(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "")
 		io.WriteString(w, "hello")
@@ -318,7 +319,7 @@ func TestRegressionEmptyContentLengthField(t *testing.T) {
 // With ReadHeaderTimeout 0, a pipelined partial head is read with no
 // deadline, as with net/http, not under an idle deadline set before the
 // previous request, which a long handler could have let pass.
-func TestRegressionStaleDeadlinePipelined(t *testing.T) {
+func TestPipelinedPartialHeadGetsNoStaleDeadline(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
 			time.Sleep(500 * time.Millisecond)
@@ -346,8 +347,10 @@ func TestRegressionStaleDeadlinePipelined(t *testing.T) {
 	}
 }
 
-// Stress: watch byte + hand-off + Done from a foreign goroutine, under -race.
-func TestRegressionStressWatchHandOff(t *testing.T) {
+// Requests pipelined while a watch reads, and a request handed off after
+// one, are each answered in order, with contexts that a foreign goroutine
+// also waits on (a stress test, for -race).
+func TestWatchAndHandOffKeepPipelinedRequestsInOrder(t *testing.T) {
 	addr, _ := serveFront(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		if r.URL.Path == "/wait" {
@@ -415,7 +418,7 @@ func TestRegressionStressWatchHandOff(t *testing.T) {
 // A Content-Length value edited in place after WriteHeader (the map's
 // slice, not the map) does not reach the head: the head says what the
 // framing was decided from.
-func TestRegressionCLEditedInPlaceAfterWriteHeader(t *testing.T) {
+func TestContentLengthEditedInPlaceAfterWriteHeaderNotSent(t *testing.T) {
 	addr, _ := serveFront(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header()["Content-Length"] = []string{"5"}
 		w.Header().Set("Content-Type", "text/plain")
@@ -435,7 +438,7 @@ func TestRegressionCLEditedInPlaceAfterWriteHeader(t *testing.T) {
 
 // The first request's header timeout runs from the connection's start and
 // is not restarted when the head's first bytes arrive, as with net/http.
-func TestRegressionFirstHeadTimeoutRestarts(t *testing.T) {
+func TestFirstHeadTimeoutRunsFromConnect(t *testing.T) {
 	addr, _ := serveFront(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok")
 	}), func(s *http.Server) { s.ReadHeaderTimeout = 400 * time.Millisecond })
