@@ -59,12 +59,9 @@ func TestContentLengthDeletedAfterWriteHeaderKeepsFraming(t *testing.T) {
 	addr, _ := serveFront(t, h)
 	c := dial(t, addr)
 	c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
-	c.c.SetReadDeadline(time.Now().Add(time.Second))
-	b := make([]byte, 4096)
-	n, _ := io.ReadAtLeast(c.br, b, 1)
-	time.Sleep(100 * time.Millisecond)
-	t.Logf("front: %q", b[:n])
-	if !strings.Contains(string(b[:n]), "Content-Length") && !strings.Contains(string(b[:n]), "chunked") && !strings.Contains(string(b[:n]), "Connection: close") {
+	head := c.head()
+	t.Logf("front: %q", head)
+	if !strings.Contains(head, "Content-Length") && !strings.Contains(head, "chunked") && !strings.Contains(head, "Connection: close") {
 		t.Errorf("a keep-alive 200 with a body and neither Content-Length, chunked nor Connection: close")
 	}
 }
@@ -107,6 +104,8 @@ func TestSilentNewConnClosedAfterReadHeaderTimeout(t *testing.T) {
 // slog.Default and goes on: the process does not crash.
 func TestHandlerPanicWithoutLoggerIsContained(t *testing.T) {
 	if os.Getenv("REVIEW_CHILD") == "1" {
+		logged := make(chan string, 1)
+		slog.SetDefault(slog.New(recordHandler(logged)))
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -120,9 +119,16 @@ func TestHandlerPanicWithoutLoggerIsContained(t *testing.T) {
 			t.Fatal(err)
 		}
 		io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
-		c.SetReadDeadline(time.Now().Add(time.Second))
-		c.Read(make([]byte, 1))
-		time.Sleep(200 * time.Millisecond)
+		// The panic is logged, and logging it is the last thing done before
+		// the recovery returns: once the line is in, a crash is past.
+		select {
+		case msg := <-logged:
+			if !strings.Contains(msg, "panic serving") {
+				t.Errorf("slog.Default got %q, want the handler's panic", msg)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the handler's panic was never logged to slog.Default")
+		}
 		return // the process is still alive: a handler's panic was contained
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHandlerPanicWithoutLoggerIsContained$")
@@ -132,6 +138,21 @@ func TestHandlerPanicWithoutLoggerIsContained(t *testing.T) {
 		i := strings.Index(string(out), "panic:")
 		t.Errorf("the process died (%v) when a handler panicked under a Server{Fallback: srv} literal:\n%s", err, firstLines(string(out[max(i, 0):]), 6))
 	}
+}
+
+// recordHandler is a slog.Handler that sends each record's message to ch,
+// if it has room.
+type recordHandler chan<- string
+
+func (h recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h recordHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h recordHandler) WithGroup(string) slog.Handler            { return h }
+func (h recordHandler) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case h <- r.Message:
+	default:
+	}
+	return nil
 }
 
 func firstLines(s string, n int) string {
@@ -145,12 +166,15 @@ func firstLines(s string, n int) string {
 func TestPipelinedClientGoneCancelsTheWait(t *testing.T) {
 	run := func(serve func(http.Handler) string) string {
 		res := make(chan string, 1)
+		waiting := make(chan struct{})
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path != "/wait" {
 				return
 			}
+			done := r.Context().Done() // the front end starts its watch here
+			close(waiting)
 			select {
-			case <-r.Context().Done():
+			case <-done:
 				res <- "cancelled"
 			case <-time.After(2 * time.Second):
 				res <- "not cancelled after 2s"
@@ -162,7 +186,7 @@ func TestPipelinedClientGoneCancelsTheWait(t *testing.T) {
 			t.Fatal(err)
 		}
 		io.WriteString(c, "GET /wait HTTP/1.1\r\nHost: h\r\n\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n")
-		time.Sleep(100 * time.Millisecond)
+		<-waiting
 		c.Close()
 		return <-res
 	}
@@ -198,9 +222,11 @@ func TestAmbiguousFramingRefusedWhateverTheHead(t *testing.T) {
 	} {
 		before := smuggled.Load()
 		c := dial(t, addr)
-		for _, p := range parts {
+		for i, p := range parts {
+			if i > 0 {
+				time.Sleep(50 * time.Millisecond) // the head arrives in pieces
+			}
 			c.send(p)
-			time.Sleep(50 * time.Millisecond)
 		}
 		resp, body := c.read("POST")
 		t.Logf("%s: %d %q", name, resp.StatusCode, body)
@@ -268,11 +294,25 @@ func TestSecondServeRefused(t *testing.T) {
 	fe := New(srv, slog.New(slog.DiscardHandler))
 	ln1, _ := net.Listen("tcp", "127.0.0.1:0")
 	ln2, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln2.Close()
 	s1 := make(chan error, 1)
 	go func() { s1 <- fe.Serve(ln1) }()
-	time.Sleep(50 * time.Millisecond)
-	go fe.Serve(ln2)
-	time.Sleep(50 * time.Millisecond)
+	// An answer on the first listener: the first Serve has begun.
+	c := dial(t, ln1.Addr().String())
+	c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	if _, body := c.read("GET"); body != "ok" {
+		t.Fatalf("the first listener answered %q", body)
+	}
+	s2 := make(chan error, 1)
+	go func() { s2 <- fe.Serve(ln2) }()
+	select {
+	case err := <-s2:
+		if err == nil || errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("a second Serve returned %v, want a refusal", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("a second Serve was not refused: it still runs")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := fe.Shutdown(ctx); err != nil {
@@ -322,7 +362,7 @@ func TestEmptyContentLengthFieldCountsAsPresent(t *testing.T) {
 func TestPipelinedPartialHeadGetsNoStaleDeadline(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
-			time.Sleep(500 * time.Millisecond)
+			time.Sleep(500 * time.Millisecond) // longer than IdleTimeout: a deadline set before the request passes
 		}
 		io.WriteString(w, r.URL.Path)
 	})
@@ -331,7 +371,7 @@ func TestPipelinedPartialHeadGetsNoStaleDeadline(t *testing.T) {
 		c := dial(t, addr)
 		c.send("GET /slow HTTP/1.1\r\nHost: h\r\n\r\nGET /second HTTP/1.1\r\n")
 		c.read("GET")
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // the pipelined head arrives in two pieces
 		c.send("Host: h\r\n\r\n")
 		resp, err := http.ReadResponse(c.br, nil)
 		if err != nil {
@@ -359,7 +399,7 @@ func TestWatchAndHandOffKeepPipelinedRequestsInOrder(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				ctx, c := context.WithCancel(r.Context())
-				<-time.After(time.Millisecond)
+				<-time.After(time.Millisecond) // a cancel that races the handler's wait
 				c()
 				<-ctx.Done()
 			}()
@@ -379,10 +419,10 @@ func TestWatchAndHandOffKeepPipelinedRequestsInOrder(t *testing.T) {
 			c := dial(t, addr)
 			for j := range 10 {
 				c.send("GET /wait HTTP/1.1\r\nHost: h\r\n\r\n")
-				time.Sleep(3 * time.Millisecond)
+				time.Sleep(3 * time.Millisecond) // what follows comes while /wait's watch reads, or after
 				if (i+j)%3 == 0 {
 					c.send("G")
-					time.Sleep(time.Millisecond)
+					time.Sleep(time.Millisecond) // the next head arrives in pieces
 					c.send("ET /plain HTTP/1.1\r\nHost: h\r\n\r\n")
 					if _, b := c.read("GET"); b != "GET /wait " {
 						t.Errorf("got %q", b)
@@ -400,9 +440,9 @@ func TestWatchAndHandOffKeepPipelinedRequestsInOrder(t *testing.T) {
 				}
 			}
 			c.send("GET /wait HTTP/1.1\r\nHost: h\r\n\r\n")
-			time.Sleep(3 * time.Millisecond)
+			time.Sleep(3 * time.Millisecond) // what follows comes while /wait's watch reads, or after
 			c.send("P")
-			time.Sleep(time.Millisecond)
+			time.Sleep(time.Millisecond) // the head handed off arrives in pieces
 			c.send("OST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello")
 			if _, b := c.read("GET"); b != "GET /wait " {
 				t.Errorf("got %q", b)
@@ -443,9 +483,9 @@ func TestFirstHeadTimeoutRunsFromConnect(t *testing.T) {
 		io.WriteString(w, "ok")
 	}), func(s *http.Server) { s.ReadHeaderTimeout = 400 * time.Millisecond })
 	c := dial(t, addr)
-	time.Sleep(300 * time.Millisecond)
-	c.send("GET / HT")
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond)               // the head starts 300 ms after the connection
+	io.WriteString(c.c, "GET / HT")                  // may fail on a loaded machine: the server has closed
+	time.Sleep(300 * time.Millisecond)               // and takes 300 ms more: 600 ms in all
 	io.WriteString(c.c, "TP/1.1\r\nHost: h\r\n\r\n") // may fail: the server has closed
 	c.c.SetReadDeadline(time.Now().Add(2 * time.Second))
 	if resp, err := http.ReadResponse(c.br, nil); err == nil && resp.StatusCode == http.StatusOK {

@@ -91,6 +91,23 @@ func (c *client) read(method string) (*http.Response, string) {
 	return resp, string(b)
 }
 
+// head reads the head of a response, up to its blank line, and returns
+// it, whatever the framing of the body that follows.
+func (c *client) head() string {
+	c.t.Helper()
+	var head strings.Builder
+	for {
+		line, err := c.br.ReadString('\n')
+		head.WriteString(line)
+		if err != nil {
+			c.t.Fatalf("reading a head: %v, after %q", err, head.String())
+		}
+		if line == "\r\n" || line == "\n" {
+			return head.String()
+		}
+	}
+}
+
 // closed reports whether the server closed the connection (with nothing
 // more sent) within d.
 func (c *client) closed(d time.Duration) bool {
