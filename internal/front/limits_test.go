@@ -174,7 +174,7 @@ func TestLimitWriteTimeout(t *testing.T) {
 					t.Logf("slow reader: %v", err)
 					break
 				}
-				time.Sleep(40 * time.Millisecond)
+				time.Sleep(40 * time.Millisecond) // a slow reader, as the comment above says
 			}
 			if got < want {
 				t.Errorf("a slow reader got %d of %d bytes and more (head included) in %v", got, want, time.Since(start))

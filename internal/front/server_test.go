@@ -195,7 +195,7 @@ func TestLongAndSlowHeads(t *testing.T) {
 	for i := range head {
 		c.send(head[i : i+1])
 		if i%10 == 0 {
-			time.Sleep(time.Millisecond)
+			time.Sleep(time.Millisecond) // the head arrives in pieces
 		}
 	}
 	if _, body := c.read("GET"); body != "front abc" {
@@ -215,7 +215,12 @@ func TestPipelining(t *testing.T) {
 				return
 			case waiting <- struct{}{}:
 			}
-			time.Sleep(50 * time.Millisecond)
+			// Returns once the watch has read the first byte of /after.
+			if watch := w.(*response).c.watchDone; watch != nil {
+				<-watch
+			} else {
+				t.Error("asking for Done started no watch")
+			}
 		}
 		io.WriteString(w, r.URL.Path)
 	}))
@@ -416,7 +421,7 @@ func TestTimeouts(t *testing.T) {
 		if _, body := busy.read("GET"); body != "ok" {
 			t.Fatalf("body %q", body)
 		}
-		time.Sleep(60 * time.Millisecond)
+		time.Sleep(60 * time.Millisecond) // a pause shorter than IdleTimeout, all of them longer
 	}
 
 	idle := dial(t, addr)
