@@ -577,3 +577,48 @@ func TestHeaderMapsStartEmpty(t *testing.T) {
 		}
 	}
 }
+
+// A Server serves one listener: a second Serve is refused, and Shutdown
+// closes and drains the first.
+func TestSecondServeRefused(t *testing.T) {
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
+	fe := New(srv, slog.New(slog.DiscardHandler))
+	ln1, _ := net.Listen("tcp", "127.0.0.1:0")
+	ln2, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln2.Close()
+	s1 := make(chan error, 1)
+	go func() { s1 <- fe.Serve(ln1) }()
+	// An answer on the first listener: the first Serve has begun.
+	c := dial(t, ln1.Addr().String())
+	c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	if _, body := c.read("GET"); body != "ok" {
+		t.Fatalf("the first listener answered %q", body)
+	}
+	s2 := make(chan error, 1)
+	go func() { s2 <- fe.Serve(ln2) }()
+	select {
+	case err := <-s2:
+		if err == nil || errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("a second Serve returned %v, want a refusal", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("a second Serve was not refused: it still runs")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := fe.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-s1:
+		t.Logf("first Serve returned %v", err)
+	case <-time.After(time.Second):
+		t.Errorf("Shutdown returned, but Serve on the first listener is still running")
+	}
+	if c, err := net.DialTimeout("tcp", ln1.Addr().String(), time.Second); err == nil {
+		t.Errorf("the first listener still accepts after Shutdown")
+		c.Close()
+	}
+	fe.Close()
+	ln1.Close()
+}
