@@ -272,6 +272,9 @@ func TestLimitMaxConns(t *testing.T) {
 // request however much later it comes.
 func TestLimitWriteTimeoutKeepAlive(t *testing.T) {
 	t.Parallel()
+	// Long enough that a loaded machine's client does not stall its read
+	// of the big body for as long.
+	const timeout = time.Second
 	body := bytes.Repeat([]byte("x"), 8<<20)
 	addr, _ := serveFrontWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/big" {
@@ -279,14 +282,14 @@ func TestLimitWriteTimeoutKeepAlive(t *testing.T) {
 			return
 		}
 		io.WriteString(w, "ok")
-	}), func(s *Server) { s.WriteTimeout = 200 * time.Millisecond })
+	}), func(s *Server) { s.WriteTimeout = timeout })
 	c := dial(t, addr)
 	c.send("GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
 	time.Sleep(100 * time.Millisecond) // the socket fills: the send waits for room
 	if _, b := c.read("GET"); len(b) != len(body) {
 		t.Fatalf("got %d of %d bytes", len(b), len(body))
 	}
-	time.Sleep(400 * time.Millisecond) // past the deadline the big response set
+	time.Sleep(timeout + timeout/5) // past the deadline the big response set
 	c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
 	if resp, b := c.read("GET"); resp.StatusCode != http.StatusOK || b != "ok" {
 		t.Errorf("the next request: %d %q", resp.StatusCode, b)
