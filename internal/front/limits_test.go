@@ -129,7 +129,7 @@ func TestLimitWriteTimeout(t *testing.T) {
 				case "/big":
 					body = big
 				case "/medium":
-					body = big[:6<<20]
+					body = big[:12<<20]
 				default:
 					io.WriteString(w, "ok")
 					return
@@ -155,8 +155,11 @@ func TestLimitWriteTimeout(t *testing.T) {
 				t.Fatal("the handler was still writing to a client that reads nothing after 5s")
 			}
 
-			// A slow reader: 128 KiB every 40ms, for twice the timeout in
-			// all, gets the whole body.
+			// A slow reader: a socket buffer's worth (tcp_wmem's 4 MiB
+			// at most) at a time, then a pause of half the timeout, so
+			// that each write progresses within the timeout with half of
+			// it to spare on a loaded machine, and the response takes
+			// longer than the timeout in all, gets the whole body.
 			slow, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
@@ -164,8 +167,8 @@ func TestLimitWriteTimeout(t *testing.T) {
 			defer slow.Close()
 			io.WriteString(slow, strings.Replace(tc.req, "/big", "/medium", 1))
 			start := time.Now()
-			got, want := 0, 6<<20
-			buf := make([]byte, 128<<10)
+			got, want := 0, 12<<20
+			buf := make([]byte, 4<<20)
 			slow.SetReadDeadline(time.Now().Add(20 * time.Second))
 			for got < want {
 				n, err := io.ReadFull(slow, buf)
@@ -174,7 +177,9 @@ func TestLimitWriteTimeout(t *testing.T) {
 					t.Logf("slow reader: %v", err)
 					break
 				}
-				time.Sleep(40 * time.Millisecond) // a slow reader, as the comment above says
+				if got < want {
+					time.Sleep(timeout / 2) // a slow reader, as the comment above says
+				}
 			}
 			if got < want {
 				t.Errorf("a slow reader got %d of %d bytes and more (head included) in %v", got, want, time.Since(start))
