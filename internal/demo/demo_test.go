@@ -232,7 +232,7 @@ func TestSlowStopsWhenClientLeaves(t *testing.T) {
 			defer close(done)
 			Handler().ServeHTTP(rec, httptest.NewRequestWithContext(ctx, "GET", "/slow", nil))
 		}()
-		time.Sleep(slowDelay / 2)
+		time.Sleep(slowDelay / 2) // synctest's clock: the client leaves half-way through
 		cancel()
 		<-done
 		if waited := time.Since(start); waited != slowDelay/2 {

@@ -750,7 +750,7 @@ func diffServer(srv *http.Server) {
 // client saw and what the handler saw.
 func diffRun(t *testing.T, tc diffCase, front bool) *diffTranscript {
 	t.Helper()
-	rec := &diffRecorder{}
+	rec := &diffRecorder{idle: make(chan struct{}, 1)}
 	var h http.Handler
 	if !tc.nilHandler {
 		h = rec.handler(tc.h)
@@ -792,11 +792,8 @@ func diffRun(t *testing.T, tc diffCase, front bool) *diffTranscript {
 	diffExchange(t, addr, tc, reqs, out)
 
 	// The handlers have returned, or are about to: wait for them.
-	for deadline := time.Now().Add(3 * time.Second); rec.inflight.Load() != 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			out.addf("handler still running")
-			break
-		}
+	if !rec.waitIdle(3 * time.Second) {
+		out.addf("handler still running")
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
@@ -844,7 +841,7 @@ func diffExchange(t *testing.T, addr string, tc diffCase, reqs []string, out *di
 			if _, err := io.WriteString(conn, all[:tc.pauseAt]); err != nil {
 				return
 			}
-			time.Sleep(30 * time.Millisecond)
+			time.Sleep(30 * time.Millisecond) // the requests arrive in two pieces
 			all = all[tc.pauseAt:]
 		}
 		if _, err := io.WriteString(conn, all); err != nil {
@@ -1022,12 +1019,22 @@ type diffRecorder struct {
 	events   []string
 	via      []byte
 	inflight atomic.Int32
+	// idle gets a token (if it has no token yet) each time inflight
+	// falls to 0: a waiter wakes, and looks at inflight again.
+	idle chan struct{}
 }
 
 func (rec *diffRecorder) handler(h diffHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec.inflight.Add(1)
-		defer rec.inflight.Add(-1)
+		defer func() {
+			if rec.inflight.Add(-1) == 0 {
+				select {
+				case rec.idle <- struct{}{}:
+				default:
+				}
+			}
+		}()
 		if r.URL.Path == diffProbePath {
 			io.WriteString(w, "probe ok")
 			return
@@ -1041,6 +1048,20 @@ func (rec *diffRecorder) handler(h diffHandler) http.Handler {
 		rec.mu.Unlock()
 		h(w, r, rec.logf)
 	})
+}
+
+// waitIdle waits, for at most d, until no handler runs, and reports
+// whether none does.
+func (rec *diffRecorder) waitIdle(d time.Duration) bool {
+	timeout := time.After(d)
+	for rec.inflight.Load() != 0 {
+		select {
+		case <-rec.idle:
+		case <-timeout:
+			return false
+		}
+	}
+	return true
 }
 
 func (rec *diffRecorder) logf(format string, args ...any) {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -216,6 +217,44 @@ func TestSmugglingRefusedOnEveryRequest(t *testing.T) {
 					})
 				}
 			}
+		}
+	}
+}
+
+// The 400 for Transfer-Encoding with Content-Length is given whatever the
+// head: one over the front end's 4 KiB buffer, or with bare LF line ends
+// whose first line arrives on its own, is read to its end before the
+// hand-off and refused too, so the request smuggled after it is never
+// served.
+func TestAmbiguousFramingRefusedWhateverTheHead(t *testing.T) {
+	var smuggled atomic.Int64
+	addr, _ := serveFront(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/smuggled" {
+			smuggled.Add(1)
+		}
+		io.WriteString(w, "served "+r.URL.Path)
+	}))
+	tail := "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n"
+	for name, parts := range map[string][]string{
+		"long head":      {"POST /a HTTP/1.1\r\nHost: h\r\nX-Pad: " + strings.Repeat("a", 5000) + "\r\n" + tail},
+		"bare LF, split": {"POST /a HTTP/1.1\n", "Host: h\n" + strings.ReplaceAll(tail[:strings.Index(tail, "0\r\n")], "\r\n", "\n") + tail[strings.Index(tail, "0\r\n"):]},
+	} {
+		before := smuggled.Load()
+		c := dial(t, addr)
+		for i, p := range parts {
+			if i > 0 {
+				time.Sleep(50 * time.Millisecond) // the head arrives in pieces
+			}
+			c.send(p)
+		}
+		resp, body := c.read("POST")
+		t.Logf("%s: %d %q", name, resp.StatusCode, body)
+		if resp.StatusCode != http.StatusBadRequest {
+			resp2, body2 := c.read("GET")
+			t.Errorf("%s: TE+CL answered %d, not 400, and the connection served a second request: %d %q", name, resp.StatusCode, resp2.StatusCode, body2)
+		}
+		if smuggled.Load() != before {
+			t.Errorf("%s: /smuggled was served", name)
 		}
 	}
 }

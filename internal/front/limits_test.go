@@ -129,7 +129,7 @@ func TestLimitWriteTimeout(t *testing.T) {
 				case "/big":
 					body = big
 				case "/medium":
-					body = big[:6<<20]
+					body = big[:12<<20]
 				default:
 					io.WriteString(w, "ok")
 					return
@@ -155,8 +155,11 @@ func TestLimitWriteTimeout(t *testing.T) {
 				t.Fatal("the handler was still writing to a client that reads nothing after 5s")
 			}
 
-			// A slow reader: 128 KiB every 40ms, for twice the timeout in
-			// all, gets the whole body.
+			// A slow reader: a socket buffer's worth (tcp_wmem's 4 MiB
+			// at most) at a time, then a pause of half the timeout, so
+			// that each write progresses within the timeout with half of
+			// it to spare on a loaded machine, and the response takes
+			// longer than the timeout in all, gets the whole body.
 			slow, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
@@ -164,8 +167,8 @@ func TestLimitWriteTimeout(t *testing.T) {
 			defer slow.Close()
 			io.WriteString(slow, strings.Replace(tc.req, "/big", "/medium", 1))
 			start := time.Now()
-			got, want := 0, 6<<20
-			buf := make([]byte, 128<<10)
+			got, want := 0, 12<<20
+			buf := make([]byte, 4<<20)
 			slow.SetReadDeadline(time.Now().Add(20 * time.Second))
 			for got < want {
 				n, err := io.ReadFull(slow, buf)
@@ -174,7 +177,9 @@ func TestLimitWriteTimeout(t *testing.T) {
 					t.Logf("slow reader: %v", err)
 					break
 				}
-				time.Sleep(40 * time.Millisecond)
+				if got < want {
+					time.Sleep(timeout / 2) // a slow reader, as the comment above says
+				}
 			}
 			if got < want {
 				t.Errorf("a slow reader got %d of %d bytes and more (head included) in %v", got, want, time.Since(start))
@@ -272,6 +277,9 @@ func TestLimitMaxConns(t *testing.T) {
 // request however much later it comes.
 func TestLimitWriteTimeoutKeepAlive(t *testing.T) {
 	t.Parallel()
+	// Long enough that a loaded machine's client does not stall its read
+	// of the big body for as long.
+	const timeout = time.Second
 	body := bytes.Repeat([]byte("x"), 8<<20)
 	addr, _ := serveFrontWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/big" {
@@ -279,14 +287,14 @@ func TestLimitWriteTimeoutKeepAlive(t *testing.T) {
 			return
 		}
 		io.WriteString(w, "ok")
-	}), func(s *Server) { s.WriteTimeout = 200 * time.Millisecond })
+	}), func(s *Server) { s.WriteTimeout = timeout })
 	c := dial(t, addr)
 	c.send("GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
 	time.Sleep(100 * time.Millisecond) // the socket fills: the send waits for room
 	if _, b := c.read("GET"); len(b) != len(body) {
 		t.Fatalf("got %d of %d bytes", len(b), len(body))
 	}
-	time.Sleep(400 * time.Millisecond) // past the deadline the big response set
+	time.Sleep(timeout + timeout/5) // past the deadline the big response set
 	c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
 	if resp, b := c.read("GET"); resp.StatusCode != http.StatusOK || b != "ok" {
 		t.Errorf("the next request: %d %q", resp.StatusCode, b)

@@ -240,3 +240,33 @@ func BenchmarkParseHead(b *testing.B) {
 		}
 	})
 }
+
+// lineScan finds the end of a head fed to it a few bytes at a time, with
+// CRLF or LF line ends, wherever the reads split them, and not at a blank
+// first line.
+func TestLineScan(t *testing.T) {
+	for head, end := range map[string]int{
+		"GET / HTTP/1.1\r\nHost: h\r\n\r\nbody": len("GET / HTTP/1.1\r\nHost: h\r\n\r\n"),
+		"GET / HTTP/1.1\nHost: h\n\nbody":       len("GET / HTTP/1.1\nHost: h\n\n"),
+		"\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n": len("\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n"),
+		"GET / HTTP/1.1\r\nHost: h\r\n":         -1,
+		"GET / HTTP/1.1\r\nX: a\r\n\r\r\n\r\n":  len("GET / HTTP/1.1\r\nX: a\r\n\r\r\n\r\n"),
+	} {
+		for _, step := range []int{1, 2, 3, 7, len(head)} {
+			var l lineScan
+			got := -1
+			for n := min(step, len(head)); ; n = min(n+step, len(head)) {
+				if l.scan([]byte(head[:n])) {
+					got = l.next
+					break
+				}
+				if n == len(head) {
+					break
+				}
+			}
+			if got != end {
+				t.Errorf("%q in steps of %d: end %d, want %d", head, step, got, end)
+			}
+		}
+	}
+}

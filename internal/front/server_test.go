@@ -91,6 +91,23 @@ func (c *client) read(method string) (*http.Response, string) {
 	return resp, string(b)
 }
 
+// head reads the head of a response, up to its blank line, and returns
+// it, whatever the framing of the body that follows.
+func (c *client) head() string {
+	c.t.Helper()
+	var head strings.Builder
+	for {
+		line, err := c.br.ReadString('\n')
+		head.WriteString(line)
+		if err != nil {
+			c.t.Fatalf("reading a head: %v, after %q", err, head.String())
+		}
+		if line == "\r\n" || line == "\n" {
+			return head.String()
+		}
+	}
+}
+
 // closed reports whether the server closed the connection (with nothing
 // more sent) within d.
 func (c *client) closed(d time.Duration) bool {
@@ -178,7 +195,7 @@ func TestLongAndSlowHeads(t *testing.T) {
 	for i := range head {
 		c.send(head[i : i+1])
 		if i%10 == 0 {
-			time.Sleep(time.Millisecond)
+			time.Sleep(time.Millisecond) // the head arrives in pieces
 		}
 	}
 	if _, body := c.read("GET"); body != "front abc" {
@@ -198,13 +215,18 @@ func TestPipelining(t *testing.T) {
 				return
 			case waiting <- struct{}{}:
 			}
-			time.Sleep(50 * time.Millisecond)
+			// Returns once the watch has read the first byte of /after.
+			if watch := w.(*response).c.watchDone; watch != nil {
+				<-watch
+			} else {
+				t.Error("asking for Done started no watch")
+			}
 		}
-		io.WriteString(w, r.URL.Path)
+		io.WriteString(w, r.Method+" "+r.URL.Path) // with the method: a lost G would leave ET
 	}))
 	c := dial(t, addr)
 	c.send("GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\nHEAD /3 HTTP/1.1\r\nHost: h\r\n\r\n")
-	for _, want := range []string{"/1", "/2", ""} {
+	for _, want := range []string{"GET /1", "GET /2", ""} {
 		method := "GET"
 		if want == "" {
 			method = "HEAD"
@@ -217,11 +239,11 @@ func TestPipelining(t *testing.T) {
 	c.send("GET /wait HTTP/1.1\r\nHost: h\r\n\r\n")
 	<-waiting
 	c.send("GET /after HTTP/1.1\r\nHost: h\r\n\r\n") // read by the watch, in part
-	if _, body := c.read("GET"); body != "/wait" {
-		t.Errorf("body %q, want /wait", body)
+	if _, body := c.read("GET"); body != "GET /wait" {
+		t.Errorf("body %q, want GET /wait", body)
 	}
-	if _, body := c.read("GET"); body != "/after" {
-		t.Errorf("body %q, want /after", body)
+	if _, body := c.read("GET"); body != "GET /after" {
+		t.Errorf("body %q, want GET /after", body)
 	}
 }
 
@@ -399,7 +421,7 @@ func TestTimeouts(t *testing.T) {
 		if _, body := busy.read("GET"); body != "ok" {
 			t.Fatalf("body %q", body)
 		}
-		time.Sleep(60 * time.Millisecond)
+		time.Sleep(60 * time.Millisecond) // a pause shorter than IdleTimeout, all of them longer
 	}
 
 	idle := dial(t, addr)
@@ -554,4 +576,49 @@ func TestHeaderMapsStartEmpty(t *testing.T) {
 			t.Errorf("second response has %s: %q", f, v)
 		}
 	}
+}
+
+// A Server serves one listener: a second Serve is refused, and Shutdown
+// closes and drains the first.
+func TestSecondServeRefused(t *testing.T) {
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
+	fe := New(srv, slog.New(slog.DiscardHandler))
+	ln1, _ := net.Listen("tcp", "127.0.0.1:0")
+	ln2, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln2.Close()
+	s1 := make(chan error, 1)
+	go func() { s1 <- fe.Serve(ln1) }()
+	// An answer on the first listener: the first Serve has begun.
+	c := dial(t, ln1.Addr().String())
+	c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	if _, body := c.read("GET"); body != "ok" {
+		t.Fatalf("the first listener answered %q", body)
+	}
+	s2 := make(chan error, 1)
+	go func() { s2 <- fe.Serve(ln2) }()
+	select {
+	case err := <-s2:
+		if err == nil || errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("a second Serve returned %v, want a refusal", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("a second Serve was not refused: it still runs")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := fe.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-s1:
+		t.Logf("first Serve returned %v", err)
+	case <-time.After(time.Second):
+		t.Errorf("Shutdown returned, but Serve on the first listener is still running")
+	}
+	if c, err := net.DialTimeout("tcp", ln1.Addr().String(), time.Second); err == nil {
+		t.Errorf("the first listener still accepts after Shutdown")
+		c.Close()
+	}
+	fe.Close()
+	ln1.Close()
 }
