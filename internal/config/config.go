@@ -375,7 +375,7 @@ func ParseStore(s string) (StoreSpec, error) {
 		hosts := strings.Split(u.Host, ",")
 		for _, h := range hosts {
 			if _, _, err := net.SplitHostPort(h); err != nil {
-				return StoreSpec{}, fmt.Errorf("Redis address %q: want HOST:PORT", h)
+				return StoreSpec{}, fmt.Errorf("address %q of a Redis server: want HOST:PORT", h)
 			}
 		}
 		if len(hosts) > 1 {
