@@ -23,8 +23,9 @@ type exchange struct {
 	r       *http.Request
 	reqCC   httpcache.Directives // the request's Cache-Control (RFC 9111 §5.2.1)
 	primary string               // the cache key (RFC 9111 §2)
-	// found is what the store holds for the request (lookup); fetch closes
-	// its body.
+	// found is what the store holds for the request (lookup). Its body is
+	// closed by found.close, when the request ends (serveCacheable, fetch),
+	// unless storedBody handed it on to a refresh and set it to nil.
 	found lookupResult
 	// f is the flight this request leads, nil when it leads none: a
 	// follower's flight is not its own.
@@ -46,7 +47,13 @@ func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, coalesc
 	x.primary = primaryKey(r)
 	x.found = h.lookup(r.Context(), x.primary, r.Header)
 	if x.found.ok {
-		defer x.found.hit.body.Close()
+		// The stored body is this request's to close, unless it was handed
+		// on: a 304 refresh (storedBody) gives it to the fill, which may
+		// outlive the request (fill.go), and sets x.found.hit.body to nil.
+		// So the close reads the field when the request ends, not now: a
+		// close of the body as looked up would cut the fill's read of it
+		// (TestRefreshOutlivesTheRequest).
+		defer x.found.close()
 		if h.answerFromStore(&x) {
 			return
 		}

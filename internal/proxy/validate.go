@@ -103,8 +103,12 @@ func (x *exchange) selectedBy304(resp *http.Response) *cached {
 }
 
 // storedBody returns the body of c, the stored response a 304 selected, or
-// nil when it is gone. The selected response's body has been open since the
-// lookup: x.found no longer closes it. Another variant's is opened now.
+// nil when it is gone. Another variant's is opened now. The selected
+// response's body has been open since the lookup, and is x.found's to close
+// until here: it becomes the caller's (refresh hands it to held, and so to
+// the fill, which may outlive the request), and x.found.hit.body is set to
+// nil so that x.found.close, deferred until the request ends, leaves it
+// alone. One owner, one close.
 func (h *Handler) storedBody(x *exchange, c *cached) io.ReadCloser {
 	if c.body != nil {
 		body := c.body
