@@ -183,9 +183,10 @@ type slot struct {
 	requestTime, responseTime, expires int64
 	weight                             int64
 	// The entry's bytes are its store.FlatMemo if it has one (memoLen),
-	// its key (keyLen), its packed header (headLen) and its body.
-	memoLen, keyLen, headLen uint32
-	status                   int32
+	// its note (noteLen), its key (keyLen), its packed header (headLen)
+	// and its body.
+	memoLen, noteLen, keyLen, headLen uint32
+	status                            int32
 	// visited is set by Get, under the shard's read lock (hence atomic),
 	// and cleared by the eviction hand.
 	visited uint32
@@ -312,7 +313,8 @@ func (c *core) get(key string) (store.Entry, io.ReadCloser, error) {
 	if atomic.LoadUint32(&m.visited) == 0 {
 		atomic.StoreUint32(&m.visited, 1)
 	}
-	headAt := m.memoLen + m.keyLen
+	noteAt := m.memoLen
+	headAt := noteAt + m.noteLen + m.keyLen
 	bodyAt := headAt + m.headLen
 	e := store.Entry{
 		Status:       int(m.status),
@@ -321,6 +323,7 @@ func (c *core) get(key string) (store.Entry, io.ReadCloser, error) {
 		ResponseTime: timeOf(m.responseTime),
 		Expires:      timeOf(m.expires),
 		Size:         int64(len(r.bytes)) - int64(bodyAt),
+		Note:         view(r.bytes[noteAt : noteAt+m.noteLen]),
 		Memo:         r.memo,
 	}
 	if m.memoLen > 0 {
@@ -353,7 +356,8 @@ func (c *core) put(key string, e store.Entry) *bodyWriter {
 		w.memoLen = flatMemoLen
 		w.entry.Memo = nil
 	}
-	w.bytes = make([]byte, 0, w.memoLen+len(key)+n+hint)
+	w.noteLen = len(e.Note)
+	w.bytes = make([]byte, 0, w.memoLen+w.noteLen+len(key)+n+hint)
 	if flat != nil {
 		// First, at the start of the allocation (here, or in Commit's
 		// snug copy), which Go's allocator aligns to 8 bytes at least for
@@ -361,6 +365,7 @@ func (c *core) put(key string, e store.Entry) *bodyWriter {
 		// (TestFlatMemoAmongTheBytes checks the alignment).
 		w.bytes = append(w.bytes, unsafe.Slice((*byte)(unsafe.Pointer(flat)), flatMemoLen)...)
 	}
+	w.bytes = append(w.bytes, e.Note...)
 	w.bytes = append(w.bytes, key...)
 	w.bytes = appendPacked(w.bytes, e.Header)
 	w.bodyAt = len(w.bytes)
@@ -414,7 +419,7 @@ func (c *core) halt() {
 // those a disk or Redis hit would give.
 // The header is left out: Put packs it, which copies it too.
 func cloneEntry(e store.Entry) store.Entry {
-	e.Header = nil
+	e.Header, e.Note = nil, "" // Put copies both into the entry's bytes
 	e.RequestHeader = e.RequestHeader.Clone()
 	e.Variants = slices.Clone(e.Variants)
 	// Tags may be substrings of a larger string (another entry's header):
@@ -445,6 +450,7 @@ type bodyWriter struct {
 	c        *core
 	key      string
 	memoLen  int         // flatMemoLen if the bytes start with a store.FlatMemo
+	noteLen  int         // the note's length, which follows
 	unpacked int64       // what the header takes unpacked (an estimate)
 	entry    store.Entry // without its header
 	bytes    []byte
@@ -492,8 +498,9 @@ func (w *bodyWriter) Commit() error {
 	}
 	m := slot{
 		memoLen:      uint32(w.memoLen),
+		noteLen:      uint32(w.noteLen),
 		keyLen:       uint32(len(w.key)),
-		headLen:      uint32(w.bodyAt - w.memoLen - len(w.key)),
+		headLen:      uint32(w.bodyAt - w.memoLen - w.noteLen - len(w.key)),
 		requestTime:  nanos(w.entry.RequestTime),
 		responseTime: nanos(w.entry.ResponseTime),
 		expires:      nanos(w.entry.Expires),
@@ -631,7 +638,8 @@ func (sh *shard) removeWhere(c *core, match func(i int32) bool) int {
 // keyOf returns the key of the entry in row i.
 func (sh *shard) keyOf(i int32) string {
 	m := &sh.meta[i]
-	return string(sh.refs[i].bytes[m.memoLen : m.memoLen+m.keyLen])
+	at := m.memoLen + m.noteLen
+	return string(sh.refs[i].bytes[at : at+m.keyLen])
 }
 
 // alloc returns a free row, growing the arrays if none is.
@@ -764,33 +772,4 @@ func (sh *shard) evictOne(c *core, now int64, spare int32) bool {
 		sh.remove(c, i)
 		return true
 	}
-}
-
-// readOnce is what refs.header holds once the entry has been read once:
-// its header was unpacked for that read and not kept.
-var readOnce = new(http.Header)
-
-// unpacked returns the entry's header, packed in p: unpacked anew for the
-// first read, and unpacked and kept from the second on. Concurrent reads
-// may each unpack it; once one has been kept, every read returns that one.
-// The names and values are substrings of p, which is never modified.
-func (r *refs) unpacked(p []byte) http.Header {
-	h := r.header.Load()
-	if h != nil && h != readOnce {
-		return *h
-	}
-	if len(p) == 0 {
-		return nil
-	}
-	fresh := unpackHeader(unsafe.String(&p[0], len(p)))
-	if h == nil && r.header.CompareAndSwap(nil, readOnce) {
-		return fresh // the first read
-	}
-	if r.header.CompareAndSwap(readOnce, &fresh) {
-		return fresh
-	}
-	if h := r.header.Load(); h != readOnce {
-		return *h // another read kept its map first
-	}
-	return fresh
 }
