@@ -290,7 +290,7 @@ func (h *Handler) beginStore(r *http.Request, primary string, status int, stored
 		Expires:       h.expiresHint(responseTime, lifetime, cc, stored),
 		Size:          max(size, 0), // a hint for the store's buffer
 	}
-	e.Memo = h.storedMemo(e, size)
+	e.Note = h.storedNote(e, size)
 	bw := h.put(r.Context(), key, e)
 	if bw == nil {
 		return nil, nil
