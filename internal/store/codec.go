@@ -10,9 +10,8 @@ import (
 
 // entryJSON is the form in which stores that serialise entries (disk,
 // Redis) keep an Entry's metadata. It pins the stored format: renaming a
-// field of Entry must not change what is on disk or in Redis. Size and
-// Memo are not kept: a store records the body's length itself, and Memo
-// belongs to this process only. Times keep their zone offsets; JSON drops
+// field of Entry must not change what is on disk or in Redis. Size is not
+// kept: a store records the body's length itself. Times keep their zone offsets; JSON drops
 // monotonic clock readings. Note, in base64 (it may hold any bytes), came
 // later: a record without it reads as an entry with none, and a Hoard
 // from before it ignores it.

@@ -115,22 +115,7 @@ type Entry struct {
 	// immutable: Get may return a view of the store's own memory (see
 	// Store).
 	Note string
-	// Memo is derived data the caller attaches at Put for its own use (the
-	// proxy keeps the parsed header fields there, so that a hit does not
-	// parse them again). Stores in this process keep the pointer and return
-	// it with the entry (a *FlatMemo perhaps in the entry's own memory, see
-	// FlatMemo); stores that serialise entries drop it and return nil. No
-	// store looks inside.
-	Memo any `json:"-"`
 }
-
-// FlatMemo is a Memo of 64 bytes with no pointer in it, which the memory
-// store keeps among the entry's own bytes rather than as an object of its
-// own (one object fewer per entry for the garbage collector to mark). Get
-// then returns a *FlatMemo that points there: it must not be modified.
-// The caller gives it its own meaning (an unsafe cast to its own struct of
-// the same size and no pointers).
-type FlatMemo [8]uint64
 
 // Expired reports whether the entry may be dropped at now.
 func (e *Entry) Expired(now time.Time) bool {
@@ -138,7 +123,8 @@ func (e *Entry) Expired(now time.Time) bool {
 }
 
 // MetaSize is an estimate, in bytes, of the memory an entry's metadata takes,
-// used by backends that bound their size.
+// used by backends that bound their size. The Note is not counted: a
+// backend that bounds its size keeps it with the key, whose bytes it counts.
 func (e *Entry) MetaSize() int64 {
 	n := int64(128)
 	for _, h := range []http.Header{e.Header, e.RequestHeader} {
