@@ -124,7 +124,8 @@ func (e *Entry) Expired(now time.Time) bool {
 
 // MetaSize is an estimate, in bytes, of the memory an entry's metadata takes,
 // used by backends that bound their size. The Note is not counted: a
-// backend that bounds its size keeps it with the key, whose bytes it counts.
+// backend counts it with the bytes it keeps it in (the memory store's
+// entry, the disk store's record).
 func (e *Entry) MetaSize() int64 {
 	n := int64(128)
 	for _, h := range []http.Header{e.Header, e.RequestHeader} {

@@ -286,9 +286,9 @@ func (c *core) shardOf(hash uint64) *shard {
 
 // Get returns the entry stored under key, or store.ErrNotFound if it is
 // absent, evicted or expired. The body reader shares the stored bytes; it
-// also implements io.WriterTo. The header's strings are views of those
-// bytes too: what keeps one keeps the whole entry. No call waits for
-// anything but a shard's lock, so ctx is not consulted.
+// also implements io.WriterTo. The header's strings and the Note are views
+// of those bytes too (views.go): what keeps one keeps the whole entry. No
+// call waits for anything but a shard's lock, so ctx is not consulted.
 func (s *Store) Get(ctx context.Context, key string) (store.Entry, io.ReadCloser, error) {
 	return s.get(key)
 }
