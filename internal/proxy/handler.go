@@ -31,9 +31,9 @@ type Handler struct {
 	directives directiveCache
 	// varies shares the names of Vary values likewise.
 	varies varyCache
-	// id tells this Handler's flat memos from another's, which number
+	// id tells this Handler's Notes (memo.go) from another's, which number
 	// their directives and Vary names in other tables: two Handlers may
-	// share one in-process store.
+	// share one store.
 	id uint64
 
 	// indexLocks serialise updates of one URL's variant index, so that two

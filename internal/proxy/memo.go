@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/hoard-cache/hoard/internal/httpcache"
 	"github.com/hoard-cache/hoard/internal/store"
@@ -22,10 +21,10 @@ type cached struct {
 }
 
 // memo is what the proxy derives from a stored response's fields. It is
-// computed once when the response is stored and kept in the entry
-// (store.Entry.Memo) by in-process stores, so that a hit parses nothing;
-// for entries read from other stores it is computed on each read. An
-// in-process store keeps it as a flatMemo where it can.
+// computed once when the response is stored and kept in the entry's Note
+// (see memo.go), so that a hit parses nothing; for an entry whose Note is
+// not this Handler's (stored by another process, before a restart, or by
+// an older Hoard) it is computed on each read.
 type memo struct {
 	cc        *httpcache.Directives // shared by responses with the same Cache-Control; never modified
 	varyNames []string              // shared likewise; never modified; a variant's key already holds them
@@ -35,49 +34,11 @@ type memo struct {
 	contentLength string
 }
 
-// flatMemo is a memo without a pointer in it: its directives and Vary
-// names are numbers in the Handler's shared tables, its Content-Length is
-// digits. A stored entry keeps one, as a store.FlatMemo of the same
-// bytes, for as long as it is stored: the garbage collector marks it
-// without reading it, where it would have to scan a memo on every
-// collection (with 150,000 entries, keeping flat memos took a sixth off
-// each collection's marking, bench/README.md), and the memory store keeps
-// it among the entry's own bytes, not as an object of its own.
-type flatMemo struct {
-	owner   uint64 // the id of the Handler whose tables the numbers are in
-	facts   httpcache.Facts
-	cc      uint32 // the directives' number in Handler.directives
-	vary    uint32 // the Vary names' number in Handler.varies; 0: no Vary
-	lengthN uint8  // the digits of length in use; 0: not known
-	length  [20]byte
-}
-
-// A flatMemo is stored as a store.FlatMemo: it must fit in one, with the
-// same alignment, and hold no pointer (TestFlatMemoHoldsNoPointer).
-var (
-	_ [unsafe.Sizeof(store.FlatMemo{}) - unsafe.Sizeof(flatMemo{})]byte
-	_ [unsafe.Alignof(store.FlatMemo{}) - unsafe.Alignof(flatMemo{})]byte
-)
-
-// asStored returns f as the store.FlatMemo an entry keeps.
-func (f *flatMemo) asStored() *store.FlatMemo {
-	s := new(store.FlatMemo)
-	*(*flatMemo)(unsafe.Pointer(s)) = *f
-	return s
-}
-
-// memoOf returns the memo of an entry, computing it when the store did not
-// keep one.
+// memoOf returns the memo of an entry, from its Note when that is this
+// Handler's, computed otherwise.
 func (h *Handler) memoOf(e store.Entry) memo {
-	switch m := e.Memo.(type) {
-	case *store.FlatMemo:
-		// A store.FlatMemo is what storedMemo made of a flatMemo, perhaps
-		// copied among the entry's bytes, and never modified.
-		if f := (*flatMemo)(unsafe.Pointer(m)); f.owner == h.id {
-			return h.expand(f)
-		}
-	case *memo:
-		return *m
+	if m, ok := h.readNote(e.Note, e.Size); ok {
+		return m
 	}
 	return h.newMemo(e, -1)
 }
@@ -85,69 +46,29 @@ func (h *Handler) memoOf(e store.Entry) memo {
 // newMemo derives the memo of an entry whose body has size bytes (-1 when
 // not known yet).
 func (h *Handler) newMemo(e store.Entry, size int64) memo {
-	m, f := h.deriveMemo(e, size)
-	if f != nil {
-		return h.expand(f)
-	}
+	m, _, _ := h.deriveMemo(e, size)
 	return m
 }
 
 // deriveMemo derives the memo of an entry whose body has size bytes (-1
-// when not known yet): its flat form when the shared tables hold its
-// directives and Vary names, and the memo itself otherwise.
-func (h *Handler) deriveMemo(e store.Entry, size int64) (memo, *flatMemo) {
-	var m memo
-	f := flatMemo{owner: h.id}
-	m.cc, f.cc = h.directives.of(e.Header)
-	flat := f.cc != 0
+// when not known yet), and the numbers of its directives and Vary names
+// in the Handler's shared tables (0 when not kept; vary is 0 also when
+// there is no Vary).
+func (h *Handler) deriveMemo(e store.Entry, size int64) (m memo, cc, vary uint32) {
+	m.cc, cc = h.directives.of(e.Header)
 	if lines := e.Header["Vary"]; len(lines) > 0 {
-		m.varyNames, f.vary = h.varies.of(lines)
-		flat = flat && f.vary != 0
+		m.varyNames, vary = h.varies.of(lines)
 	}
 	m.facts = httpcache.Analyze(httpcache.Stored{
 		Status: e.Status, Header: e.Header, CC: *m.cc, RequestTime: e.RequestTime, ResponseTime: e.ResponseTime,
 	}, h.opts.HeuristicMax)
-	f.facts = m.facts
 	if size < 0 && e.Size > 0 {
 		size = e.Size
 	}
 	if size >= 0 {
-		f.lengthN = uint8(len(strconv.AppendInt(f.length[:0], size, 10)))
+		m.contentLength = strconv.FormatInt(size, 10)
 	}
-	if flat {
-		return memo{}, &f
-	}
-	if f.lengthN > 0 {
-		m.contentLength = string(f.length[:f.lengthN])
-	}
-	return m, nil
-}
-
-// handlerIDs numbers Handlers, for flatMemo.owner.
-var handlerIDs atomic.Uint64
-
-// storedMemo is what an entry keeps as its Memo: the flat form when the
-// shared tables allow it, the memo itself otherwise.
-func (h *Handler) storedMemo(e store.Entry, size int64) any {
-	m, f := h.deriveMemo(e, size)
-	if f != nil {
-		return f.asStored()
-	}
-	return &m
-}
-
-// expand returns the memo that f stands for.
-func (h *Handler) expand(f *flatMemo) memo {
-	m := memo{cc: h.directives.at(f.cc), facts: f.facts}
-	if f.vary != 0 {
-		m.varyNames = *h.varies.at(f.vary)
-	}
-	if f.lengthN > 0 {
-		// f is never modified once stored, so its digits can be the
-		// string's bytes.
-		m.contentLength = unsafe.String(&f.length[0], int(f.lengthN))
-	}
-	return m
+	return m, cc, vary
 }
 
 func (h *Handler) newCached(key string, e store.Entry, body io.ReadCloser) cached {
@@ -164,10 +85,10 @@ func (c *cached) stored() httpcache.Stored {
 
 // maxShared bounds each of the Handler's shared tables (directives, Vary
 // names): past it, values are derived without being kept, and the entries
-// they belong to keep a memo with pointers. The tables never forget, so an
-// origin whose max-age counts down to a fixed time (a new value every
-// second) fills the directives' in a little over an hour; its entries are
-// then served as correctly, with the collector's cost of a memo each.
+// they belong to keep no Note. The tables never forget, so an origin whose
+// max-age counts down to a fixed time (a new value every second) fills the
+// directives' in a little over an hour; its entries are then served as
+// correctly, deriving their memo (parsing Cache-Control) on every hit.
 const maxShared = 4096
 
 // sharedTable hands out one immutable copy of each distinct value derived
@@ -210,8 +131,14 @@ func (t *sharedTable[T]) of(raw string, derive func() *T) (*T, uint32) {
 	return v, n
 }
 
-// at returns the value numbered n, which of returned.
-func (t *sharedTable[T]) at(n uint32) *T { return t.slots[n-1].Load() }
+// at returns the value numbered n, which of returned, or nil for a number
+// of returned by no call (0 included).
+func (t *sharedTable[T]) at(n uint32) *T {
+	if n-1 >= maxShared {
+		return nil
+	}
+	return t.slots[n-1].Load()
+}
 
 // directiveCache shares the parsed response Cache-Control values.
 type directiveCache struct {
@@ -220,19 +147,17 @@ type directiveCache struct {
 
 // of returns the parsed response directives of h (RFC 9111 §5.2, or
 // RFC 9213 when h has a valid CDN-Cache-Control), and their number in the
-// table (0 when they are not kept: several Cache-Control lines, a
-// CDN-Cache-Control, or a full table).
+// table (0 when they are not kept: the table is full).
 func (c *directiveCache) of(h http.Header) (*httpcache.Directives, uint32) {
-	lines := h["Cache-Control"]
-	parse := func() *httpcache.Directives {
-		d := httpcache.ParseResponseCacheControl(h)
-		return &d
+	lines, cdn := h["Cache-Control"], h["Cdn-Cache-Control"]
+	if len(lines) == 0 && len(cdn) == 0 {
+		return c.t.of("", func() *httpcache.Directives {
+			d := httpcache.ParseResponseCacheControl(nil)
+			return &d
+		})
 	}
-	if len(lines) > 1 || len(h["Cdn-Cache-Control"]) > 0 {
-		return parse(), 0
-	}
-	if len(lines) == 0 {
-		return c.t.of("", parse)
+	if len(lines) > 1 || len(cdn) > 0 || strings.HasPrefix(lines[0], "\x00") {
+		return c.composite(lines, cdn)
 	}
 	// The kept directives outlive h, whose strings may be views of a
 	// stored entry's bytes (body included): parse a copy of the line, so
@@ -244,7 +169,45 @@ func (c *directiveCache) of(h http.Header) (*httpcache.Directives, uint32) {
 	})
 }
 
-// at returns the directives numbered n.
+// composite returns the directives of several Cache-Control lines, or of
+// a CDN-Cache-Control (with or without Cache-Control), and their number.
+// They are kept under every line of both fields, each after its length,
+// behind a zero byte, which starts no key of a single line (of sends a
+// line that starts with one here): a key names one list of lines.
+func (c *directiveCache) composite(lines, cdn []string) (*httpcache.Directives, uint32) {
+	raw := []byte{0}
+	for _, field := range [][]string{lines, cdn} {
+		raw = strconv.AppendInt(raw, int64(len(field)), 10)
+		for _, line := range field {
+			raw = append(raw, ':')
+			raw = strconv.AppendInt(raw, int64(len(line)), 10)
+			raw = append(raw, ':')
+			raw = append(raw, line...)
+		}
+	}
+	return c.t.of(string(raw), func() *httpcache.Directives {
+		// Copies, as in of: the kept directives outlive the header.
+		copies := http.Header{}
+		if len(lines) > 0 {
+			copies["Cache-Control"] = cloneStrings(lines)
+		}
+		if len(cdn) > 0 {
+			copies["Cdn-Cache-Control"] = cloneStrings(cdn)
+		}
+		d := httpcache.ParseResponseCacheControl(copies)
+		return &d
+	})
+}
+
+func cloneStrings(vs []string) []string {
+	c := make([]string, len(vs))
+	for i, v := range vs {
+		c[i] = strings.Clone(v)
+	}
+	return c
+}
+
+// at returns the directives numbered n, or nil if none is.
 func (c *directiveCache) at(n uint32) *httpcache.Directives { return c.t.at(n) }
 
 // varyCache shares the field names of Vary values (RFC 9110 §12.5.5).
@@ -269,5 +232,5 @@ func (c *varyCache) of(lines []string) ([]string, uint32) {
 	return *names, n
 }
 
-// at returns the names numbered n.
+// at returns the names numbered n, or nil if none is.
 func (c *varyCache) at(n uint32) *[]string { return c.t.at(n) }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,14 +19,14 @@ import (
 	"github.com/hoard-cache/hoard/internal/store/memory"
 )
 
-// Two Handlers over one in-process store: an entry stored by one keeps a
-// flat memo whose numbers are in that Handler's tables, and the other must
-// not read them in its own. Here the second Handler's directive number 1
+// Two Handlers over one store: an entry stored by one keeps a Note whose
+// numbers are in that Handler's tables, and the other must not read them
+// in its own. Here the second Handler's directive number 1
 // is "no-cache" while the first's is "max-age=600": read with the wrong
 // table, /a would be revalidated at every request. (Its Vary number 1
 // differs too, but a variant is selected by its key, which a misread
 // memo does not change.)
-func TestFlatMemoOfAnotherHandler(t *testing.T) {
+func TestNoteOfAnotherHandler(t *testing.T) {
 	o := newOrigin(t, nil, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/a":
@@ -136,31 +137,147 @@ func TestSharedTable(t *testing.T) {
 	}
 }
 
-// An entry whose directives the tables cannot number (several
-// Cache-Control lines, or a full table) keeps its memo with pointers, and
-// reads the same as one with a flat memo.
-func TestStoredMemoFallsBack(t *testing.T) {
+// Every entry keeps its memo in its Note, also with several Cache-Control
+// lines or a CDN-Cache-Control, and reads the same from it as derived;
+// past a full table an entry keeps none, and its memo is derived on each
+// read.
+func TestStoredNote(t *testing.T) {
 	h := newMemoryHandler(t)
-	entry := func(lines ...string) store.Entry {
-		return store.Entry{Status: 200, Size: 1234, Header: http.Header{"Cache-Control": lines, "Vary": {"Accept-Encoding"}}}
+	entry := func(h http.Header) store.Entry {
+		h["Vary"] = []string{"Accept-Encoding"}
+		h["Date"] = []string{"Tue, 01 Dec 2026 12:00:00 GMT"}
+		h["Last-Modified"] = []string{"Tue, 01 Dec 2026 10:00:00 GMT"}
+		return store.Entry{Status: 200, Size: 1234, Header: h,
+			RequestTime: time.Unix(1e9, 0), ResponseTime: time.Unix(1e9+2, 0)}
 	}
-	flat, ok := h.storedMemo(entry("max-age=60"), 1234).(*store.FlatMemo)
-	if !ok {
-		t.Fatalf("one Cache-Control line: memo %T; want *store.FlatMemo", h.storedMemo(entry("max-age=60"), 1234))
-	}
-	m := h.memoOf(store.Entry{Memo: flat})
-	if m.cc.MaxAge.Value != 60*time.Second || len(m.varyNames) != 1 || m.varyNames[0] != "Accept-Encoding" || m.contentLength != "1234" {
-		t.Errorf("expanded flat memo: max-age %v, Vary %q, Content-Length %q", m.cc.MaxAge, m.varyNames, m.contentLength)
-	}
-	heavy, ok := h.storedMemo(entry("max-age=60", "public"), 1234).(*memo)
-	if !ok || heavy.cc.MaxAge.Value != 60*time.Second || !heavy.cc.Public || heavy.contentLength != "1234" {
-		t.Errorf("two Cache-Control lines: memo %+v; want a *memo with max-age=60, public", heavy)
+	for _, tt := range []struct {
+		name   string
+		header http.Header
+		check  func(m memo) bool
+	}{
+		{"one Cache-Control line", http.Header{"Cache-Control": {"max-age=60"}},
+			func(m memo) bool { return m.cc.MaxAge.Value == 60*time.Second }},
+		{"two Cache-Control lines", http.Header{"Cache-Control": {"max-age=60", "public"}},
+			func(m memo) bool { return m.cc.MaxAge.Value == 60*time.Second && m.cc.Public }},
+		{"CDN-Cache-Control (RFC 9213)", http.Header{"Cache-Control": {"no-cache"}, "Cdn-Cache-Control": {"max-age=600"}},
+			func(m memo) bool { return m.cc.MaxAge.Value == 600*time.Second && !m.cc.NoCache }},
+		{"a heuristic lifetime (RFC 9111 §4.2.2)", http.Header{},
+			func(m memo) bool { return m.facts.Lifetime.Heuristic && m.facts.Lifetime.Duration == 12*time.Minute }},
+		{"a line starting with a zero byte", http.Header{"Cache-Control": {"\x00max-age=5"}},
+			func(m memo) bool { return m.cc.MaxAge.Value == 0 }},
+	} {
+		e := entry(tt.header)
+		e.Note = h.storedNote(e, 1234)
+		if e.Note == "" {
+			t.Errorf("%s: no Note", tt.name)
+			continue
+		}
+		got, ok := h.readNote(e.Note, e.Size)
+		if !ok {
+			t.Errorf("%s: Note %q not read", tt.name, e.Note)
+			continue
+		}
+		if want := h.newMemo(e, -1); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: memo from the Note %+v, derived %+v", tt.name, got, want)
+		}
+		if !tt.check(got) || got.contentLength != "1234" || len(got.varyNames) != 1 {
+			t.Errorf("%s: memo %+v, directives %+v", tt.name, got, *got.cc)
+		}
 	}
 	for i := range maxShared {
 		h.directives.of(http.Header{"Cache-Control": {"max-age=" + strconv.Itoa(1000+i)}})
 	}
-	if got, ok := h.storedMemo(entry("max-age=61"), 1234).(*memo); !ok || got.cc.MaxAge.Value != 61*time.Second {
-		t.Errorf("full table: memo %T; want a *memo with max-age=61", h.storedMemo(entry("max-age=61"), 1234))
+	e := entry(http.Header{"Cache-Control": {"max-age=61"}})
+	if note := h.storedNote(e, 1234); note != "" {
+		t.Errorf("full table: Note %q; want none", note)
+	}
+	if m := h.memoOf(e); m.cc.MaxAge.Value != 61*time.Second || m.contentLength != "1234" {
+		t.Errorf("full table: memo %+v; want max-age=61 derived", m)
+	}
+}
+
+// A Note that is not this Handler's, or is damaged, is ignored: the memo
+// is derived from the entry's fields, never misread, never a panic.
+func TestDamagedNotes(t *testing.T) {
+	h := newMemoryHandler(t)
+	e := store.Entry{Status: 200, Size: 1234, Header: http.Header{
+		"Cache-Control": {"max-age=60"}, "Vary": {"Accept-Encoding"}}}
+	good := h.storedNote(e, 1234)
+	want := h.newMemo(e, -1)
+	set := func(at int, b ...byte) string {
+		n := []byte(good)
+		copy(n[at:], b)
+		return string(n)
+	}
+	for _, tt := range []struct {
+		name string
+		note string
+		read bool // the Note is read; false: the memo is derived
+	}{
+		{"intact", good, true},
+		{"none", "", false},
+		{"short", good[:noteLength-1], false},
+		{"too long", good + strings.Repeat("1", noteMax), false},
+		{"another owner", set(noteOwner, 0xde, 0xad), false},
+		{"directives number 0", set(noteCC, 0, 0, 0, 0), false},
+		{"directives number not handed out", set(noteCC, 0, 1, 0, 0), false},
+		{"directives number past the table", set(noteCC, 0xff, 0xff, 0xff, 0xff), false},
+		{"Vary number not handed out", set(noteVary, 0, 1, 0, 0), false},
+		{"unknown flag", set(noteFlags, 0x80), false},
+		{"digits of another length", set(noteLength, '9'), true},
+		{"not digits", set(noteLength, 'x'), true},
+	} {
+		e := e
+		e.Note = tt.note
+		_, read := h.readNote(tt.note, e.Size)
+		if read != tt.read {
+			t.Errorf("%s: Note read = %v, want %v", tt.name, read, tt.read)
+		}
+		got := h.memoOf(e)
+		if got.cc == nil || got.cc.MaxAge.Value != 60*time.Second || !slices.Equal(got.varyNames, want.varyNames) ||
+			got.facts != want.facts || (got.contentLength != "1234" && got.contentLength != "") {
+			t.Errorf("%s: memo %+v, want %+v (or without its Content-Length)", tt.name, got, want)
+		}
+	}
+}
+
+// FuzzNote reads Notes of this Handler's with any fields: readNote never
+// panics, and a memo it accepts has directives and, if any, the entry's
+// Content-Length.
+func FuzzNote(f *testing.F) {
+	h := newMemoryHandler(f)
+	e := store.Entry{Status: 200, Size: 1234, Header: http.Header{"Cache-Control": {"max-age=60"}, "Vary": {"A"}}}
+	good := h.storedNote(e, 1234)
+	f.Add([]byte(good[8:]), int64(1234))
+	f.Add([]byte(good[8:noteLength]), int64(0))                                   // no digits
+	f.Add([]byte(good[8:noteLength]+"01234"), int64(1234))                        // a leading zero
+	f.Add([]byte(good[8:noteLength]+"9223372036854775808"), int64(math.MaxInt64)) // past int64
+	f.Fuzz(func(t *testing.T, rest []byte, size int64) {
+		note := good[:8] + string(rest)
+		m, ok := h.readNote(note, size)
+		if !ok {
+			return
+		}
+		if m.cc == nil {
+			t.Fatalf("Note %q read without directives", note)
+		}
+		if m.contentLength != "" && m.contentLength != strconv.FormatInt(size, 10) {
+			t.Fatalf("Note %q read with Content-Length %q for a body of %d bytes", note, m.contentLength, size)
+		}
+	})
+}
+
+// A hit reads its memo from the Note without allocating.
+func TestReadNoteAllocatesNothing(t *testing.T) {
+	h := newMemoryHandler(t)
+	e := store.Entry{Status: 200, Size: 1234, Header: http.Header{"Cache-Control": {"max-age=60"}, "Vary": {"A"}}}
+	note := h.storedNote(e, 1234)
+	if n := testing.AllocsPerRun(100, func() {
+		if m, ok := h.readNote(note, 1234); !ok || m.contentLength != "1234" {
+			t.Fatalf("readNote = %+v, %v", m, ok)
+		}
+	}); n != 0 {
+		t.Errorf("readNote allocates %v times", n)
 	}
 }
 
@@ -204,28 +321,6 @@ func BenchmarkNewMemoParallel(b *testing.B) {
 			}
 		}
 	})
-}
-
-// TestFlatMemoHoldsNoPointer: a flatMemo is kept as bytes, among which the
-// garbage collector would not see a pointer.
-func TestFlatMemoHoldsNoPointer(t *testing.T) {
-	var check func(reflect.Type, string)
-	check = func(typ reflect.Type, path string) {
-		switch typ.Kind() {
-		case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-			reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
-		case reflect.Array:
-			check(typ.Elem(), path+"[]")
-		case reflect.Struct:
-			for i := range typ.NumField() {
-				check(typ.Field(i).Type, path+"."+typ.Field(i).Name)
-			}
-		default:
-			t.Errorf("flatMemo%s is a %s, which holds a pointer", path, typ.Kind())
-		}
-	}
-	check(reflect.TypeFor[flatMemo](), "")
 }
 
 // TestKeptDirectivesOwnTheirStrings: the directives kept in the shared

@@ -45,7 +45,7 @@ func (h *Handler) beginStore(x *exchange, s storedResponse, t *ticket) (store.Bo
 		Expires:       h.expiresHint(x.responseTime, s.lifetime, s.cc, s.header),
 		Size:          max(s.size, 0), // a hint for the store's buffer
 	}
-	e.Memo = h.storedMemo(e, s.size)
+	e.Note = h.storedNote(e, s.size)
 	bw := h.put(r.Context(), key, e)
 	if bw == nil {
 		return nil, nil

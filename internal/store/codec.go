@@ -10,10 +10,11 @@ import (
 
 // entryJSON is the form in which stores that serialise entries (disk,
 // Redis) keep an Entry's metadata. It pins the stored format: renaming a
-// field of Entry must not change what is on disk or in Redis. Size and
-// Memo are not kept: a store records the body's length itself, and Memo
-// belongs to this process only. Times keep their zone offsets; JSON drops
-// monotonic clock readings.
+// field of Entry must not change what is on disk or in Redis. Size is not
+// kept: a store records the body's length itself. Times keep their zone offsets; JSON drops
+// monotonic clock readings. Note, in base64 (it may hold any bytes), came
+// later: a record without it reads as an entry with none, and a Hoard
+// from before it ignores it.
 type entryJSON struct {
 	Status        int         `json:"status"`
 	Header        http.Header `json:"header,omitempty"`
@@ -23,6 +24,7 @@ type entryJSON struct {
 	Variants      []string    `json:"variants,omitempty"`
 	Tags          []string    `json:"tags,omitempty"`
 	Expires       time.Time   `json:"expires,omitzero"`
+	Note          []byte      `json:"note,omitempty"`
 }
 
 // MarshalEntry encodes e's metadata for a store that serialises entries.
@@ -31,7 +33,7 @@ func MarshalEntry(e *Entry) ([]byte, error) {
 		Status: e.Status, Header: e.Header,
 		RequestTime: e.RequestTime, ResponseTime: e.ResponseTime,
 		RequestHeader: e.RequestHeader, Variants: e.Variants, Tags: e.Tags,
-		Expires: e.Expires,
+		Expires: e.Expires, Note: []byte(e.Note),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encoding entry: %w", err)
@@ -51,7 +53,7 @@ func UnmarshalEntry(b []byte, size int64) (Entry, error) {
 		Status: j.Status, Header: j.Header,
 		RequestTime: j.RequestTime, ResponseTime: j.ResponseTime,
 		RequestHeader: j.RequestHeader, Variants: j.Variants, Tags: j.Tags,
-		Expires: j.Expires, Size: size,
+		Expires: j.Expires, Size: size, Note: string(j.Note),
 	}, nil
 }
 

@@ -32,8 +32,17 @@ var ErrCorrupt = errors.New("store: corrupt entry")
 //
 // An entry becomes visible to Get only when the BodyWriter returned by Put is
 // committed, and then atomically: a reader sees the old entry, the new one, or
-// none, never a partly written one. Entries are immutable once committed:
-// callers must not modify the Header maps of an Entry they got from Get.
+// none, never a partly written one.
+//
+// Entries are immutable once committed, and so is what Get returns: the
+// caller may keep the Entry (its maps, slices and strings, the Note
+// included) and read its body to the end for as long as it likes, also
+// after the entry is overwritten, deleted or evicted, and it must not
+// modify any of it. A store may share that memory between Gets, and with
+// its own (the memory store's header strings and Note are views of the
+// entry's bytes), but it must never modify memory it has handed out, nor
+// reuse it for something else (a buffer recycled after Get, Delete or
+// eviction). storetest checks this.
 type Store interface {
 	// Get returns the entry stored under key and a reader for its body.
 	// The caller must close the body. It returns ErrNotFound if the key is
@@ -94,22 +103,19 @@ type Entry struct {
 	// size its buffer; the store sets the real length when the entry is
 	// committed.
 	Size int64
-	// Memo is derived data the caller attaches at Put for its own use (the
-	// proxy keeps the parsed header fields there, so that a hit does not
-	// parse them again). Stores in this process keep the pointer and return
-	// it with the entry (a *FlatMemo perhaps in the entry's own memory, see
-	// FlatMemo); stores that serialise entries drop it and return nil. No
-	// store looks inside.
-	Memo any `json:"-"`
+	// Note is data the caller attaches at Put and gets back, byte for
+	// byte, from Get; the store keeps it and never interprets it. (The
+	// proxy keeps there what it derives from the stored header, so that a
+	// hit does not parse the header again.) Every backend keeps it: the
+	// ones that serialise entries (disk, Redis) record it like any other
+	// field, and return none for an entry recorded before it existed.
+	// Whoever reads a Note must treat one it does not recognise, or one
+	// that is short or damaged, as absent, and derive what it needs from
+	// the other fields. It is a string, not a []byte, because it is
+	// immutable: Get may return a view of the store's own memory (see
+	// Store).
+	Note string
 }
-
-// FlatMemo is a Memo of 64 bytes with no pointer in it, which the memory
-// store keeps among the entry's own bytes rather than as an object of its
-// own (one object fewer per entry for the garbage collector to mark). Get
-// then returns a *FlatMemo that points there: it must not be modified.
-// The caller gives it its own meaning (an unsafe cast to its own struct of
-// the same size and no pointers).
-type FlatMemo [8]uint64
 
 // Expired reports whether the entry may be dropped at now.
 func (e *Entry) Expired(now time.Time) bool {
@@ -117,7 +123,9 @@ func (e *Entry) Expired(now time.Time) bool {
 }
 
 // MetaSize is an estimate, in bytes, of the memory an entry's metadata takes,
-// used by backends that bound their size.
+// used by backends that bound their size. The Note is not counted: a
+// backend counts it with the bytes it keeps it in (the memory store's
+// entry, the disk store's record).
 func (e *Entry) MetaSize() int64 {
 	n := int64(128)
 	for _, h := range []http.Header{e.Header, e.RequestHeader} {

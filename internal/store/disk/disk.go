@@ -393,8 +393,7 @@ func readBody(b *bolt.Bucket, key string, h header) ([]byte, error) {
 }
 
 // Put starts writing an entry under key. It encodes e at once, so the caller
-// may reuse e's maps and slices. e.Memo is not stored: Get returns it nil,
-// as store.Entry documents for stores that serialise entries.
+// may reuse e's maps and slices. e.Note is in the record, like the rest.
 func (s *Store) Put(ctx context.Context, key string, e store.Entry) (store.BodyWriter, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("disk store: put %s: %w", key, err)

@@ -10,10 +10,11 @@
 //
 // A large cache is mostly what the garbage collector must mark on every
 // cycle, so the store keeps little that it must follow. Each entry is one
-// byte slice (the caller's memo when it is a store.FlatMemo, the key, the
-// packed header, see packed.go, and the body) and a row in two arrays of
-// its shard: one without pointers (the hash, times, sizes and eviction
-// list) and one with the slice, any other memo, and the rarely set parts.
+// byte slice (the caller's Note, the key, the packed header, see
+// packed.go, and the body) and a row in two arrays of its shard: one
+// without pointers (the hash, times, sizes and eviction list) and one with
+// the slice and the rarely set parts. Get returns views of these bytes,
+// not copies (views.go).
 // The index from a key's hash to its row is a map of integers, which the
 // collector does not read. An entry is found by its hash and then checked
 // against the key in its slice. A shard whose rows are mostly free (after
@@ -50,7 +51,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/hoard-cache/hoard/internal/store"
 )
@@ -182,9 +182,9 @@ type slot struct {
 	// for the zero time.
 	requestTime, responseTime, expires int64
 	weight                             int64
-	// The entry's bytes are its store.FlatMemo if it has one (memoLen),
-	// its key (keyLen), its packed header (headLen) and its body.
-	memoLen, keyLen, headLen uint32
+	// The entry's bytes are its note (noteLen), its key (keyLen), its
+	// packed header (headLen) and its body.
+	noteLen, keyLen, headLen uint32
 	status                   int32
 	// visited is set by Get, under the shard's read lock (hence atomic),
 	// and cleared by the eviction hand.
@@ -197,7 +197,6 @@ type slot struct {
 // refs is the part of an entry that the garbage collector follows.
 type refs struct {
 	bytes []byte
-	memo  any
 	// header is the unpacked header, from the entry's second Get on (see
 	// unpacked).
 	header atomic.Pointer[http.Header]
@@ -287,9 +286,9 @@ func (c *core) shardOf(hash uint64) *shard {
 
 // Get returns the entry stored under key, or store.ErrNotFound if it is
 // absent, evicted or expired. The body reader shares the stored bytes; it
-// also implements io.WriterTo. The header's strings are views of those
-// bytes too: what keeps one keeps the whole entry. No call waits for
-// anything but a shard's lock, so ctx is not consulted.
+// also implements io.WriterTo. The header's strings and the Note are views
+// of those bytes too (views.go): what keeps one keeps the whole entry. No
+// call waits for anything but a shard's lock, so ctx is not consulted.
 func (s *Store) Get(ctx context.Context, key string) (store.Entry, io.ReadCloser, error) {
 	return s.get(key)
 }
@@ -312,7 +311,7 @@ func (c *core) get(key string) (store.Entry, io.ReadCloser, error) {
 	if atomic.LoadUint32(&m.visited) == 0 {
 		atomic.StoreUint32(&m.visited, 1)
 	}
-	headAt := m.memoLen + m.keyLen
+	headAt := m.noteLen + m.keyLen
 	bodyAt := headAt + m.headLen
 	e := store.Entry{
 		Status:       int(m.status),
@@ -321,10 +320,7 @@ func (c *core) get(key string) (store.Entry, io.ReadCloser, error) {
 		ResponseTime: timeOf(m.responseTime),
 		Expires:      timeOf(m.expires),
 		Size:         int64(len(r.bytes)) - int64(bodyAt),
-		Memo:         r.memo,
-	}
-	if m.memoLen > 0 {
-		e.Memo = (*store.FlatMemo)(unsafe.Pointer(&r.bytes[0]))
+		Note:         view(r.bytes[:m.noteLen]),
 	}
 	if x := r.extra; x != nil {
 		e.RequestHeader, e.Variants, e.Tags = x.requestHeader, x.variants, x.tags
@@ -348,19 +344,9 @@ func (c *core) put(key string, e store.Entry) *bodyWriter {
 	if e.Size > 0 && e.Size <= c.maxObjectSize {
 		hint = int(e.Size) // the expected length: no regrowth
 	}
-	flat, _ := e.Memo.(*store.FlatMemo)
-	if flat != nil {
-		w.memoLen = flatMemoLen
-		w.entry.Memo = nil
-	}
-	w.bytes = make([]byte, 0, w.memoLen+len(key)+n+hint)
-	if flat != nil {
-		// First, at the start of the allocation (here, or in Commit's
-		// snug copy), which Go's allocator aligns to 8 bytes at least for
-		// anything of 8 bytes or more: Get hands out a pointer to it
-		// (TestFlatMemoAmongTheBytes checks the alignment).
-		w.bytes = append(w.bytes, unsafe.Slice((*byte)(unsafe.Pointer(flat)), flatMemoLen)...)
-	}
+	w.noteLen = len(e.Note)
+	w.bytes = make([]byte, 0, w.noteLen+len(key)+n+hint)
+	w.bytes = append(w.bytes, e.Note...)
 	w.bytes = append(w.bytes, key...)
 	w.bytes = appendPacked(w.bytes, e.Header)
 	w.bodyAt = len(w.bytes)
@@ -414,7 +400,7 @@ func (c *core) halt() {
 // those a disk or Redis hit would give.
 // The header is left out: Put packs it, which copies it too.
 func cloneEntry(e store.Entry) store.Entry {
-	e.Header = nil
+	e.Header, e.Note = nil, "" // Put copies both into the entry's bytes
 	e.RequestHeader = e.RequestHeader.Clone()
 	e.Variants = slices.Clone(e.Variants)
 	// Tags may be substrings of a larger string (another entry's header):
@@ -435,16 +421,13 @@ var (
 	errAborted   = errors.New("aborted")
 )
 
-// flatMemoLen is the size of a store.FlatMemo.
-const flatMemoLen = int(unsafe.Sizeof(store.FlatMemo{}))
-
-// bodyWriter gathers an entry's bytes until Commit: its flat memo, key and
+// bodyWriter gathers an entry's bytes until Commit: its note, key and
 // packed header, written by Put, then the body. It is not safe for
 // concurrent use.
 type bodyWriter struct {
 	c        *core
 	key      string
-	memoLen  int         // flatMemoLen if the bytes start with a store.FlatMemo
+	noteLen  int         // the length of the note the bytes start with
 	unpacked int64       // what the header takes unpacked (an estimate)
 	entry    store.Entry // without its header
 	bytes    []byte
@@ -491,9 +474,9 @@ func (w *bodyWriter) Commit() error {
 		return fmt.Errorf("memory store: commit %s: %w", w.key, w.ended)
 	}
 	m := slot{
-		memoLen:      uint32(w.memoLen),
+		noteLen:      uint32(w.noteLen),
 		keyLen:       uint32(len(w.key)),
-		headLen:      uint32(w.bodyAt - w.memoLen - len(w.key)),
+		headLen:      uint32(w.bodyAt - w.noteLen - len(w.key)),
 		requestTime:  nanos(w.entry.RequestTime),
 		responseTime: nanos(w.entry.ResponseTime),
 		expires:      nanos(w.entry.Expires),
@@ -505,9 +488,8 @@ func (w *bodyWriter) Commit() error {
 		x = &extra{requestHeader: w.entry.RequestHeader, variants: w.entry.Variants, tags: w.entry.Tags}
 	}
 	expired := w.entry.Expired(w.c.now())
-	memo := w.entry.Memo
 	w.end(errCommitted)
-	w.c.insert(w.key, m, b, memo, x, expired)
+	w.c.insert(w.key, m, b, x, expired)
 	return nil
 }
 
@@ -526,7 +508,7 @@ func (w *bodyWriter) end(why error) {
 
 // insert stores an entry under key, replacing the one there; an expired
 // entry only removes it. It then evicts while the store is over MaxBytes.
-func (c *core) insert(key string, m slot, b []byte, memo any, x *extra, expired bool) {
+func (c *core) insert(key string, m slot, b []byte, x *extra, expired bool) {
 	m.hash = maphash.String(c.seed, key)
 	sh := c.shardOf(m.hash)
 	sh.mu.Lock()
@@ -543,7 +525,7 @@ func (c *core) insert(key string, m slot, b []byte, memo any, x *extra, expired 
 	m.used = true
 	sh.meta[i] = m
 	r := &sh.refs[i]
-	r.bytes, r.memo, r.extra = b, memo, x
+	r.bytes, r.extra = b, x
 	sh.index[m.hash] = i
 	sh.pushNewest(i)
 	sh.bytes.Add(m.weight)
@@ -631,7 +613,7 @@ func (sh *shard) removeWhere(c *core, match func(i int32) bool) int {
 // keyOf returns the key of the entry in row i.
 func (sh *shard) keyOf(i int32) string {
 	m := &sh.meta[i]
-	return string(sh.refs[i].bytes[m.memoLen : m.memoLen+m.keyLen])
+	return string(sh.refs[i].bytes[m.noteLen : m.noteLen+m.keyLen])
 }
 
 // alloc returns a free row, growing the arrays if none is.
@@ -656,7 +638,7 @@ func (sh *shard) remove(c *core, i int32) {
 	sh.bytes.Add(-m.weight)
 	*m = slot{}
 	r := &sh.refs[i]
-	r.bytes, r.memo, r.extra = nil, nil, nil
+	r.bytes, r.extra = nil, nil
 	r.header.Store(nil)
 	sh.free = append(sh.free, i)
 }
@@ -688,7 +670,7 @@ func (sh *shard) maybeCompact() {
 		at[i] = n
 		meta = append(meta, *m)
 		r, nr := &sh.refs[i], &rows[n]
-		nr.bytes, nr.memo, nr.extra = r.bytes, r.memo, r.extra
+		nr.bytes, nr.extra = r.bytes, r.extra
 		nr.header.Store(r.header.Load())
 		index[m.hash] = n
 	}
@@ -764,33 +746,4 @@ func (sh *shard) evictOne(c *core, now int64, spare int32) bool {
 		sh.remove(c, i)
 		return true
 	}
-}
-
-// readOnce is what refs.header holds once the entry has been read once:
-// its header was unpacked for that read and not kept.
-var readOnce = new(http.Header)
-
-// unpacked returns the entry's header, packed in p: unpacked anew for the
-// first read, and unpacked and kept from the second on. Concurrent reads
-// may each unpack it; once one has been kept, every read returns that one.
-// The names and values are substrings of p, which is never modified.
-func (r *refs) unpacked(p []byte) http.Header {
-	h := r.header.Load()
-	if h != nil && h != readOnce {
-		return *h
-	}
-	if len(p) == 0 {
-		return nil
-	}
-	fresh := unpackHeader(unsafe.String(&p[0], len(p)))
-	if h == nil && r.header.CompareAndSwap(nil, readOnce) {
-		return fresh // the first read
-	}
-	if r.header.CompareAndSwap(readOnce, &fresh) {
-		return fresh
-	}
-	if h := r.header.Load(); h != readOnce {
-		return *h // another read kept its map first
-	}
-	return fresh
 }

@@ -244,36 +244,30 @@ func TestConcurrentEviction(t *testing.T) {
 	}
 }
 
-// TestFlatMemoAmongTheBytes: a store.FlatMemo is kept in the entry's own
-// bytes and comes back equal, 8-aligned; any other memo comes back as the
-// pointer it was.
-func TestFlatMemoAmongTheBytes(t *testing.T) {
-	t.Parallel()
+// TestNoteIsAView: an entry's Note is kept at the start of its bytes and
+// comes back as a view of them, not a copy (views.go): a hit allocates
+// nothing for it. The store keeps its own copy of what Put was given.
+func TestNoteIsAView(t *testing.T) {
 	s := newStore(t, Options{})
-	flat := &store.FlatMemo{1, 2, 3, 4, 5, 6, 7, 1 << 63}
-	storetest.Put(t, s, "flat", store.Entry{Status: 200, Memo: flat, Header: http.Header{"A": {"b"}}}, []byte("body"))
-	other := &struct{ n int }{42}
-	storetest.Put(t, s, "other", store.Entry{Status: 200, Memo: other}, []byte("body"))
-	*flat = store.FlatMemo{} // the store keeps a copy
-
-	e, body := mustGet(t, s, "flat")
-	got, ok := e.Memo.(*store.FlatMemo)
-	if !ok || *got != (store.FlatMemo{1, 2, 3, 4, 5, 6, 7, 1 << 63}) {
-		t.Fatalf("flat memo read back as %T %v", e.Memo, e.Memo)
+	note := []byte("\x00\x01 a note")
+	storetest.Put(t, s, "k", store.Entry{Status: 200, Note: string(note), Header: http.Header{"A": {"b"}}}, []byte("body"))
+	e, body := mustGet(t, s, "k")
+	if e.Note != string(note) || string(body) != "body" || e.Header.Get("A") != "b" || e.Size != 4 {
+		t.Fatalf("entry with a Note: Note %q, body %q, header %v, size %d", e.Note, body, e.Header, e.Size)
 	}
-	if uintptr(unsafe.Pointer(got))%8 != 0 {
-		t.Errorf("flat memo at %p: not 8-aligned", got)
-	}
-	h := maphash.String(s.seed, "flat")
+	h := maphash.String(s.seed, "k")
 	sh := s.shardOf(h)
-	if b := sh.refs[sh.index[h]].bytes; unsafe.Pointer(got) != unsafe.Pointer(&b[0]) {
-		t.Errorf("flat memo at %p, not at the start of the entry's bytes %p", got, &b[0])
+	if b := sh.refs[sh.index[h]].bytes; unsafe.StringData(e.Note) != &b[0] {
+		t.Errorf("Note at %p, not a view of the entry's bytes at %p", unsafe.StringData(e.Note), &b[0])
 	}
-	if string(body) != "body" || e.Header.Get("A") != "b" || e.Size != 4 {
-		t.Errorf("entry with a flat memo: body %q, header %v, size %d", body, e.Header, e.Size)
-	}
-	if e, _ := mustGet(t, s, "other"); e.Memo != any(other) {
-		t.Errorf("memo %v read back as %v", other, e.Memo)
+	if n := testing.AllocsPerRun(100, func() {
+		e, body, _ := s.Get(t.Context(), "k")
+		body.Close()
+		if e.Note == "" {
+			t.Fatal("no Note")
+		}
+	}); n > 1 {
+		t.Errorf("Get allocates %v times; want only its body reader", n)
 	}
 }
 

@@ -1,8 +1,9 @@
 // Package storetest is the conformance suite that every store.Store backend
 // runs from its own tests: memory, disk and Redis alike.
 //
-// It checks only what package store promises (round trip, not-found, commit
-// visibility, abort, overwrite, delete, expiry and concurrent use); each
+// It checks only what package store promises (round trip, Note included,
+// not-found, commit visibility, abort, overwrite, delete, expiry, that
+// what Get returned stays put, and concurrent use); each
 // backend tests its own bounds, eviction and corruption handling beside its
 // code. It must not import any backend.
 package storetest
@@ -52,6 +53,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Expired", testExpired},
 		{"PutCopiesMetadata", testPutCopiesMetadata},
 		{"ReaderOutlivesOverwrite", testReaderOutlivesOverwrite},
+		{"Notes", testNotes},
+		{"GetResultsStayPut", func(t *testing.T, s store.Store) { checkResultsStayPut(t, s) }},
 		{"CancelledContext", testCancelledContext},
 		{"Concurrent", testConcurrent},
 	}
@@ -82,6 +85,8 @@ func sampleEntry() store.Entry {
 		Expires:       now.Add(time.Hour),
 		// Size is wrong on purpose: the store sets it on commit.
 		Size: 999,
+		// Any bytes, not only text.
+		Note: "note\x00\xff\xfe\x80 \"quoted\"\n",
 	}
 }
 
@@ -236,6 +241,7 @@ func testOverwrite(t *testing.T, s store.Store) {
 	second.Header = http.Header{"Etag": {`"v2"`}}
 	second.RequestHeader = nil
 	second.Tags = []string{"other"}
+	second.Note = ""
 	w, err := s.Put(ctx, "k", second)
 	if err != nil {
 		t.Fatalf("Put: %v", err)
@@ -365,6 +371,144 @@ func testReaderOutlivesOverwrite(t *testing.T, s store.Store) {
 			t.Errorf("%s while reading: got %d bytes, not the old body of %d", tt.name, len(got), len(old))
 		}
 	}
+}
+
+// testNotes checks that a Note comes back byte for byte whatever it holds,
+// on any entry, and that an entry stored without one has none.
+func testNotes(t *testing.T, s store.Store) {
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	tests := []struct {
+		name  string
+		entry store.Entry
+		body  []byte
+	}{
+		{"every byte value", store.Entry{Status: http.StatusOK, Note: string(all)}, []byte("body")},
+		{"one byte", store.Entry{Status: http.StatusOK, Note: "\x00"}, nil},
+		{"none", store.Entry{Status: http.StatusOK, Header: http.Header{"A": {"b"}}}, []byte("body")},
+		{"on an index entry", store.Entry{Status: http.StatusOK, Variants: []string{"v/1"}, Note: "index note"}, nil},
+		{"long, beside a long header", store.Entry{
+			Status: http.StatusOK, Note: strings.Repeat("n", 64<<10),
+			Header: http.Header{"Link": {strings.Repeat("l", 10000)}},
+		}, patternBody("long", 100<<10)},
+	}
+	for i, tt := range tests {
+		key := "note/" + strconv.Itoa(i)
+		Put(t, s, key, tt.entry, tt.body)
+		got, body := Get(t, s, key)
+		if got.Note != tt.entry.Note {
+			t.Errorf("%s: Note = %q, want %q", tt.name, truncate([]byte(got.Note)), truncate([]byte(tt.entry.Note)))
+		}
+		if !bytes.Equal(body, tt.body) || got.Size != int64(len(tt.body)) {
+			t.Errorf("%s: body of %d bytes (Size %d), want %d", tt.name, len(body), got.Size, len(tt.body))
+		}
+	}
+	// Overwritten without a Note, an entry has none.
+	Put(t, s, "note/0", store.Entry{Status: http.StatusOK}, []byte("new"))
+	if got, _ := Get(t, s, "note/0"); got.Note != "" {
+		t.Errorf("overwritten without a Note: Note = %q, want none", truncate([]byte(got.Note)))
+	}
+}
+
+// checkResultsStayPut checks the promise that lets a caller keep what Get
+// returned: its header strings, Note, tags, variants and unread body stay
+// as they were while the store overwrites, deletes and stores other
+// entries of the same sizes (what a store that recycled buffers would
+// reuse them for). It takes a testing.TB so that storetest's own test can
+// show it failing on such a store.
+func checkResultsStayPut(t testing.TB, s store.Store) {
+	t.Helper()
+	ctx := t.Context()
+	entry := func(c byte) (store.Entry, []byte) {
+		fill := func(n int) string { return strings.Repeat(string(c), n) }
+		e := store.Entry{
+			Status:        http.StatusOK,
+			Header:        http.Header{"Etag": {`"` + fill(30) + `"`}, "X-" + fill(8): {fill(200)}},
+			RequestHeader: http.Header{"Accept-Encoding": {fill(12)}},
+			Tags:          []string{fill(10)},
+			Note:          fill(48),
+		}
+		return e, bytes.Repeat([]byte{c}, 8<<10)
+	}
+	e, body := entry('a')
+	Put(t, s, "k", e, body)
+	got, r, err := s.Get(ctx, "k")
+	if err != nil {
+		t.Fatalf("Get(k): %v", err)
+	}
+	defer r.Close()
+	// Deep copies of what Get returned, taken before the store does more.
+	want := got
+	want.Header, want.RequestHeader = cloneHeader(got.Header), cloneHeader(got.RequestHeader)
+	want.Tags = slices.Clone(got.Tags)
+	for i, tag := range want.Tags {
+		want.Tags[i] = strings.Clone(tag)
+	}
+	want.Note = strings.Clone(got.Note)
+	if !headersEqual(want.Header, e.Header) || want.Note != e.Note {
+		t.Fatalf("Get(k) = %+v, not the entry stored", got)
+	}
+
+	// Overwrite the key, delete it and store others, reading each back.
+	for i, c := range []byte("bcdefgh") {
+		key := "k"
+		if i%2 == 1 {
+			key = "other/" + strconv.Itoa(i)
+			if err := s.Delete(ctx, "k"); err != nil {
+				t.Fatalf("Delete(k): %v", err)
+			}
+		}
+		ne, nb := entry(c)
+		Put(t, s, key, ne, nb)
+		Get(t, s, key)
+	}
+
+	if !headersEqual(got.Header, want.Header) {
+		t.Errorf("a Header that Get returned changed afterwards: now %.40q, was %.40q", got.Header, want.Header)
+	}
+	if !headersEqual(got.RequestHeader, want.RequestHeader) {
+		t.Errorf("a RequestHeader that Get returned changed afterwards: now %.40q, was %.40q", got.RequestHeader, want.RequestHeader)
+	}
+	if !slices.Equal(got.Tags, want.Tags) {
+		t.Errorf("Tags that Get returned changed afterwards: now %.40q, was %.40q", got.Tags, want.Tags)
+	}
+	if got.Note != want.Note {
+		t.Errorf("a Note that Get returned changed afterwards: now %.40q, was %.40q", got.Note, want.Note)
+	}
+	rest, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("reading the body after the store moved on: %v", err)
+	}
+	if !bytes.Equal(rest, body) {
+		t.Errorf("a body that Get returned changed afterwards: %q..., was %q...", truncate(rest), truncate(body))
+	}
+}
+
+func cloneHeader(h http.Header) http.Header {
+	c := make(http.Header, len(h))
+	for k, vs := range h {
+		c[strings.Clone(k)] = slices.Clone(vs)
+		for i, v := range c[k] {
+			c[k][i] = strings.Clone(v)
+		}
+	}
+	return c
+}
+
+// Reopen checks that an entry, Note included, outlives its store: it
+// stores one in first, then calls reopen, which must close first (if it
+// must be closed) and return a store over the same data, as a restarted
+// process (or another process sharing it) would open.
+func Reopen(t *testing.T, first store.Store, reopen func(t *testing.T) store.Store) {
+	t.Helper()
+	e := sampleEntry()
+	body := []byte("kept across a restart")
+	Put(t, first, "reopen/k", e, body)
+	second := reopen(t)
+	e.Size = int64(len(body))
+	checkGet(t, second, "reopen/k", e, body)
 }
 
 // testCancelledContext allows either outcome, an error or success, but not a
@@ -594,6 +738,9 @@ func checkGet(t *testing.T, s store.Store, key string, want store.Entry, wantBod
 		if !tm.got.Equal(tm.want) {
 			t.Errorf("Get(%s): %s = %v, want %v", key, tm.name, tm.got, tm.want)
 		}
+	}
+	if got.Note != want.Note {
+		t.Errorf("Get(%s): Note = %q, want %q", key, got.Note, want.Note)
 	}
 	if got.Size != int64(len(wantBody)) {
 		t.Errorf("Get(%s): Size = %d, want %d (the body's length)", key, got.Size, len(wantBody))
