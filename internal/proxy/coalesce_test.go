@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hoard-cache/hoard/internal/httpcache"
+	"github.com/hoard-cache/hoard/internal/store/memory"
 )
 
 // getAll sends n concurrent GETs for path and returns the bodies and
@@ -311,5 +312,54 @@ func TestFlightKeepsItsOwnVaryFields(t *testing.T) {
 	}
 	if len(f.reqHeader) != 1 {
 		t.Errorf("the flight keeps %v, want the Vary field alone", f.reqHeader)
+	}
+}
+
+// A cacheable chunked response larger than MaxObjectSize: the store writer
+// aborts with ErrTooLarge, but the flight keeps appending every byte to
+// its buffer, so the leader alone buffers the whole body in memory. The
+// flight now keeps at most MaxObjectSize of a body it no longer stores.
+func TestRegressionFlightBufferUnbounded(t *testing.T) {
+	first := make(chan struct{}) // the origin waits after its first chunk: the flight is still in the table
+	sent := make(chan struct{})
+	release := make(chan struct{})
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60") // no Content-Length: chunked
+		chunk := make([]byte, 64<<10)
+		w.Write(chunk)
+		w.(http.Flusher).Flush()
+		<-first
+		for i := 1; i < 8<<20/len(chunk); i++ {
+			w.Write(chunk)
+		}
+		w.(http.Flusher).Flush()
+		close(sent)
+		<-release
+	}, func(o *Options) {
+		// as cli wires it: the store's bound is the proxy's
+		o.MaxObjectSize = 1 << 20
+		o.Store, _ = memory.New(memory.Options{MaxBytes: 64 << 20, MaxObjectSize: 1 << 20})
+	})
+	resp, err := http.Get(h.front.URL + "/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	h.proxy.flightsMu.Lock()
+	f := h.proxy.flights[primaryKey(&http.Request{Host: strings.TrimPrefix(h.front.URL, "http://"), RequestURI: "/big"})]
+	h.proxy.flightsMu.Unlock()
+	close(first)
+	buf := make([]byte, 8<<20)
+	io.ReadFull(resp.Body, buf)
+	<-sent
+	close(release)
+	if f == nil {
+		t.Fatal("no flight")
+	}
+	f.mu.Lock()
+	n := f.peak
+	f.mu.Unlock()
+	if n > 1<<20 {
+		t.Errorf("flight buffered %d bytes for a response over MaxObjectSize (1 MiB) that is not being stored", n)
 	}
 }

@@ -352,3 +352,37 @@ func waitFor(t *testing.T, cond func() bool, msg string) {
 		}
 	}
 }
+
+// The origin stalls mid-body once (headers and a few bytes sent, then
+// silence, connection open). The fetch runs under WithoutCancel with no body
+// idle timeout, so its flight never lands: every later request for the URL
+// joins it and hangs, although the origin now answers at once.
+func TestRegressionStalledBodyWedgesKey(t *testing.T) {
+	stop := make(chan struct{})
+	var n atomic.Int32
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Content-Length", "10")
+		if n.Add(1) == 1 {
+			w.Write([]byte("part"))
+			w.(http.Flusher).Flush()
+			<-stop // stalls (until the test ends)
+			return
+		}
+		w.Write([]byte("0123456789"))
+	}, func(o *Options) { o.OriginTimeout = 300 * time.Millisecond })
+	defer close(stop)
+	client := &http.Client{Timeout: 500 * time.Millisecond}
+	if _, err := client.Get(h.front.URL + "/stall"); err != nil {
+		t.Logf("first client: %v", err)
+	}
+	time.Sleep(time.Second) // the first client has long gone
+	resp, err := client.Get(h.front.URL + "/stall")
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err != nil {
+		t.Errorf("second client, origin healthy now: %v (origin requests: %d)", err, n.Load())
+	}
+}

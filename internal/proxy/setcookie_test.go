@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -208,4 +209,38 @@ func TestStoredSetCookieOfAnOlderHoardNotServed(t *testing.T) {
 	if got := r.header.Values("Set-Cookie"); len(got) != 0 {
 		t.Errorf("served Set-Cookie %q from an entry stored with it, want none", got)
 	}
+}
+
+// private="Set-Cookie" keeps the field out of the store, but collapsed
+// followers are sent the leader's origin header as is: the leader's
+// session cookie leaks to every concurrent client.
+func TestRegressionFollowersGetLeadersPrivateFields(t *testing.T) {
+	var n atomic.Int32
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", `max-age=60, private="Set-Cookie"`)
+		w.Header().Set("Set-Cookie", fmt.Sprintf("session=user%d", n.Add(1)))
+		time.Sleep(300 * time.Millisecond)
+		w.Write([]byte("page"))
+	})
+	var wg sync.WaitGroup
+	cookies := make([]string, 2)
+	for i := range 2 {
+		wg.Go(func() {
+			time.Sleep(time.Duration(i) * 100 * time.Millisecond)
+			resp, err := http.Get(h.front.URL + "/account")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.ReadAll(resp.Body)
+			resp.Body.Close()
+			cookies[i] = resp.Header.Get("Set-Cookie") + " / " + resp.Header.Get("Cache-Status")
+		})
+	}
+	wg.Wait()
+	t.Logf("leader: %s; follower: %s", cookies[0], cookies[1])
+	if strings.HasPrefix(cookies[1], "session=") {
+		t.Errorf("the follower received the leader's private Set-Cookie")
+	}
+	h.get("/account").expect(t, 200, "page", "hoard; hit")
 }

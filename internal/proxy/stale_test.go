@@ -2,7 +2,10 @@ package proxy
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -80,4 +83,105 @@ func TestStaleIfError(t *testing.T) {
 			r.expect(t, tc.want, "", tc.status)
 		})
 	}
+}
+
+// The origin hangs. The leader waits OriginTimeout and serves stale
+// (stale-if-error); its followers are then sent to the origin one by one,
+// each waiting OriginTimeout again: twice the latency, and a herd on a
+// failing origin.
+func TestRegressionStaleIfErrorFollowersWaitTwice(t *testing.T) {
+	var n atomic.Int32
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) > 1 {
+			time.Sleep(3 * time.Second) // hangs past OriginTimeout
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=1, stale-if-error=600")
+		w.Write([]byte("v1"))
+	}, func(o *Options) { o.OriginTimeout = 500 * time.Millisecond })
+	h.get("/sie")
+	h.clock.Advance(5 * time.Second)
+	var wg sync.WaitGroup
+	took := make([]time.Duration, 4)
+	for i := range took {
+		wg.Go(func() {
+			time.Sleep(time.Duration(i) * 50 * time.Millisecond)
+			start := time.Now()
+			r := h.get("/sie")
+			took[i] = time.Since(start)
+			if r.body != "v1" {
+				t.Errorf("client %d: %d %q", i, r.status, r.body)
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("latencies %v, origin requests %d", took, n.Load())
+	if n.Load() != 2 || took[1] > 800*time.Millisecond {
+		t.Errorf("followers: %d origin requests (want 2), follower latency %v with OriginTimeout 500ms", n.Load(), took[1])
+	}
+}
+
+// A background refresh (stale-while-revalidate) that fell back on the stale
+// response (stale-if-error) wrote it, to nowhere, through writeStored on the
+// request's context, which still named the client's connection: it armed
+// and released that connection's write holding from its own goroutine while
+// the server wrote the next responses on it. Run with -race.
+func TestRegressionBackgroundRefreshLeavesClientConnectionAlone(t *testing.T) {
+	body := strings.Repeat("b", 8<<10) // large enough to be gathered
+	var calls atomic.Int64
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) > 1 {
+			http.Error(w, "origin down", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=600, stale-if-error=600")
+		fmt.Fprint(w, body)
+	})
+	h.get("/swr")
+	h.clock.Advance(2 * time.Second)
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	for i := range 40 {
+		resp, err := client.Get(h.front.URL + "/swr")
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || string(b) != body {
+			t.Fatalf("request %d: status %d, %d body bytes (whole: %v), error %v",
+				i, resp.StatusCode, len(b), string(b) == body, err)
+		}
+	}
+	client.CloseIdleConnections()
+	h.front.Close() // waits for the last handler, which may start a refresh after its response went out
+	h.proxy.Close() // waits for the refreshes
+	if calls.Load() < 2 {
+		t.Fatalf("the origin saw %d requests: no background refresh ran", calls.Load())
+	}
+}
+
+// A body that breaks during a stale-while-revalidate background refresh:
+// stream panics with http.ErrAbortHandler (toClient is true for the discard
+// writer) on a goroutine no http.Server recovers - the process dies.
+func TestRegressionBackgroundRefreshBrokenBodyCrashes(t *testing.T) {
+	var n atomic.Int32
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=60")
+		if n.Add(1) == 1 {
+			w.Write([]byte("v1"))
+			return
+		}
+		w.Header().Set("Content-Length", "100")
+		w.Write([]byte("only ten b"))
+		w.(http.Flusher).Flush()
+		conn, _, _ := http.NewResponseController(w).Hijack()
+		conn.Close() // cut mid-body
+	})
+	h.get("/swr").expect(t, 200, "v1", "hoard; fwd=uri-miss")
+	h.clock.Advance(2 * time.Second)
+	h.get("/swr").expect(t, 200, "v1", "hoard; hit")
+	time.Sleep(500 * time.Millisecond) // the background refresh runs meanwhile
+	t.Log("still alive")
 }
