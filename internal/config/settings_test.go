@@ -219,7 +219,9 @@ func TestRegisterFlags(t *testing.T) {
 	}
 }
 
-func TestRegressionEmptyPurgeAllow(t *testing.T) {
+// An empty --purge-allow= allows no address: it gives an empty list, never
+// nil, which proxy.Options reads as "loopback allowed".
+func TestEmptyPurgeAllowAllowsNoOne(t *testing.T) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	cfg, err := Load(fs, []string{"--origin", "http://o", "--purge-allow="}, func(string) (string, bool) { return "", false })

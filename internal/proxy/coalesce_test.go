@@ -315,11 +315,10 @@ func TestFlightKeepsItsOwnVaryFields(t *testing.T) {
 	}
 }
 
-// A cacheable chunked response larger than MaxObjectSize: the store writer
-// aborts with ErrTooLarge, but the flight keeps appending every byte to
-// its buffer, so the leader alone buffers the whole body in memory. The
-// flight now keeps at most MaxObjectSize of a body it no longer stores.
-func TestRegressionFlightBufferUnbounded(t *testing.T) {
+// A flight keeps at most MaxObjectSize of a body it does not store: a
+// cacheable chunked response larger than MaxObjectSize, which the store
+// refuses (ErrTooLarge), streams to the leader without being buffered whole.
+func TestFlightBufferBounded(t *testing.T) {
 	first := make(chan struct{}) // the origin waits after its first chunk: the flight is still in the table
 	sent := make(chan struct{})
 	release := make(chan struct{})

@@ -353,11 +353,11 @@ func waitFor(t *testing.T, cond func() bool, msg string) {
 	}
 }
 
-// The origin stalls mid-body once (headers and a few bytes sent, then
-// silence, connection open). The fetch runs under WithoutCancel with no body
-// idle timeout, so its flight never lands: every later request for the URL
-// joins it and hangs, although the origin now answers at once.
-func TestRegressionStalledBodyWedgesKey(t *testing.T) {
+// A fill whose origin body stalls (headers and a few bytes sent, then
+// silence on an open connection) ends once a read has waited OriginTimeout,
+// although it runs without the client's context: later requests for the URL
+// do not join it forever, and reach the origin, which now answers.
+func TestStalledOriginBodyReleasesTheURL(t *testing.T) {
 	stop := make(chan struct{})
 	var n atomic.Int32
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {

@@ -31,11 +31,11 @@ func (s *lockingStore) TryLock(_ context.Context, key string, _ time.Duration) (
 	return func() { s.mu.Lock(); delete(s.locks, key); s.mu.Unlock() }, true, nil
 }
 
-// Two nodes, one uncacheable URL. The node that did not get the fill lock
-// polls the store for an entry that will never appear, and answers only when
-// its wait (min(OriginTimeout, 10s)) runs out - long after the lock was
-// released.
-func TestRegressionFleetWaitsFullTTLForUncacheable(t *testing.T) {
+// A node waiting for another node's fill stops waiting once the fill lock is
+// free, even though no entry appeared (the response was uncacheable): it
+// asks the origin itself then, not when its wait (min(OriginTimeout, 10s))
+// runs out.
+func TestFleetWaiterStopsWhenFillLockIsFreed(t *testing.T) {
 	o := newOrigin(t, nil, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "private")
 		time.Sleep(200 * time.Millisecond)

@@ -126,9 +126,9 @@ func (l *interimLog) String() string {
 	return fmt.Sprint(l.seen)
 }
 
-// RFC 9110 §15.2: a server MUST NOT send a 1xx response to an HTTP/1.0
-// client. Hoard relays the origin's 103 to one.
-func TestRegressionInterimToHTTP10Client(t *testing.T) {
+// No 1xx response is sent to an HTTP/1.0 client: the origin's 103 is not
+// relayed to one (RFC 9110 §15.2).
+func TestNoInterimResponseToHTTP10Client(t *testing.T) {
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Link", "</style.css>; rel=preload")
 		w.WriteHeader(http.StatusEarlyHints)

@@ -303,9 +303,10 @@ func TestMaxForwards(t *testing.T) {
 	h.wantOrigin(2)
 }
 
-// If-Match is forwarded on a miss; the origin's 412 (with the site-wide
-// Cache-Control) is stored and served to every later client.
-func TestRegressionIfMatchPoisonsCache(t *testing.T) {
+// The origin's answer to a request with If-Match (a 412, sent with the
+// site's Cache-Control) is not stored: later clients without the condition
+// get the resource itself.
+func TestIfMatchAnswerIsNotStored(t *testing.T) {
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=300") // site-wide header
 		w.Header().Set("ETag", `"v1"`)
@@ -320,7 +321,10 @@ func TestRegressionIfMatchPoisonsCache(t *testing.T) {
 	h.get("/p").expect(t, 200, "the page", "")
 }
 
-func TestRegressionIfMatchPoisonsServeContent(t *testing.T) {
+// The origin's answer to a request with If-Unmodified-Since (the 412 of
+// http.ServeContent, sent with the site's Cache-Control) is not stored:
+// later clients without the condition get the resource itself.
+func TestIfUnmodifiedSinceAnswerIsNotStored(t *testing.T) {
 	mod := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=300") // middleware

@@ -211,10 +211,10 @@ func TestStoredSetCookieOfAnOlderHoardNotServed(t *testing.T) {
 	}
 }
 
-// private="Set-Cookie" keeps the field out of the store, but collapsed
-// followers are sent the leader's origin header as is: the leader's
-// session cookie leaks to every concurrent client.
-func TestRegressionFollowersGetLeadersPrivateFields(t *testing.T) {
+// Collapsed followers are not sent the fields that private="..." names: the
+// leader's Set-Cookie is kept out of the store and out of the followers'
+// responses alike (RFC 9111 §5.2.2.7).
+func TestPrivateFieldsNotSentToFollowers(t *testing.T) {
 	var n atomic.Int32
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", `max-age=60, private="Set-Cookie"`)

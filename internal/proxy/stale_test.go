@@ -85,11 +85,10 @@ func TestStaleIfError(t *testing.T) {
 	}
 }
 
-// The origin hangs. The leader waits OriginTimeout and serves stale
-// (stale-if-error); its followers are then sent to the origin one by one,
-// each waiting OriginTimeout again: twice the latency, and a herd on a
-// failing origin.
-func TestRegressionStaleIfErrorFollowersWaitTwice(t *testing.T) {
+// When the origin hangs, the leader waits OriginTimeout and serves stale
+// (stale-if-error), and its followers are served the same with it: the
+// origin is asked once, and no follower waits a second OriginTimeout.
+func TestStaleIfErrorServesFollowersWithTheLeader(t *testing.T) {
 	var n atomic.Int32
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		if n.Add(1) > 1 {
@@ -121,12 +120,11 @@ func TestRegressionStaleIfErrorFollowersWaitTwice(t *testing.T) {
 	}
 }
 
-// A background refresh (stale-while-revalidate) that fell back on the stale
-// response (stale-if-error) wrote it, to nowhere, through writeStored on the
-// request's context, which still named the client's connection: it armed
-// and released that connection's write holding from its own goroutine while
-// the server wrote the next responses on it. Run with -race.
-func TestRegressionBackgroundRefreshLeavesClientConnectionAlone(t *testing.T) {
+// A background refresh (stale-while-revalidate) never touches the
+// connection of the client whose request started it, even when it falls
+// back on the stale response (stale-if-error): the server goes on writing
+// the next responses on that connection meanwhile. Run with -race.
+func TestBackgroundRefreshLeavesClientConnectionAlone(t *testing.T) {
 	body := strings.Repeat("b", 8<<10) // large enough to be gathered
 	var calls atomic.Int64
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
@@ -162,10 +160,10 @@ func TestRegressionBackgroundRefreshLeavesClientConnectionAlone(t *testing.T) {
 	}
 }
 
-// A body that breaks during a stale-while-revalidate background refresh:
-// stream panics with http.ErrAbortHandler (toClient is true for the discard
-// writer) on a goroutine no http.Server recovers - the process dies.
-func TestRegressionBackgroundRefreshBrokenBodyCrashes(t *testing.T) {
+// A body that breaks during a background refresh (stale-while-revalidate)
+// ends that refresh alone: the refresh's goroutine, which no http.Server
+// recovers, does not panic with http.ErrAbortHandler, and the process lives.
+func TestBackgroundRefreshBrokenBodyIsContained(t *testing.T) {
 	var n atomic.Int32
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=60")

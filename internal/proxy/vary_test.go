@@ -12,10 +12,11 @@ import (
 	"github.com/hoard-cache/hoard/internal/store"
 )
 
-// A vary miss sends If-Modified-Since taken from a sibling variant; the
-// origin's 304 (same Last-Modified for every variant) makes Hoard serve the
-// sibling's body - the gzip variant to a client that did not accept gzip.
-func TestRegressionVaryMissIMSServesSiblingVariant(t *testing.T) {
+// A vary miss is answered with the variant its own request selects, even
+// when it offers the origin If-Modified-Since from a sibling variant and the
+// origin answers 304 (the same Last-Modified for every variant): the client
+// that does not accept gzip never gets the gzip body (RFC 9111 §4.1).
+func TestVaryMissServesOnlyItsOwnVariant(t *testing.T) {
 	lm := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
@@ -41,12 +42,12 @@ func TestRegressionVaryMissIMSServesSiblingVariant(t *testing.T) {
 	t.Logf("third: %q CE=%q CS=%q", r.body, r.header.Get("Content-Encoding"), r.header.Get("Cache-Status"))
 }
 
-// A vary miss offers a stored sibling's entity tag to the origin. If that
-// sibling is replaced (by another client's request) before the origin's
-// 304 arrives, the 304 names the response the lookup saw, not the one now
-// stored: Hoard must not serve, nor store, the new body under the old
-// header and length. It asks again without conditions instead.
-func TestRegressionRefreshOfReplacedSibling(t *testing.T) {
+// A vary miss offers a stored sibling's entity tag to the origin. When that
+// sibling is replaced (by another client's request) before the origin's 304
+// arrives, the 304 names the response the lookup saw, not the one now
+// stored: Hoard neither serves nor stores the new body under the old header
+// and length, and asks again without conditions instead.
+func TestVaryMiss304ForReplacedSiblingAsksAgain(t *testing.T) {
 	var h *harness
 	var gzipKey string
 	const newBody = "gzip, replaced by a longer body"
