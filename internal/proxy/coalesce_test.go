@@ -43,14 +43,27 @@ func getAll(t *testing.T, h *harness, n int, path string) (bodies, statuses []st
 }
 
 // TestCoalescing200ClientsOneOriginRequest: 200 concurrent clients on a
-// cold URL whose origin takes a second make exactly one origin request.
+// cold URL whose origin is slow make exactly one origin request.
 func TestCoalescing200ClientsOneOriginRequest(t *testing.T) {
+	const clients = 200
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(time.Second) // a slow origin; the clients arrive meanwhile
+		once.Do(func() { close(arrived) })
+		<-release // a slow origin: it answers once every other client has followed
 		w.Header().Set("Cache-Control", "max-age=60")
 		fmt.Fprint(w, "shared body")
 	})
-	bodies, statuses := getAll(t, h, 200, "/cold")
+	var bodies, statuses []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		bodies, statuses = getAll(t, h, clients, "/cold")
+	}()
+	<-arrived
+	waitFlight(t.Context(), t, flightOf(t, h, "/cold"), func(f *flight) bool { return f.followers == clients-1 })
+	close(release)
+	<-done
 	collapsed := 0
 	for i, b := range bodies {
 		if b != "shared body" {
@@ -220,7 +233,7 @@ func TestLateFollowersOfNoCacheResponseStayCollapsed(t *testing.T) {
 					}
 				})
 			}
-			time.Sleep(200 * time.Millisecond) // the followers join the flight
+			waitFlight(t.Context(), t, flightOf(t, h, "/nc"), func(f *flight) bool { return f.followers == followers })
 			close(release)
 			wg.Wait()
 			if err := <-leader; err != nil {
@@ -242,16 +255,29 @@ func TestLateFollowersOfNoCacheResponseStayCollapsed(t *testing.T) {
 func TestUncacheableFollowersGoAlone(t *testing.T) {
 	var mu sync.Mutex
 	n := 0
+	arrived, release := make(chan struct{}), make(chan struct{})
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		n++
 		id := n
 		mu.Unlock()
-		time.Sleep(200 * time.Millisecond)
+		if id == 1 {
+			close(arrived)
+			<-release // the leader's answer waits until the others follow
+		}
 		w.Header().Set("Cache-Control", "private")
 		fmt.Fprintf(w, "response %d", id)
 	})
-	bodies, _ := getAll(t, h, 5, "/p")
+	var bodies []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		bodies, _ = getAll(t, h, 5, "/p")
+	}()
+	<-arrived
+	waitFlight(t.Context(), t, flightOf(t, h, "/p"), func(f *flight) bool { return f.followers == 4 })
+	close(release)
+	<-done
 	seen := map[string]bool{}
 	for _, b := range bodies {
 		seen[b] = true
@@ -272,24 +298,37 @@ func primaryKeyFor(h *harness, path string) string {
 // TestLeaderHangupDoesNotCancelFetch: the client whose request leads a fetch
 // leaves before the origin answers; the fetch goes on for the others
 func TestLeaderHangupDoesNotCancelFetch(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(300 * time.Millisecond)
+		once.Do(func() { close(arrived) })
+		<-release // answers after the leader's client has gone
 		w.Header().Set("Cache-Control", "max-age=60")
 		fmt.Fprint(w, "done")
 	})
+	// The leader's client comes through a front end of its own, which
+	// reports when the server has seen the client go.
+	gone := make(chan struct{})
+	leaderFront := newFrontEnd(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		context.AfterFunc(r.Context(), func() { close(gone) })
+		h.proxy.ServeHTTP(w, r)
+	}))
 	ctx, cancel := context.WithCancel(t.Context())
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.front.URL+"/h", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, leaderFront.URL+"/h", nil)
+	req.Host = strings.TrimPrefix(h.front.URL, "http://") // the key of the requests below
 	errc := make(chan error, 1)
 	go func() {
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := leaderFront.Client().Do(req)
 		if err == nil {
 			resp.Body.Close()
 		}
 		errc <- err
 	}()
-	time.Sleep(50 * time.Millisecond) // let the first client become the leader
+	<-arrived // the first client leads the fetch
 	cancel()
 	<-errc
+	<-gone
+	close(release)
 	h.get("/h").expect(t, 200, "done", "hoard;")
 	h.get("/h").expect(t, 200, "done", "hoard; hit")
 	h.wantOrigin(1)
