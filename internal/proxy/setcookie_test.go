@@ -216,17 +216,24 @@ func TestStoredSetCookieOfAnOlderHoardNotServed(t *testing.T) {
 // responses alike (RFC 9111 §5.2.2.7).
 func TestPrivateFieldsNotSentToFollowers(t *testing.T) {
 	var n atomic.Int32
+	arrived, release := make(chan struct{}), make(chan struct{})
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", `max-age=60, private="Set-Cookie"`)
-		w.Header().Set("Set-Cookie", fmt.Sprintf("session=user%d", n.Add(1)))
-		time.Sleep(300 * time.Millisecond)
+		id := n.Add(1)
+		w.Header().Set("Set-Cookie", fmt.Sprintf("session=user%d", id))
+		if id == 1 {
+			close(arrived)
+			<-release // the leader's answer waits until the follower joins
+		}
 		w.Write([]byte("page"))
 	})
 	var wg sync.WaitGroup
 	cookies := make([]string, 2)
 	for i := range 2 {
+		if i == 1 {
+			<-arrived // the first client leads
+		}
 		wg.Go(func() {
-			time.Sleep(time.Duration(i) * 100 * time.Millisecond)
 			resp, err := http.Get(h.front.URL + "/account")
 			if err != nil {
 				t.Error(err)
@@ -237,6 +244,8 @@ func TestPrivateFieldsNotSentToFollowers(t *testing.T) {
 			cookies[i] = resp.Header.Get("Set-Cookie") + " / " + resp.Header.Get("Cache-Status")
 		})
 	}
+	waitFlight(t.Context(), t, flightOf(t, h, "/account"), func(f *flight) bool { return f.followers == 1 })
+	close(release)
 	wg.Wait()
 	t.Logf("leader: %s; follower: %s", cookies[0], cookies[1])
 	if strings.HasPrefix(cookies[1], "session=") {
