@@ -218,3 +218,17 @@ func TestRegisterFlags(t *testing.T) {
 		t.Errorf("envName(max-object-size) = %q, want HOARD_MAX_OBJECT_SIZE", got)
 	}
 }
+
+// An empty --purge-allow= allows no address: it gives an empty list, never
+// nil, which proxy.Options reads as "loopback allowed".
+func TestEmptyPurgeAllowAllowsNoOne(t *testing.T) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfg, err := Load(fs, []string{"--origin", "http://o", "--purge-allow="}, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PurgeAllow == nil {
+		t.Errorf("--purge-allow= gives a nil list, which proxy.Options reads as 'loopback allowed'")
+	}
+}

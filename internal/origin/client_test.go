@@ -8,11 +8,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hoard-cache/hoard/internal/clocktest"
 )
 
 func mustParse(t *testing.T, s string) *url.URL {
@@ -22,24 +23,6 @@ func mustParse(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
-}
-
-// fakeClock is a clock the test moves by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // TestOptionsValidate: impossible options are refused, naming the field.
@@ -152,7 +135,7 @@ func TestOriginRestartBacksOff(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close() // the origin is down: connections are refused
-	clock := &fakeClock{now: time.Now()}
+	clock := clocktest.New(time.Now())
 	c := newClient(t, &url.URL{Scheme: "http", Host: addr}, func(o *Options) {
 		o.MaxBackoff = time.Second
 		o.Clock = clock.Now

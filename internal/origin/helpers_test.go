@@ -128,3 +128,12 @@ func waitFor(t *testing.T, cond func() bool, msg string) {
 		}
 	}
 }
+
+// waiters is how many requests wait for a connection of c's pool to be put
+// back.
+func waiters(c *Client) int {
+	p := c.backends[0].pool
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.waiters)
+}

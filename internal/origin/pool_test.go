@@ -54,17 +54,20 @@ func TestOriginConnectionsKeptAlive(t *testing.T) {
 // connections after each answer, without saying so, costs no request an
 // error: a closed pooled connection is never used.
 func TestOriginClosesIdleConnection(t *testing.T) {
+	closed := make(chan struct{}, 32) // one send per connection: room for every one the test opens
 	o := newRawOrigin(t, func(c net.Conn, br *bufio.Reader) {
 		if req, ok := readRequest(br); ok {
 			answer(c, req.URL.Path)
 		}
-		// Closed on return: the client still holds the connection as idle.
+		// Closed at once: the client still holds the connection as idle.
+		c.Close()
+		closed <- struct{}{}
 	})
 	c := newClient(t, o.url())
 	for i := range 10 {
 		p := fmt.Sprintf("/idle/%d", i)
 		get(t, c, p, p)
-		time.Sleep(5 * time.Millisecond) // the close reaches the client's side
+		<-closed // the origin has closed the connection the client keeps
 	}
 }
 
@@ -99,6 +102,7 @@ func TestOriginClosesAfterReadingRequest(t *testing.T) {
 // an idle connection (here a 408, as some servers send before closing)
 // are never taken for the answer to the next request.
 func TestOriginUnsolicitedBytesNeverAnswerARequest(t *testing.T) {
+	sent := make(chan struct{}, 1)
 	o := newRawOrigin(t, func(c net.Conn, br *bufio.Reader) {
 		req, ok := readRequest(br)
 		if !ok {
@@ -106,12 +110,17 @@ func TestOriginUnsolicitedBytesNeverAnswerARequest(t *testing.T) {
 		}
 		answer(c, req.URL.Path)
 		io.WriteString(c, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 7\r\n\r\ntimeout")
-		// Kept open: the client must not read the 408 as an answer.
-		time.Sleep(500 * time.Millisecond)
+		select {
+		case sent <- struct{}{}:
+		default:
+		}
+		// Kept open, and never answering again, until the client closes
+		// it: the client must not read the 408 as an answer.
+		io.Copy(io.Discard, br)
 	})
 	c := newClient(t, o.url())
 	get(t, c, "/u/1", "/u/1")
-	time.Sleep(20 * time.Millisecond)
+	<-sent // the 408 is on its way to the client's idle connection
 	get(t, c, "/u/2", "/u/2")
 }
 
@@ -306,6 +315,7 @@ func TestCloseEndsOriginConnections(t *testing.T) {
 	var releaseOnce sync.Once
 	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
 	ended := make(chan string, 2)
+	slow := make(chan struct{})
 	o := newRawOrigin(t, func(c net.Conn, br *bufio.Reader) {
 		var last string
 		for {
@@ -315,6 +325,7 @@ func TestCloseEndsOriginConnections(t *testing.T) {
 				return
 			}
 			if last = req.URL.Path; last == "/slow" {
+				close(slow)
 				<-release
 			}
 			answer(c, last)
@@ -323,7 +334,8 @@ func TestCloseEndsOriginConnections(t *testing.T) {
 	c := newClient(t, o.url())
 	var wg sync.WaitGroup
 	wg.Go(func() { get(t, c, "/slow", "/slow") })
-	time.Sleep(50 * time.Millisecond)
+	// Once /slow is at the origin, its exchange holds the first connection.
+	<-slow
 	get(t, c, "/idle", "/idle") // on a second connection, then idle
 	c.Close()
 	releaseOnce.Do(func() { close(release) })
@@ -364,6 +376,8 @@ func newCountingOrigin(t *testing.T, hold time.Duration) *countingOrigin {
 		o.most = max(o.most, o.inFlight)
 		o.mu.Unlock()
 		io.Copy(io.Discard, r.Body)
+		// A slow origin: requests let through together overlap here, where
+		// most counts them. A loaded machine only makes the overlap rarer.
 		time.Sleep(hold)
 		o.mu.Lock()
 		o.inFlight--
@@ -422,8 +436,10 @@ func TestOriginBoundServesWaitersInTurn(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
 	var order []string
+	held := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/hold" {
+			close(held)
 			<-release
 		}
 		mu.Lock()
@@ -434,10 +450,10 @@ func TestOriginBoundServesWaitersInTurn(t *testing.T) {
 	c := newClient(t, mustParse(t, srv.URL), func(opt *Options) { opt.MaxConns = 1 })
 	var wg sync.WaitGroup
 	wg.Go(func() { get(t, c, "/hold", "") })
-	time.Sleep(50 * time.Millisecond)
+	<-held // /hold has the only connection
 	for i := range 4 {
 		wg.Go(func() { get(t, c, fmt.Sprintf("/w/%d", i), "") })
-		time.Sleep(30 * time.Millisecond) // each queues after the one before
+		waitFor(t, func() bool { return waiters(c) == i+1 }, "a request does not queue for the connection")
 	}
 	close(release)
 	wg.Wait()
@@ -452,9 +468,11 @@ func TestOriginBoundServesWaitersInTurn(t *testing.T) {
 func TestOriginBoundGivesUpWithTheRequest(t *testing.T) {
 	release := make(chan struct{})
 	var count atomic.Int64
+	holding := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		count.Add(1)
 		if r.URL.Path == "/hold" {
+			close(holding)
 			<-release
 		}
 		io.Copy(io.Discard, r.Body)
@@ -469,7 +487,7 @@ func TestOriginBoundGivesUpWithTheRequest(t *testing.T) {
 		_, _, err := fetch(t.Context(), c, http.MethodGet, "/hold", nil)
 		held <- err
 	}()
-	time.Sleep(50 * time.Millisecond)
+	<-holding // /hold has the only slot
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	if _, _, err := fetch(ctx, c, http.MethodPost, "/post", strings.NewReader("b")); err == nil {
@@ -498,7 +516,7 @@ func TestOriginBoundGivesUpWithTheRequest(t *testing.T) {
 // the origin left after the response (a HEAD answered with a body) is not
 // handed to a waiting request, whose answer those bytes would become.
 func TestOriginHandOverLooksAtTheConnection(t *testing.T) {
-	release := make(chan struct{})
+	release, holding := make(chan struct{}), make(chan struct{})
 	var releaseOnce sync.Once
 	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
 	o := newRawOrigin(t, func(c net.Conn, br *bufio.Reader) {
@@ -508,6 +526,7 @@ func TestOriginHandOverLooksAtTheConnection(t *testing.T) {
 				return
 			}
 			if req.URL.Path == "/hold" {
+				close(holding)
 				<-release
 				// A HEAD's header, then a whole response nobody asked for.
 				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n"+
@@ -527,10 +546,10 @@ func TestOriginHandOverLooksAtTheConnection(t *testing.T) {
 	}
 	held := make(chan string)
 	go func() { held <- roundTrip(http.MethodHead, "/hold") }()
-	time.Sleep(50 * time.Millisecond)
+	<-holding // the HEAD has the only connection
 	waiter := make(chan string)
 	go func() { waiter <- roundTrip(http.MethodGet, "/w") }()
-	time.Sleep(50 * time.Millisecond) // the GET waits for the only connection
+	waitFor(t, func() bool { return waiters(c) == 1 }, "the GET does not wait for the only connection")
 	releaseOnce.Do(func() { close(release) })
 	<-held
 	if got := <-waiter; got != "REAL" {

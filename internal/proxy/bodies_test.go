@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"slices"
@@ -134,3 +135,46 @@ func TestSplitWriter(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// A 204 served from the store carries no Content-Length (RFC 9110 §8.6).
+func Test204HitHasNoContentLength(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.WriteHeader(http.StatusNoContent)
+	})
+	h.get("/nc")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.front.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /nc HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", strings.TrimPrefix(h.front.URL, "http://"))
+	raw, _ := io.ReadAll(conn)
+	if strings.Contains(string(raw), "Content-Length") {
+		t.Errorf("204 hit carries Content-Length:\n%s", raw)
+	}
+}
+
+// A response without Content-Type reaches the client without one, on
+// misses, hits and ranges alike: a proxy passes the origin's fields and adds
+// no guessed media type (RFC 9110 §8.3).
+func TestNoContentTypeIsNotSniffed(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = nil // the origin sends none
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "<html><body>looks like HTML</body></html>")
+	})
+	for i, want := range []string{"miss", "hit"} {
+		res := h.get("/untyped")
+		if !strings.Contains(res.header.Get("Cache-Status"), want) {
+			t.Fatalf("request %d: Cache-Status %q, want a %s", i+1, res.header.Get("Cache-Status"), want)
+		}
+		if ct, ok := res.header["Content-Type"]; ok {
+			t.Errorf("%s: Content-Type %q added to a response that had none", want, ct)
+		}
+	}
+	ranged := h.get("/untyped", "Range", "bytes=0-5")
+	if ct, ok := ranged.header["Content-Type"]; ok || ranged.status != http.StatusPartialContent {
+		t.Errorf("range hit: status %d, Content-Type %q; want 206 without one", ranged.status, ct)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hoard-cache/hoard/internal/httpcache"
+	"github.com/hoard-cache/hoard/internal/store/memory"
 )
 
 // getAll sends n concurrent GETs for path and returns the bodies and
@@ -42,14 +43,27 @@ func getAll(t *testing.T, h *harness, n int, path string) (bodies, statuses []st
 }
 
 // TestCoalescing200ClientsOneOriginRequest: 200 concurrent clients on a
-// cold URL whose origin takes a second make exactly one origin request.
+// cold URL whose origin is slow make exactly one origin request.
 func TestCoalescing200ClientsOneOriginRequest(t *testing.T) {
+	const clients = 200
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(time.Second) // a slow origin; the clients arrive meanwhile
+		once.Do(func() { close(arrived) })
+		<-release // a slow origin: it answers once every other client has followed
 		w.Header().Set("Cache-Control", "max-age=60")
 		fmt.Fprint(w, "shared body")
 	})
-	bodies, statuses := getAll(t, h, 200, "/cold")
+	var bodies, statuses []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		bodies, statuses = getAll(t, h, clients, "/cold")
+	}()
+	<-arrived
+	waitFlight(t.Context(), t, flightOf(t, h, "/cold"), func(f *flight) bool { return f.followers == clients-1 })
+	close(release)
+	<-done
 	collapsed := 0
 	for i, b := range bodies {
 		if b != "shared body" {
@@ -219,7 +233,7 @@ func TestLateFollowersOfNoCacheResponseStayCollapsed(t *testing.T) {
 					}
 				})
 			}
-			time.Sleep(200 * time.Millisecond) // the followers join the flight
+			waitFlight(t.Context(), t, flightOf(t, h, "/nc"), func(f *flight) bool { return f.followers == followers })
 			close(release)
 			wg.Wait()
 			if err := <-leader; err != nil {
@@ -241,16 +255,29 @@ func TestLateFollowersOfNoCacheResponseStayCollapsed(t *testing.T) {
 func TestUncacheableFollowersGoAlone(t *testing.T) {
 	var mu sync.Mutex
 	n := 0
+	arrived, release := make(chan struct{}), make(chan struct{})
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		n++
 		id := n
 		mu.Unlock()
-		time.Sleep(200 * time.Millisecond)
+		if id == 1 {
+			close(arrived)
+			<-release // the leader's answer waits until the others follow
+		}
 		w.Header().Set("Cache-Control", "private")
 		fmt.Fprintf(w, "response %d", id)
 	})
-	bodies, _ := getAll(t, h, 5, "/p")
+	var bodies []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		bodies, _ = getAll(t, h, 5, "/p")
+	}()
+	<-arrived
+	waitFlight(t.Context(), t, flightOf(t, h, "/p"), func(f *flight) bool { return f.followers == 4 })
+	close(release)
+	<-done
 	seen := map[string]bool{}
 	for _, b := range bodies {
 		seen[b] = true
@@ -271,24 +298,37 @@ func primaryKeyFor(h *harness, path string) string {
 // TestLeaderHangupDoesNotCancelFetch: the client whose request leads a fetch
 // leaves before the origin answers; the fetch goes on for the others
 func TestLeaderHangupDoesNotCancelFetch(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(300 * time.Millisecond)
+		once.Do(func() { close(arrived) })
+		<-release // answers after the leader's client has gone
 		w.Header().Set("Cache-Control", "max-age=60")
 		fmt.Fprint(w, "done")
 	})
+	// The leader's client comes through a front end of its own, which
+	// reports when the server has seen the client go.
+	gone := make(chan struct{})
+	leaderFront := newFrontEnd(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		context.AfterFunc(r.Context(), func() { close(gone) })
+		h.proxy.ServeHTTP(w, r)
+	}))
 	ctx, cancel := context.WithCancel(t.Context())
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.front.URL+"/h", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, leaderFront.URL+"/h", nil)
+	req.Host = strings.TrimPrefix(h.front.URL, "http://") // the key of the requests below
 	errc := make(chan error, 1)
 	go func() {
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := leaderFront.Client().Do(req)
 		if err == nil {
 			resp.Body.Close()
 		}
 		errc <- err
 	}()
-	time.Sleep(50 * time.Millisecond) // let the first client become the leader
+	<-arrived // the first client leads the fetch
 	cancel()
 	<-errc
+	<-gone
+	close(release)
 	h.get("/h").expect(t, 200, "done", "hoard;")
 	h.get("/h").expect(t, 200, "done", "hoard; hit")
 	h.wantOrigin(1)
@@ -311,5 +351,53 @@ func TestFlightKeepsItsOwnVaryFields(t *testing.T) {
 	}
 	if len(f.reqHeader) != 1 {
 		t.Errorf("the flight keeps %v, want the Vary field alone", f.reqHeader)
+	}
+}
+
+// A flight keeps at most MaxObjectSize of a body it does not store: a
+// cacheable chunked response larger than MaxObjectSize, which the store
+// refuses (ErrTooLarge), streams to the leader without being buffered whole.
+func TestFlightBufferBounded(t *testing.T) {
+	first := make(chan struct{}) // the origin waits after its first chunk: the flight is still in the table
+	sent := make(chan struct{})
+	release := make(chan struct{})
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60") // no Content-Length: chunked
+		chunk := make([]byte, 64<<10)
+		w.Write(chunk)
+		w.(http.Flusher).Flush()
+		<-first
+		for i := 1; i < 8<<20/len(chunk); i++ {
+			w.Write(chunk)
+		}
+		w.(http.Flusher).Flush()
+		close(sent)
+		<-release
+	}, func(o *Options) {
+		// as cli wires it: the store's bound is the proxy's
+		o.MaxObjectSize = 1 << 20
+		o.Store, _ = memory.New(memory.Options{MaxBytes: 64 << 20, MaxObjectSize: 1 << 20})
+	})
+	resp, err := http.Get(h.front.URL + "/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	h.proxy.flightsMu.Lock()
+	f := h.proxy.flights[primaryKey(&http.Request{Host: strings.TrimPrefix(h.front.URL, "http://"), RequestURI: "/big"})]
+	h.proxy.flightsMu.Unlock()
+	close(first)
+	buf := make([]byte, 8<<20)
+	io.ReadFull(resp.Body, buf)
+	<-sent
+	close(release)
+	if f == nil {
+		t.Fatal("no flight")
+	}
+	f.mu.Lock()
+	n := f.peak
+	f.mu.Unlock()
+	if n > 1<<20 {
+		t.Errorf("flight buffered %d bytes for a response over MaxObjectSize (1 MiB) that is not being stored", n)
 	}
 }

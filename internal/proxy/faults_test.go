@@ -237,6 +237,7 @@ func TestHandlerCloseEndsOriginConnections(t *testing.T) {
 	var releaseOnce sync.Once
 	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
 	ended := make(chan string, 2)
+	slow := make(chan struct{})
 	o := newRawOrigin(t, func(c net.Conn, br *bufio.Reader) {
 		var last string
 		for {
@@ -246,6 +247,7 @@ func TestHandlerCloseEndsOriginConnections(t *testing.T) {
 				return
 			}
 			if last = req.URL.Path; last == "/slow" {
+				close(slow)
 				<-release
 			}
 			answer(c, last)
@@ -254,7 +256,8 @@ func TestHandlerCloseEndsOriginConnections(t *testing.T) {
 	h := o.harness(t)
 	var wg sync.WaitGroup
 	wg.Go(func() { h.get("/slow").expect(t, 200, "/slow", "hoard; fwd=uri-miss") })
-	time.Sleep(50 * time.Millisecond)
+	// Once /slow is at the origin, its exchange holds the first connection.
+	<-slow
 	h.get("/idle").expect(t, 200, "/idle", "hoard; fwd=uri-miss") // on a second connection, then idle
 	if err := h.proxy.Close(); err != nil {
 		t.Fatal(err)
@@ -350,5 +353,48 @@ func waitFor(t *testing.T, cond func() bool, msg string) {
 		if time.Now().After(deadline) {
 			t.Fatal(msg)
 		}
+	}
+}
+
+// A fill whose origin body stalls (headers and a few bytes sent, then
+// silence on an open connection) ends once a read has waited OriginTimeout,
+// although it runs without the client's context: later requests for the URL
+// do not join it forever, and reach the origin, which now answers.
+func TestStalledOriginBodyReleasesTheURL(t *testing.T) {
+	stop := make(chan struct{})
+	var n atomic.Int32
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Content-Length", "10")
+		if n.Add(1) == 1 {
+			w.Write([]byte("part"))
+			w.(http.Flusher).Flush()
+			<-stop // stalls (until the test ends)
+			return
+		}
+		w.Write([]byte("0123456789"))
+	}, func(o *Options) { o.OriginTimeout = 300 * time.Millisecond })
+	defer close(stop)
+	first := &http.Client{Timeout: 500 * time.Millisecond} // gone before long, whatever Hoard does
+	resp, err := first.Get(h.front.URL + "/stall")
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	t.Logf("first client: %v", err)
+	waitFor(t, func() bool {
+		h.proxy.flightsMu.Lock()
+		defer h.proxy.flightsMu.Unlock()
+		return h.proxy.flights[primaryKeyFor(h, "/stall")] == nil
+	}, "the fill of the stalled body still holds the URL")
+	// A bound for a hang, generous for a loaded machine: the origin answers at once.
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err = client.Get(h.front.URL + "/stall")
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err != nil {
+		t.Errorf("second client, origin healthy now: %v (origin requests: %d)", err, n.Load())
 	}
 }

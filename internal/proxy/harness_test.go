@@ -13,42 +13,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoard-cache/hoard/internal/clocktest"
 	"github.com/hoard-cache/hoard/internal/front"
 	"github.com/hoard-cache/hoard/internal/store/memory"
 )
 
-// fakeClock is a clock the test moves by hand, starting at a whole second.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Now().Truncate(time.Second)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // testOrigin is a scripted origin server that counts and records requests.
 type testOrigin struct {
 	srv      *httptest.Server
-	clock    *fakeClock // stamps Date, as a real origin does with its own clock
+	clock    *clocktest.Clock // stamps Date, as a real origin does with its own clock
 	count    atomic.Int64
 	mu       sync.Mutex
 	requests []*http.Request // guarded by mu; bodies not kept
 }
 
-func newOrigin(t *testing.T, clock *fakeClock, handler http.HandlerFunc) *testOrigin {
+func newOrigin(t *testing.T, clock *clocktest.Clock, handler http.HandlerFunc) *testOrigin {
 	t.Helper()
 	o := &testOrigin{clock: clock}
 	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -78,7 +57,7 @@ func (o *testOrigin) last() *http.Request {
 type harness struct {
 	t      *testing.T
 	origin *testOrigin
-	clock  *fakeClock
+	clock  *clocktest.Clock
 	store  *memory.Store
 	proxy  *Handler
 	front  *frontEnd
@@ -132,7 +111,7 @@ func (f *frontEnd) Close() {
 
 func newHarness(t *testing.T, handler http.HandlerFunc, opts ...func(*Options)) *harness {
 	t.Helper()
-	clock := newFakeClock()
+	clock := clocktest.New(time.Now().Truncate(time.Second)) // a whole second, as Date carries
 	o := newOrigin(t, clock, handler)
 	st, err := memory.New(memory.Options{MaxBytes: 64 << 20, Clock: clock.Now})
 	if err != nil {

@@ -1,11 +1,14 @@
 package proxy
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -121,4 +124,25 @@ func (l *interimLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return fmt.Sprint(l.seen)
+}
+
+// No 1xx response is sent to an HTTP/1.0 client: the origin's 103 is not
+// relayed to one (RFC 9110 §15.2).
+func TestNoInterimResponseToHTTP10Client(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Write([]byte("ok"))
+	})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.front.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /hints HTTP/1.0\r\nHost: x\r\n\r\n")
+	line, _ := bufio.NewReader(conn).ReadString('\n')
+	if strings.Contains(line, " 103") {
+		t.Errorf("HTTP/1.0 client got %q", line)
+	}
 }

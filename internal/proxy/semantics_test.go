@@ -302,3 +302,36 @@ func TestMaxForwards(t *testing.T) {
 	}
 	h.wantOrigin(2)
 }
+
+// The origin's answer to a request with If-Match (a 412, sent with the
+// site's Cache-Control) is not stored: later clients without the condition
+// get the resource itself.
+func TestIfMatchAnswerIsNotStored(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300") // site-wide header
+		w.Header().Set("ETag", `"v1"`)
+		if im := r.Header.Get("If-Match"); im != "" && im != `"v1"` && im != "*" {
+			w.WriteHeader(http.StatusPreconditionFailed)
+			return
+		}
+		w.Write([]byte("the page"))
+	})
+	r := h.get("/p", "If-Match", `"bogus"`)
+	t.Logf("attacker: %d %q", r.status, r.header.Get("Cache-Status"))
+	h.get("/p").expect(t, 200, "the page", "")
+}
+
+// The origin's answer to a request with If-Unmodified-Since (the 412 of
+// http.ServeContent, sent with the site's Cache-Control) is not stored:
+// later clients without the condition get the resource itself.
+func TestIfUnmodifiedSinceAnswerIsNotStored(t *testing.T) {
+	mod := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300") // middleware
+		w.Header().Set("ETag", `"v1"`)
+		http.ServeContent(w, r, "a.txt", mod, strings.NewReader("the file"))
+	})
+	r := h.get("/f", "If-Unmodified-Since", "Sun, 01 Jan 2023 00:00:00 GMT")
+	t.Logf("attacker: %d %q", r.status, r.header.Get("Cache-Status"))
+	h.get("/f").expect(t, 200, "the file", "")
+}

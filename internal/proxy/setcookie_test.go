@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -208,4 +209,47 @@ func TestStoredSetCookieOfAnOlderHoardNotServed(t *testing.T) {
 	if got := r.header.Values("Set-Cookie"); len(got) != 0 {
 		t.Errorf("served Set-Cookie %q from an entry stored with it, want none", got)
 	}
+}
+
+// Collapsed followers are not sent the fields that private="..." names: the
+// leader's Set-Cookie is kept out of the store and out of the followers'
+// responses alike (RFC 9111 §5.2.2.7).
+func TestPrivateFieldsNotSentToFollowers(t *testing.T) {
+	var n atomic.Int32
+	arrived, release := make(chan struct{}), make(chan struct{})
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", `max-age=60, private="Set-Cookie"`)
+		id := n.Add(1)
+		w.Header().Set("Set-Cookie", fmt.Sprintf("session=user%d", id))
+		if id == 1 {
+			close(arrived)
+			<-release // the leader's answer waits until the follower joins
+		}
+		w.Write([]byte("page"))
+	})
+	var wg sync.WaitGroup
+	cookies := make([]string, 2)
+	for i := range 2 {
+		if i == 1 {
+			<-arrived // the first client leads
+		}
+		wg.Go(func() {
+			resp, err := http.Get(h.front.URL + "/account")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.ReadAll(resp.Body)
+			resp.Body.Close()
+			cookies[i] = resp.Header.Get("Set-Cookie") + " / " + resp.Header.Get("Cache-Status")
+		})
+	}
+	waitFlight(t.Context(), t, flightOf(t, h, "/account"), func(f *flight) bool { return f.followers == 1 })
+	close(release)
+	wg.Wait()
+	t.Logf("leader: %s; follower: %s", cookies[0], cookies[1])
+	if strings.HasPrefix(cookies[1], "session=") {
+		t.Errorf("the follower received the leader's private Set-Cookie")
+	}
+	h.get("/account").expect(t, 200, "page", "hoard; hit")
 }

@@ -2,7 +2,10 @@ package proxy
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -79,5 +82,123 @@ func TestStaleIfError(t *testing.T) {
 			}
 			r.expect(t, tc.want, "", tc.status)
 		})
+	}
+}
+
+// When the origin hangs, the leader waits OriginTimeout and serves stale
+// (stale-if-error), and its followers are served the same with it: the
+// origin is asked once, and no follower waits a second OriginTimeout.
+func TestStaleIfErrorServesFollowersWithTheLeader(t *testing.T) {
+	const originTimeout = time.Second
+	var n atomic.Int32
+	hung := make(chan struct{})
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		if id := n.Add(1); id > 1 {
+			if id == 2 {
+				close(hung)
+			}
+			<-r.Context().Done() // hangs until Hoard gives up on it
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=1, stale-if-error=600")
+		w.Write([]byte("v1"))
+	}, func(o *Options) { o.OriginTimeout = originTimeout })
+	h.get("/sie")
+	h.clock.Advance(5 * time.Second)
+	answered := make([]time.Time, 4) // client 0 leads, the others follow
+	var wg sync.WaitGroup
+	ask := func(i int) {
+		wg.Go(func() {
+			r := h.get("/sie")
+			answered[i] = time.Now()
+			if r.body != "v1" {
+				t.Errorf("client %d: %d %q", i, r.status, r.body)
+			}
+		})
+	}
+	ask(0)
+	<-hung
+	f := flightOf(t, h, "/sie")
+	for i := 1; i < len(answered); i++ {
+		ask(i)
+	}
+	waitFlight(t.Context(), t, f, func(f *flight) bool { return f.followers == len(answered)-1 })
+	wg.Wait()
+	var lag time.Duration // how long after the leader the last follower was answered
+	for _, at := range answered[1:] {
+		lag = max(lag, at.Sub(answered[0]))
+	}
+	t.Logf("last follower %v after the leader, origin requests %d", lag, n.Load())
+	// A second OriginTimeout would put the followers a whole second behind;
+	// half of one leaves room for a loaded machine.
+	if n.Load() != 2 || lag > originTimeout/2 {
+		t.Errorf("followers: %d origin requests (want 2), answered up to %v after the leader with OriginTimeout %v", n.Load(), lag, originTimeout)
+	}
+}
+
+// A background refresh (stale-while-revalidate) never touches the
+// connection of the client whose request started it, even when it falls
+// back on the stale response (stale-if-error): the server goes on writing
+// the next responses on that connection meanwhile. Run with -race.
+func TestBackgroundRefreshLeavesClientConnectionAlone(t *testing.T) {
+	body := strings.Repeat("b", 8<<10) // large enough to be gathered
+	var calls atomic.Int64
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) > 1 {
+			http.Error(w, "origin down", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=600, stale-if-error=600")
+		fmt.Fprint(w, body)
+	})
+	h.get("/swr")
+	h.clock.Advance(2 * time.Second)
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	for i := range 40 {
+		resp, err := client.Get(h.front.URL + "/swr")
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || string(b) != body {
+			t.Fatalf("request %d: status %d, %d body bytes (whole: %v), error %v",
+				i, resp.StatusCode, len(b), string(b) == body, err)
+		}
+	}
+	client.CloseIdleConnections()
+	h.front.Close() // waits for the last handler, which may start a refresh after its response went out
+	h.proxy.Close() // waits for the refreshes
+	if calls.Load() < 2 {
+		t.Fatalf("the origin saw %d requests: no background refresh ran", calls.Load())
+	}
+}
+
+// A body that breaks during a background refresh (stale-while-revalidate)
+// ends that refresh alone: the refresh's goroutine, which no http.Server
+// recovers, does not panic with http.ErrAbortHandler, and the process lives.
+func TestBackgroundRefreshBrokenBodyIsContained(t *testing.T) {
+	var n atomic.Int32
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=60")
+		if n.Add(1) == 1 {
+			w.Write([]byte("v1"))
+			return
+		}
+		w.Header().Set("Content-Length", "100")
+		w.Write([]byte("only ten b"))
+		w.(http.Flusher).Flush()
+		conn, _, _ := http.NewResponseController(w).Hijack()
+		conn.Close() // cut mid-body
+	})
+	h.get("/swr").expect(t, 200, "v1", "hoard; fwd=uri-miss")
+	h.clock.Advance(2 * time.Second)
+	h.get("/swr").expect(t, 200, "v1", "hoard; hit")
+	h.front.Close() // waits for the handler, which may start the refresh after its response went out
+	h.proxy.Close() // waits for the refresh: a panic in it ends the process here
+	if n.Load() < 2 {
+		t.Fatalf("the origin saw %d requests: no background refresh ran", n.Load())
 	}
 }

@@ -24,10 +24,11 @@ func (c *countingStore) Get(ctx context.Context, key string) (store.Entry, io.Re
 	return c.Store.Get(ctx, key)
 }
 
-// Entries whose body the proxy does not read to the end (a Vary index,
-// HEAD, a 304 to a conditional request, a Range) are never promoted to the
-// memory tier: each such request costs a back-tier (Redis) round trip.
-func TestRegressionTierNoPromotionForUnreadBodies(t *testing.T) {
+// An entry read from the back tier is promoted to the memory tier even when
+// the proxy does not read its body to the end (a Vary index, HEAD, a 304 to
+// a conditional request, a Range): repeated such requests are answered from
+// memory, without a back-tier (Redis) round trip each.
+func TestTierPromotesEntriesWithUnreadBodies(t *testing.T) {
 	o := newOrigin(t, nil, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=600")
 		w.Header().Set("ETag", `"e"`)
