@@ -8,10 +8,10 @@ import (
 	"io"
 	"io/fs"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/hoard-cache/hoard/internal/clocktest"
 	"github.com/hoard-cache/hoard/internal/store"
 	"github.com/hoard-cache/hoard/internal/store/storetest"
 )
@@ -198,29 +198,11 @@ func TestTooHeavy(t *testing.T) {
 	}
 }
 
-// fakeClock is a clock that tests move by hand.
-type fakeClock struct {
-	mu  sync.Mutex // guards now
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func TestExpiryFakeClock(t *testing.T) {
 	t.Parallel()
 	// Ten years ago, so that entries expired by the fake clock would be live
 	// by the real one, and the other way round.
-	clock := &fakeClock{now: time.Now().AddDate(-10, 0, 0)}
+	clock := clocktest.New(time.Now().AddDate(-10, 0, 0))
 	s := newStore(t, Options{Clock: clock.Now})
 	start := clock.Now()
 

@@ -96,10 +96,6 @@ func unpackHeader(p string) http.Header {
 	return h
 }
 
-// varintMax is the most bytes an unsigned varint of an int takes here
-// (lengths and counts below 2^35).
-const varintMax = 5
-
 func appendUvarint(b []byte, x uint64) []byte {
 	for x >= 0x80 {
 		b = append(b, byte(x)|0x80)

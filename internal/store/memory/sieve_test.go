@@ -14,6 +14,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/hoard-cache/hoard/internal/clocktest"
 	"github.com/hoard-cache/hoard/internal/store"
 	"github.com/hoard-cache/hoard/internal/store/storetest"
 )
@@ -127,7 +128,7 @@ func TestKeyCheckedAfterHash(t *testing.T) {
 // expired entries.
 func TestExpiredGoesFirst(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{now: time.Now()}
+	clock := clocktest.New(time.Now())
 	s := newStore(t, Options{MaxBytes: 64 << 10, Clock: clock.Now})
 	body := make([]byte, 10<<10)
 	storetest.Put(t, s, "short", store.Entry{Expires: clock.Now().Add(time.Minute)}, body)
