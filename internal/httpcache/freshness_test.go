@@ -146,3 +146,59 @@ func TestHeuristicallyCacheable(t *testing.T) {
 		}
 	}
 }
+
+func TestFreshnessLifetimeSource(t *testing.T) {
+	t.Parallel()
+	const heuristicMax = 24 * time.Hour
+	date := httpDate(t0)
+	tests := []struct {
+		name   string
+		h      http.Header
+		status int
+		want   LifetimeSource
+		// section is where the rule is defined.
+		section string
+	}{
+		{"s-maxage beats max-age (RFC 9111 §5.2.2.10)",
+			hdr("Cache-Control", "max-age=60, s-maxage=30"), 200, SourceSMaxAge, "RFC 9111 §5.2.2.10"},
+		{"max-age beats Expires (RFC 9111 §5.2.2.1)",
+			hdr("Cache-Control", "max-age=60", "Date", date, "Expires", httpDate(t0.Add(time.Hour))), 200, SourceMaxAge, "RFC 9111 §5.2.2.1"},
+		{"invalid max-age is still max-age's doing (RFC 9111 §4.2.1)",
+			hdr("Cache-Control", "max-age=abc"), 200, SourceMaxAge, "RFC 9111 §5.2.2.1"},
+		{"Expires minus Date (RFC 9111 §5.3)",
+			hdr("Date", date, "Expires", httpDate(t0.Add(time.Hour))), 200, SourceExpires, "RFC 9111 §5.3"},
+		{"invalid Expires: already expired (RFC 9111 §5.3)",
+			hdr("Date", date, "Expires", "0"), 200, SourceInvalidExpires, "RFC 9111 §5.3"},
+		{"heuristic 10% of Last-Modified (RFC 9111 §4.2.2)",
+			hdr("Date", date, "Last-Modified", httpDate(t0.Add(-10*time.Hour))), 200, SourceHeuristic, "RFC 9111 §4.2.2"},
+		{"heuristic at the cap is not capped (RFC 9111 §4.2.2)",
+			hdr("Date", date, "Last-Modified", httpDate(t0.Add(-240*time.Hour))), 200, SourceHeuristic, "RFC 9111 §4.2.2"},
+		{"heuristic capped by heuristicMax (RFC 9111 §4.2.2)",
+			hdr("Date", date, "Last-Modified", httpDate(t0.Add(-1000*time.Hour))), 200, SourceHeuristicCapped, "RFC 9111 §4.2.2"},
+		{"heuristic without Last-Modified (RFC 9111 §4.2.2)",
+			hdr("Date", date), 200, SourceNoLastModified, "RFC 9111 §4.2.2"},
+		{"no heuristic for 302 (RFC 9110 §15.1)",
+			hdr("Date", date, "Last-Modified", httpDate(t0.Add(-10*time.Hour))), 302, SourceNone, "RFC 9111 §4.2.1"},
+		{"CDN-Cache-Control ignores Expires (RFC 9213 §2.1)",
+			hdr("Cdn-Cache-Control", "public", "Date", date, "Expires", "0", "Last-Modified", httpDate(t0.Add(-10*time.Hour))), 200, SourceHeuristic, "RFC 9111 §4.2.2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cc := ParseResponseCacheControl(tt.h)
+			got, src := FreshnessLifetimeSource(tt.h, cc, tt.status, t0, heuristicMax)
+			if src != tt.want || src.Section() != tt.section {
+				t.Errorf("FreshnessLifetimeSource(%d, %s) source = %v (%s), want %v (%s)", tt.status, show(tt.h), src, src.Section(), tt.want, tt.section)
+			}
+			if want := FreshnessLifetime(tt.h, cc, tt.status, t0, heuristicMax); got != want {
+				t.Errorf("FreshnessLifetimeSource(%d, %s) = %+v, FreshnessLifetime says %+v", tt.status, show(tt.h), got, want)
+			}
+			if got.Heuristic != (src == SourceHeuristic || src == SourceHeuristicCapped || src == SourceNoLastModified) {
+				t.Errorf("FreshnessLifetimeSource(%d, %s) = %+v with source %v: Heuristic disagrees", tt.status, show(tt.h), got, src)
+			}
+		})
+	}
+	if s := LifetimeSource(200); s.String() != "unknown" || s.Section() != "" {
+		t.Errorf("LifetimeSource(200) = %q, %q; want unknown, no section", s.String(), s.Section())
+	}
+}

@@ -83,3 +83,32 @@ func TestErrorStatus(t *testing.T) {
 		}
 	}
 }
+
+func TestStaleForbiddenBy(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, cc, want string
+	}{
+		{"must-revalidate (RFC 9111 §5.2.2.2)", "max-age=1, must-revalidate", "must-revalidate"},
+		{"proxy-revalidate (RFC 9111 §5.2.2.8)", "max-age=1, proxy-revalidate", "proxy-revalidate"},
+		{"s-maxage (RFC 9111 §5.2.2.10)", "s-maxage=1", "s-maxage"},
+		{"unqualified no-cache (RFC 9111 §4.2.4, §5.2.2.4)", "max-age=1, no-cache", "no-cache"},
+		{"qualified no-cache does not (RFC 9111 §5.2.2.4)", `max-age=1, no-cache="Set-Cookie"`, ""},
+		{"must-revalidate named before s-maxage", "s-maxage=1, must-revalidate", "must-revalidate"},
+		{"max-age alone allows stale (RFC 9111 §4.2.4)", "max-age=1, stale-while-revalidate=60", ""},
+		{"nothing", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cc := ParseDirectives(tt.cc)
+			if got := StaleForbiddenBy(cc); got != tt.want {
+				t.Errorf("StaleForbiddenBy(%q) = %q, want %q", tt.cc, got, tt.want)
+			}
+			// StaleForbidden is the same rule without no-cache.
+			if got, want := StaleForbidden(cc), tt.want != "" && tt.want != "no-cache"; got != want {
+				t.Errorf("StaleForbidden(%q) = %v, want %v", tt.cc, got, want)
+			}
+		})
+	}
+}
