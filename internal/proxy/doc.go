@@ -35,6 +35,10 @@
 // errors.go is where a failure becomes a status: failOrigin is the one
 // function that maps an origin failure to the client's answer.
 //
+// explain.go is what "hoard explain" asks through the admin API: every
+// stored variant of a URL, or, when none is, an origin fetch that stores
+// nothing, explained by package explain.
+//
 // memo.go holds what is derived once from a stored response's fields;
 // ranges.go, forwarded.go, pending.go (fetches an invalidation outdates) and
 // fleet.go (one fill across processes) serve the steps above. The origin

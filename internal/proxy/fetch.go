@@ -150,18 +150,11 @@ func (h *Handler) serveStaleOnError(x *exchange, status int) bool {
 // held, which may outlive the request (fill.go).
 func (h *Handler) storeAndServe(x *exchange, resp *http.Response, held *hold) {
 	respCC := httpcache.ParseResponseCacheControl(resp.Header)
-	ok, why := httpcache.Storable(httpcache.Exchange{
+	lifetime := httpcache.FreshnessLifetime(resp.Header, respCC, resp.StatusCode, x.responseTime, h.opts.HeuristicMax)
+	ok, why := h.storeDecision(httpcache.Exchange{
 		Method: http.MethodGet, ReqHeader: x.r.Header, ReqCC: x.reqCC,
 		Status: resp.StatusCode, RespHeader: resp.Header, RespCC: respCC,
-	})
-	lifetime := httpcache.FreshnessLifetime(resp.Header, respCC, resp.StatusCode, x.responseTime, h.opts.HeuristicMax)
-	switch {
-	case !ok:
-	case !httpcache.Reusable(resp.Header, respCC, lifetime):
-		ok, why = false, httpcache.ReasonNoFreshness
-	case resp.ContentLength > h.opts.MaxObjectSize:
-		ok, why = false, httpcache.ReasonTooLarge
-	}
+	}, lifetime, resp.ContentLength)
 	cs := httpcache.CacheStatus{Fwd: x.found.fwd, FwdStatus: resp.StatusCode}
 	var bw store.BodyWriter
 	var after func()
@@ -179,4 +172,20 @@ func (h *Handler) storeAndServe(x *exchange, resp *http.Response, held *hold) {
 	h.stream(x.w, x.r, response{status: resp.StatusCode, header: resp.Header, body: resp.Body, length: resp.ContentLength,
 		shared: shared, received: x.responseTime, conditions: byHoardForOrigin}, cs,
 		fill{bw: bw, after: after, f: x.f, own: held.pass()})
+}
+
+// storeDecision says whether the origin's response in x is stored, and if
+// not why: RFC 9111 §3 must allow it, it must be reusable (a lifetime, a
+// validator or a stale allowance), and its length (-1 when not known) must
+// not be over MaxObjectSize. storeAndServe and Explain decide alike.
+func (h *Handler) storeDecision(x httpcache.Exchange, lifetime httpcache.Lifetime, length int64) (bool, httpcache.Reason) {
+	ok, why := httpcache.Storable(x)
+	switch {
+	case !ok:
+	case !httpcache.Reusable(x.RespHeader, x.RespCC, lifetime):
+		ok, why = false, httpcache.ReasonNoFreshness
+	case length > h.opts.MaxObjectSize:
+		ok, why = false, httpcache.ReasonTooLarge
+	}
+	return ok, why
 }

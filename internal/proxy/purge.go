@@ -32,7 +32,7 @@ var ErrBadPurge = errors.New("bad purge request")
 func (h *Handler) Purge(ctx context.Context, p Purge) (int, error) {
 	keys := make([]string, 0, len(p.URLs))
 	for _, raw := range p.URLs {
-		u, err := absoluteURL(raw)
+		u, err := absoluteURL(raw, ErrBadPurge)
 		if err != nil {
 			return 0, err
 		}
@@ -40,7 +40,7 @@ func (h *Handler) Purge(ctx context.Context, p Purge) (int, error) {
 	}
 	prefixes := make([]string, 0, len(p.Prefixes))
 	for _, raw := range p.Prefixes {
-		u, err := absoluteURL(raw)
+		u, err := absoluteURL(raw, ErrBadPurge)
 		if err != nil {
 			return 0, err
 		}
@@ -79,10 +79,11 @@ func (h *Handler) Purge(ctx context.Context, p Purge) (int, error) {
 	return n, nil
 }
 
-func absoluteURL(raw string) (*url.URL, error) {
+// absoluteURL parses an absolute http or https URL; an error wraps bad.
+func absoluteURL(raw string, bad error) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%w: %q is not an absolute http or https URL", ErrBadPurge, raw)
+		return nil, fmt.Errorf("%w: %q is not an absolute http or https URL", bad, raw)
 	}
 	return u, nil
 }
