@@ -34,6 +34,7 @@ const maxBody = 1 << 20
 //
 //	POST /_hoard/purge  {"urls":[...],"prefixes":[...],"tags":[...]} → {"purged":N}
 //	GET  /_hoard/health → {"status":"ok"}
+//	GET  /_hoard/explain?url=U → explain.Report (when Engine is an Explainer)
 //	GET  /debug/pprof/  → the runtime's profiles (CPU, heap, goroutines...)
 func New(opts Options) http.Handler {
 	if opts.Logger == nil {
@@ -62,6 +63,9 @@ func New(opts Options) http.Handler {
 		default:
 			writeJSON(w, http.StatusOK, map[string]int{"purged": n})
 		}
+	})
+	mux.HandleFunc("GET /_hoard/explain", func(w http.ResponseWriter, r *http.Request) {
+		serveExplain(w, r, opts.Engine, opts.Logger)
 	})
 	mux.HandleFunc("GET /_hoard/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
