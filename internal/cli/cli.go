@@ -69,6 +69,8 @@ func run(ctx context.Context, p process, args []string) int {
 		return serve(ctx, p, rest)
 	case "node":
 		return runNode(ctx, p, rest)
+	case "explain":
+		return runExplain(ctx, p, rest)
 	case "version":
 		if len(rest) > 0 {
 			return usageError(p.stderr, "hoard version", fmt.Errorf("unexpected argument %q", rest[0]))
@@ -120,6 +122,7 @@ const helpText = `Hoard is an HTTP caching reverse proxy (RFC 9111).
 
 Usage:
   hoard serve [flags]   run the proxy in front of an origin
+  hoard explain URL     say why a running Hoard does (not) cache URL
   hoard version         print the version
   hoard help            print this help
   hoard node            speak Hoard's message protocol on stdin and stdout
