@@ -88,14 +88,17 @@ func (e *explainer) notStored() (why, fix string) {
 func (e *explainer) freshness(storable bool) []Line {
 	rule := e.lifetimeRule()
 	age := fmt.Sprintf("age %s (§4.2.3)", human(e.d.Age))
+	// The time left is written as the whole seconds of the lifetime less
+	// those of the age, so that the two numbers on the line add up.
+	left := time.Duration(seconds(e.lifetime.Duration)-seconds(e.d.Age)) * time.Second
 	var text string
 	switch {
 	case !storable:
 		text = fmt.Sprintf("would be fresh for %s: %s", human(e.lifetime.Duration), rule)
 	case !e.d.Stale:
-		text = fmt.Sprintf("fresh for %s more (until %s): %s, %s", human(e.d.TTL()), clock(e.now.Add(e.d.TTL())), rule, age)
+		text = fmt.Sprintf("fresh for %s more (until %s): %s, %s", human(left), clock(e.now.Add(e.d.TTL())), rule, age)
 	default:
-		text = fmt.Sprintf("stale for %s (since %s): %s, %s", human(-e.d.TTL()), clock(e.now.Add(e.d.TTL())), rule, age)
+		text = fmt.Sprintf("stale for %s (since %s): %s, %s", human(-left), clock(e.now.Add(e.d.TTL())), rule, age)
 	}
 	lines := []Line{{"freshness", text}}
 	if e.cc.NoCache && len(e.cc.NoCacheFields) == 0 {
