@@ -41,11 +41,11 @@ type MethodClass uint8
 
 // The method classes, the values of the method label.
 const (
-	MethodGet    MethodClass = iota // GET
-	MethodHead                      // HEAD
-	MethodWrite                     // POST, PUT, PATCH, DELETE
-	MethodPurge                     // PURGE
-	MethodOther                     // anything else
+	MethodGet   MethodClass = iota // GET
+	MethodHead                     // HEAD
+	MethodWrite                    // POST, PUT, PATCH, DELETE
+	MethodPurge                    // PURGE
+	MethodOther                    // anything else
 	numMethods
 )
 
