@@ -183,3 +183,7 @@ func (h *Handler) countOrigin(resp *http.Response, err error, d time.Duration) {
 	}
 	h.opts.Metrics.Origin(0, failure, d)
 }
+
+// OriginConns returns the number of connections open to the origin, for
+// a gauge (origin.Client.OpenConns).
+func (h *Handler) OriginConns() int { return h.origin.OpenConns() }
