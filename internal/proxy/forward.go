@@ -126,23 +126,18 @@ func viaValue(major, minor int, name string) string {
 	return "1." + string(rune('0'+max(0, min(minor, 9)))) + " " + name
 }
 
-// roundTrip sends out to the origin, giving up when the response header
-// does not arrive within OriginTimeout. The returned cancel must be called
-// once the response body is done with. An error is an *origin.Error.
-func (h *Handler) roundTrip(out *http.Request) (*http.Response, context.CancelFunc, error) {
-	return h.exchangeWithOrigin(nil, false, out)
-}
-
-// roundTripTo is roundTrip that also relays the origin's interim (1xx)
-// responses, 100 and 101 excepted, to w (RFC 9110 §15.2). out must be a
-// request made for this exchange: its context is replaced.
+// roundTripTo is exchangeWithOrigin that also relays the origin's interim
+// (1xx) responses, 100 and 101 excepted, to w (RFC 9110 §15.2).
 func (h *Handler) roundTripTo(w http.ResponseWriter, out *http.Request) (*http.Response, context.CancelFunc, error) {
 	return h.exchangeWithOrigin(w, true, out)
 }
 
-// exchangeWithOrigin is roundTrip, which relays interim responses to w
-// when relay is set, and counts the exchange (metrics, and w's tally when
-// it has one).
+// exchangeWithOrigin sends out to the origin, giving up when the response
+// header does not arrive within OriginTimeout. The returned cancel must be
+// called once the response body is done with. An error is an
+// *origin.Error. out must be a request made for this exchange: its context
+// is replaced. The exchange is counted (Options.Metrics) and noted in w's
+// tally, when w has one; with relay, interim responses go to w.
 func (h *Handler) exchangeWithOrigin(w http.ResponseWriter, relay bool, out *http.Request) (*http.Response, context.CancelFunc, error) {
 	ctx, cancel := context.WithCancelCause(out.Context())
 	if relay && w != nil && out.ProtoAtLeast(1, 1) { // never 1xx to an HTTP/1.0 client (RFC 9110 §15.2)
