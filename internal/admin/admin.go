@@ -25,6 +25,9 @@ type Purger interface {
 type Options struct {
 	Engine Purger
 	Logger *slog.Logger // nil discards
+	// Metrics serves GET /metrics (Prometheus's text format); nil serves
+	// no metrics.
+	Metrics http.Handler
 }
 
 // maxBody bounds a request body.
@@ -35,6 +38,7 @@ const maxBody = 1 << 20
 //	POST /_hoard/purge  {"urls":[...],"prefixes":[...],"tags":[...]} → {"purged":N}
 //	GET  /_hoard/health → {"status":"ok"}
 //	GET  /_hoard/explain?url=U → explain.Report (when Engine is an Explainer)
+//	GET  /metrics       → Prometheus metrics, with Options.Metrics
 //	GET  /debug/pprof/  → the runtime's profiles (CPU, heap, goroutines...)
 func New(opts Options) http.Handler {
 	if opts.Logger == nil {
@@ -67,6 +71,9 @@ func New(opts Options) http.Handler {
 	mux.HandleFunc("GET /_hoard/explain", func(w http.ResponseWriter, r *http.Request) {
 		serveExplain(w, r, opts.Engine, opts.Logger)
 	})
+	if opts.Metrics != nil {
+		mux.Handle("GET /metrics", opts.Metrics)
+	}
 	mux.HandleFunc("GET /_hoard/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

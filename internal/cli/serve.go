@@ -90,6 +90,15 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 			logger.Warn("closing the store", "err", err)
 		}
 	}()
+	obs, err := newObservability(cfg, st, stdout)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := obs.close(); err != nil {
+			logger.Warn("closing the access log", "err", err)
+		}
+	}()
 	h, err := proxy.New(proxy.Options{
 		Origin:          origin,
 		Store:           st,
@@ -104,11 +113,16 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 		PurgeAllow:      cfg.PurgeAllow,
 		TrustedProxies:  cfg.TrustedProxies,
 		Logger:          logger,
+		Metrics:         obs.metrics,
+		AccessLog:       obs.access,
 	})
 	if err != nil {
 		return err
 	}
 	defer h.Close() // waits for background revalidations
+	if err := obs.watchConns(h.OriginConns); err != nil {
+		return err
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -119,8 +133,8 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 	adminDone := make(chan error, 1)
 	if cfg.AdminListen != "" {
 		go func() {
-			adminDone <- listenAndServe(ctx, cfg.AdminListen, admin.New(admin.Options{Engine: h, Logger: logger}), cfg, logger,
-				func(addr string) { logger.Info("admin API listening", "addr", addr) })
+			adminDone <- listenAndServe(ctx, cfg.AdminListen, admin.New(admin.Options{Engine: h, Logger: logger, Metrics: obs.metricsHandler()}), cfg, logger,
+				func(addr string) { logger.Info("admin API listening", "addr", addr) }, nil)
 			cancel() // without its admin API the process stops, rather than run half-configured
 		}()
 	} else {
@@ -135,7 +149,7 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 		if ready != nil {
 			ready(addr)
 		}
-	})
+	}, obs.serving)
 	cancel()
 	if aerr := <-adminDone; aerr != nil {
 		err = errors.Join(err, fmt.Errorf("admin API: %w", aerr))
@@ -146,8 +160,9 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 // listenAndServe serves h on addr until ctx is done, then shuts down
 // gracefully, with the client limits of cfg. It calls listening with the
 // actual address (addr may ask for port 0) once connections are being
-// accepted.
-func listenAndServe(ctx context.Context, addr string, h http.Handler, cfg config.Config, logger *slog.Logger, listening func(addr string)) error {
+// accepted, and serving, if not nil, with the front end.
+func listenAndServe(ctx context.Context, addr string, h http.Handler, cfg config.Config, logger *slog.Logger,
+	listening func(addr string), serving func(*front.Server)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -160,6 +175,9 @@ func listenAndServe(ctx context.Context, addr string, h http.Handler, cfg config
 	fe.BodyTimeout = cfg.ClientBodyTimeout
 	fe.MaxConns = cfg.MaxConns
 	fe.NetOnly = cfg.HTTPServer == "net"
+	if serving != nil {
+		serving(fe)
+	}
 	served := make(chan error, 1)
 	go func() { served <- fe.Serve(ln) }()
 	listening(ln.Addr().String())
@@ -212,9 +230,19 @@ func shutdown(ctx context.Context, srv interface {
 func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	if cfg.LogFormat == config.LogJSON {
+		opts.ReplaceAttr = durationInSeconds
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// durationInSeconds writes a duration as seconds (a float), where slog's
+// JSON handler would write nanoseconds.
+func durationInSeconds(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.Float64Value(a.Value.Duration().Seconds())
+	}
+	return a
 }
 
 // backoffOption maps --origin-max-backoff to proxy.Options.MaxBackoff, where

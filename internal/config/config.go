@@ -181,7 +181,26 @@ type Config struct {
 	// (key=value) or json (one object per line). Flag --log-format. Default
 	// text.
 	LogFormat LogFormat
+
+	// AccessLog is where a line per client request is written: a file
+	// path (appended to), or - for standard output. Flag --access-log.
+	// Default empty: no access log.
+	AccessLog string
+
+	// AccessLogFormat is the layout of access log lines: combined (Apache's,
+	// with the Cache-Status and the duration in seconds appended) or json
+	// (one object per line). Flag --access-log-format. Default combined.
+	AccessLogFormat AccessLogFormat
 }
+
+// AccessLogFormat is the layout of access log lines.
+type AccessLogFormat string
+
+// The access log formats.
+const (
+	AccessCombined AccessLogFormat = "combined"
+	AccessJSON     AccessLogFormat = "json"
+)
 
 // The bounds of --max-header-bytes: a head smaller than 4 KiB is too
 // small for ordinary browsers' requests, and one over 16 MiB is a typing
@@ -314,6 +333,9 @@ func (c *Config) Validate() error {
 	}
 	if _, ok := levelNames[c.LogLevel]; !ok {
 		bad("log-level", c.LogLevel.String(), "want debug, info, warn or error")
+	}
+	if c.AccessLogFormat != AccessCombined && c.AccessLogFormat != AccessJSON {
+		bad("access-log-format", string(c.AccessLogFormat), "want combined or json")
 	}
 	if c.LogFormat != LogText && c.LogFormat != LogJSON {
 		bad("log-format", string(c.LogFormat), "want text or json")

@@ -22,9 +22,11 @@ func TestDefault(t *testing.T) {
 		OriginTimeout: 30 * time.Second,
 		LogLevel:      slog.LevelInfo,
 		LogFormat:     LogText,
-		Store:         "memory",
-		MaxDisk:       1 << 30,
-		StaleIfError:  time.Minute,
+
+		AccessLogFormat: AccessCombined,
+		Store:           "memory",
+		MaxDisk:         1 << 30,
+		StaleIfError:    time.Minute,
 
 		OriginConnectTimeout: 5 * time.Second,
 		OriginIdleTimeout:    90 * time.Second,

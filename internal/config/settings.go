@@ -97,6 +97,12 @@ var settings = []setting{
 	{name: "log-format", def: "text",
 		usage: "`format` of log lines on standard error: text or json",
 		bind:  func(c *Config) flag.Value { return (*formatValue)(&c.LogFormat) }},
+	{name: "access-log",
+		usage: "`path` of the access log, a line per request (- for standard output; empty: none)",
+		bind:  func(c *Config) flag.Value { return (*stringValue)(&c.AccessLog) }},
+	{name: "access-log-format", def: "combined",
+		usage: "`format` of access log lines: combined or json",
+		bind:  func(c *Config) flag.Value { return (*accessFormatValue)(&c.AccessLogFormat) }},
 }
 
 // A setting is one user-facing option.
@@ -333,3 +339,15 @@ func (v *formatValue) Set(s string) error {
 	return errors.New("want text or json")
 }
 func (v *formatValue) String() string { return string(*v) }
+
+type accessFormatValue AccessLogFormat
+
+func (v *accessFormatValue) Set(s string) error {
+	switch f := AccessLogFormat(strings.ToLower(s)); f {
+	case AccessCombined, AccessJSON:
+		*v = accessFormatValue(f)
+		return nil
+	}
+	return errors.New("want combined or json")
+}
+func (v *accessFormatValue) String() string { return string(*v) }

@@ -418,3 +418,11 @@ func (l *handoffListener) Close() error {
 }
 
 func (l *handoffListener) Addr() net.Addr { return l.addr }
+
+// OpenConns returns the number of client connections open: those the
+// front end serves and those it handed to Fallback.
+func (s *Server) OpenConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns) + len(s.handed)
+}

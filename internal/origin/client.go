@@ -4,6 +4,8 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,6 +34,9 @@ type backend struct {
 	// ownTransport is set when transport was made here: Close closes it.
 	ownTransport bool
 	backoff      *backoff // nil when backoff is off
+	// open counts the connections open to the origin: the pool's, and
+	// those of the Transport made here (countedDial).
+	open atomic.Int64
 }
 
 // New returns a Client configured by opts.
@@ -53,7 +58,7 @@ func newBackend(opts Options) *backend {
 	}
 	b.ownTransport = true
 	dialer := &net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}
-	t := newTransport(opts, dialer.DialContext)
+	t := newTransport(opts, countedDial(dialer.DialContext, &b.open))
 	b.transport = t
 	if opts.URL.Scheme != "http" {
 		return b
@@ -62,7 +67,7 @@ func newBackend(opts Options) *backend {
 	if opts.URL.Port() == "" {
 		addr = net.JoinHostPort(opts.URL.Hostname(), "80")
 	}
-	b.pool = newPool(addr, opts.URL.Host, dialer, opts)
+	b.pool = newPool(addr, opts.URL.Host, dialer, opts, &b.open)
 	return b
 }
 
@@ -184,9 +189,9 @@ func (b *backend) roundTrip(r *http.Request) (resp *http.Response, stale bool, e
 // request's context reaches the dial as a parameter of a closure, not as a
 // context value.
 func (b *backend) slottedTransport(reqCtx context.Context) *http.Transport {
-	t := newTransport(b.opts, func(ctx context.Context, network, addr string) (net.Conn, error) {
+	t := newTransport(b.opts, countedDial(func(ctx context.Context, network, addr string) (net.Conn, error) {
 		return b.pool.dialSlotted(ctx, reqCtx, network, addr)
-	})
+	}, &b.open))
 	t.MaxConnsPerHost = 0
 	t.DisableKeepAlives = true
 	return t
@@ -197,4 +202,40 @@ func closeIdleConns(rt http.RoundTripper) {
 	if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
+}
+
+// OpenConns returns the number of connections open to the origin, idle
+// ones included. Connections of an Options.Transport are not counted.
+func (c *Client) OpenConns() int {
+	n := int64(0)
+	for _, b := range c.backends {
+		n += b.open.Load()
+	}
+	return int(n)
+}
+
+// countedDial wraps dial so that open counts the connections it opened
+// until they are closed.
+func countedDial(dial func(ctx context.Context, network, addr string) (net.Conn, error),
+	open *atomic.Int64) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		open.Add(1)
+		return &countedConn{Conn: nc, open: open}, nil
+	}
+}
+
+// countedConn takes itself off its count when first closed.
+type countedConn struct {
+	net.Conn
+	open *atomic.Int64
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.open.Add(-1) })
+	return c.Conn.Close()
 }

@@ -53,6 +53,7 @@ func (pc *poolConn) Read(p []byte) (int, error) {
 func (pc *poolConn) close() {
 	pc.closeOnce.Do(func() {
 		pc.nc.Close()
+		pc.pool.open.Add(-1)
 		if pc.pool.slots != nil {
 			<-pc.pool.slots // a request waiting for a slot may now dial
 		}

@@ -47,6 +47,7 @@ type pool struct {
 	host        string // the URL host requests must name to be carried
 	dialer      *net.Dialer
 	idleTimeout time.Duration
+	open        *atomic.Int64 // connections open, shared with the backend's Transport
 
 	// slots, when not nil, holds one token per open connection: it bounds
 	// the connections open at once (Options.MaxConns), the net/http
@@ -64,8 +65,9 @@ type pool struct {
 	closed  bool             // guarded by mu
 }
 
-func newPool(addr, host string, dialer *net.Dialer, opts Options) *pool {
+func newPool(addr, host string, dialer *net.Dialer, opts Options, open *atomic.Int64) *pool {
 	c := &pool{
+		open:        open,
 		addr:        addr,
 		host:        host,
 		dialer:      dialer,
@@ -259,6 +261,7 @@ func (c *pool) dial(ctx context.Context) (*poolConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.open.Add(1) // poolConn.close takes it back
 	pc := &poolConn{pool: c, nc: nc, headerLeft: -1, peek: newPeeker(nc)}
 	pc.expire = func() { nc.SetDeadline(aLongTimeAgo) }
 	pc.br = bufio.NewReader(pc)

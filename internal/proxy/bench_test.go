@@ -12,7 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hoard-cache/hoard/internal/accesslog"
 	"github.com/hoard-cache/hoard/internal/front"
+	"github.com/hoard-cache/hoard/internal/metrics"
 	"github.com/hoard-cache/hoard/internal/store/memory"
 )
 
@@ -43,10 +47,20 @@ func newBenchHandler(b testing.TB, size int) *Handler {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
+	// Metrics and an access log on, as an operator would run: the hit
+	// path must not pay for them.
+	m, err := metrics.New(prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	log := accesslog.New(io.Discard, accesslog.Combined, nil)
+	b.Cleanup(func() { log.Close() })
 	h, err := New(Options{
 		Origin:    &url.URL{Scheme: "http", Host: "origin.test"},
 		Store:     st,
 		Transport: handlerTransport{origin},
+		Metrics:   m,
+		AccessLog: log,
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -35,7 +35,8 @@ func (h *Handler) failOrigin(w http.ResponseWriter, r *http.Request, err error, 
 		f.Status, f.Reason, f.Text = http.StatusGatewayTimeout, origin.ReasonUnreachable,
 			"origin unreachable; the stored response must be revalidated"
 	}
-	h.opts.Logger.Warn("origin request failed", "method", r.Method, "path", r.URL.Path, "status", f.Status, "error", err)
+	// Grouped: a failing origin fails every request (warnings.go).
+	h.warnings.warn("origin requests failed", string(f.Reason), "status", f.Status, "method", r.Method, "path", r.URL.Path, "error", err.Error())
 	h.writeError(w, f.Status, f.Text, httpcache.CacheStatus{Fwd: fwd, Detail: f.Reason})
 }
 
@@ -47,6 +48,7 @@ func (h *Handler) writeError(w http.ResponseWriter, status int, text string, cs 
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("Cache-Status", cs.String(h.opts.Name))
+	noteStatus(w, cs, true)
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(text + "\n")) // the client may be gone; nothing to do then
 }

@@ -96,7 +96,7 @@ func (h *Handler) explainFetch(ctx context.Context, primary, rawURL string, reqH
 		r.TLS = &tls.ConnectionState{} // so that the forwarding fields say https
 	}
 	requestTime := h.opts.Clock()
-	resp, cancel, err := h.roundTrip(h.outbound(ctx, r))
+	resp, cancel, err := h.exchangeWithOrigin(nil, false, h.outbound(ctx, r))
 	if err != nil {
 		return explain.Response{}, fmt.Errorf("explain %s: fetch from the origin: %w", rawURL, err)
 	}

@@ -105,7 +105,7 @@ func (h *Handler) fail(x *exchange, err error, fwd httpcache.Forward, mustRevali
 // passThrough forwards a request as it is and streams the answer without
 // storing it.
 func (h *Handler) passThrough(x *exchange, fwd httpcache.Forward, why httpcache.Reason) {
-	resp, cancel, err := h.roundTrip(h.outbound(x.r.Context(), x.r))
+	resp, cancel, err := h.exchangeWithOrigin(x.w, false, h.outbound(x.r.Context(), x.r))
 	if err != nil {
 		h.fail(x, err, fwd, false)
 		return
@@ -130,7 +130,7 @@ func (h *Handler) serveStaleOnError(x *exchange, status int) bool {
 	if !d.Stale || !httpcache.StaleIfError(*c.cc, x.reqCC, -d.TTL(), h.opts.StaleIfError) {
 		return false
 	}
-	h.opts.Logger.Warn("serving stale: origin failed", "path", x.r.URL.Path, "status", status)
+	h.warnings.warn("serving stale: origin failed", string(reasonStaleIfError), "path", x.r.URL.Path, "status", status)
 	// Not "hit": the request was forwarded (RFC 9211 §2.1); the detail
 	// says the stored response was served.
 	cs := httpcache.CacheStatus{Fwd: httpcache.FwdStale, FwdStatus: status, TTL: d.TTL(), TTLKnown: true,

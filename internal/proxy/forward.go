@@ -126,19 +126,21 @@ func viaValue(major, minor int, name string) string {
 	return "1." + string(rune('0'+max(0, min(minor, 9)))) + " " + name
 }
 
-// roundTrip sends out to the origin, giving up when the response header
-// does not arrive within OriginTimeout. The returned cancel must be called
-// once the response body is done with. An error is an *origin.Error.
-func (h *Handler) roundTrip(out *http.Request) (*http.Response, context.CancelFunc, error) {
-	return h.roundTripTo(nil, out)
+// roundTripTo is exchangeWithOrigin that also relays the origin's interim
+// (1xx) responses, 100 and 101 excepted, to w (RFC 9110 §15.2).
+func (h *Handler) roundTripTo(w http.ResponseWriter, out *http.Request) (*http.Response, context.CancelFunc, error) {
+	return h.exchangeWithOrigin(w, true, out)
 }
 
-// roundTripTo is roundTrip that also relays the origin's interim (1xx)
-// responses, 100 and 101 excepted, to w (RFC 9110 §15.2). out must be a
-// request made for this exchange: its context is replaced.
-func (h *Handler) roundTripTo(w http.ResponseWriter, out *http.Request) (*http.Response, context.CancelFunc, error) {
+// exchangeWithOrigin sends out to the origin, giving up when the response
+// header does not arrive within OriginTimeout. The returned cancel must be
+// called once the response body is done with. An error is an
+// *origin.Error. out must be a request made for this exchange: its context
+// is replaced. The exchange is counted (Options.Metrics) and noted in w's
+// tally, when w has one; with relay, interim responses go to w.
+func (h *Handler) exchangeWithOrigin(w http.ResponseWriter, relay bool, out *http.Request) (*http.Response, context.CancelFunc, error) {
 	ctx, cancel := context.WithCancelCause(out.Context())
-	if w != nil && out.ProtoAtLeast(1, 1) { // never 1xx to an HTTP/1.0 client (RFC 9110 §15.2)
+	if relay && w != nil && out.ProtoAtLeast(1, 1) { // never 1xx to an HTTP/1.0 client (RFC 9110 §15.2)
 		relay := &interimRelay{w: w}
 		defer relay.end()
 		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{Got1xxResponse: relay.got})
@@ -149,8 +151,14 @@ func (h *Handler) roundTripTo(w http.ResponseWriter, out *http.Request) (*http.R
 	*out = *out.WithContext(ctx)
 	// The cancellation's cause, origin.ErrTimeout, makes the client
 	// report a timeout.
+	start := time.Now()
 	resp, err := h.origin.RoundTrip(out)
 	timer.Stop()
+	took := time.Since(start)
+	h.countOrigin(resp, err, took)
+	if err == nil {
+		noteOrigin(w, resp.StatusCode, took)
+	}
 	if err != nil {
 		cancel(nil)
 		return nil, nil, err

@@ -50,6 +50,7 @@ type Handler struct {
 	uncacheable map[string]time.Time // guarded by flightsMu: keys not coalesced until then
 
 	background sync.WaitGroup // background revalidations and fills; Close waits for them
+	warnings   *groupedWarnings
 }
 
 // New returns a Handler configured by opts.
@@ -83,6 +84,7 @@ func New(opts Options) (*Handler, error) {
 
 		flights:     map[string]*flight{},
 		uncacheable: map[string]time.Time{},
+		warnings:    newGroupedWarnings(opts.Logger, warnEvery),
 	}
 	if w, ok := opts.Store.(store.InvalidationWatcher); ok {
 		// Another process's purge outdates this one's fetches of what it
@@ -101,6 +103,11 @@ func New(opts Options) (*Handler, error) {
 // through the cache (exchange.go); with one, they bypass it; every other
 // method is forwarded and may invalidate (RFC 9111 §4.4).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.observing() {
+		t := startTally(w)
+		defer h.observe(t, r) // after recoverPanic's answer
+		w = t
+	}
 	defer h.recoverPanic(w, r)
 	if _, ok := r.Header["Connection"]; ok {
 		r = withoutConnectionFields(r)
@@ -192,7 +199,9 @@ func maxForwards(h http.Header) (int64, bool) {
 func (h *Handler) answerAsFinalRecipient(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("Cache-Status", httpcache.CacheStatus{Fwd: httpcache.FwdMethod, Detail: reasonMaxForwards}.String(h.opts.Name))
+	cs := httpcache.CacheStatus{Fwd: httpcache.FwdMethod, Detail: reasonMaxForwards}
+	hdr.Set("Cache-Status", cs.String(h.opts.Name))
+	noteStatus(w, cs, false)
 	if r.Method == http.MethodOptions {
 		hdr.Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE")
 		hdr.Set("Content-Length", "0")
@@ -280,6 +289,7 @@ func (h *Handler) recoverPanic(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) Close() error {
 	h.background.Wait()
 	h.origin.Close()
+	h.warnings.close()
 	return nil
 }
 

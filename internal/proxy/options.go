@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/hoard-cache/hoard/internal/accesslog"
+	"github.com/hoard-cache/hoard/internal/metrics"
 	"github.com/hoard-cache/hoard/internal/store"
 )
 
@@ -68,6 +70,11 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Name is the cache's name in Cache-Status and Via. Empty means "hoard".
 	Name string
+	// Metrics counts requests, origin exchanges and purges. Nil counts
+	// nothing.
+	Metrics *metrics.Metrics
+	// AccessLog gets a line for every client request. Nil logs none.
+	AccessLog *accesslog.Log
 }
 
 func (o *Options) setDefaults() {

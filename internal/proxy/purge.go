@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/hoard-cache/hoard/internal/httpcache"
+	"github.com/hoard-cache/hoard/internal/metrics"
 	"github.com/hoard-cache/hoard/internal/store"
 )
 
@@ -30,6 +31,17 @@ var ErrBadPurge = errors.New("bad purge request")
 // URLs and prefixes must be absolute http or https URLs. Prefixes and tags
 // need a store that can purge (store.Purger).
 func (h *Handler) Purge(ctx context.Context, p Purge) (int, error) {
+	n, err := h.purgeAll(ctx, p)
+	result := metrics.PurgeDone
+	if err != nil {
+		result = metrics.PurgeFailed
+	}
+	h.opts.Metrics.Purged(metrics.PurgeAdmin, result, n)
+	return n, err
+}
+
+// purgeAll does what Purge says.
+func (h *Handler) purgeAll(ctx context.Context, p Purge) (int, error) {
 	keys := make([]string, 0, len(p.URLs))
 	for _, raw := range p.URLs {
 		u, err := absoluteURL(raw, ErrBadPurge)
@@ -93,6 +105,8 @@ func absoluteURL(raw string, bad error) (*url.URL, error) {
 func (h *Handler) servePurge(w http.ResponseWriter, r *http.Request) {
 	cs := httpcache.CacheStatus{Fwd: httpcache.FwdBypass, Detail: "purge"}
 	if !h.purgeAllowed(r.RemoteAddr) {
+		h.opts.Logger.Warn("PURGE denied", "client", r.RemoteAddr, "path", r.URL.Path)
+		h.opts.Metrics.Purged(metrics.PurgeMethod, metrics.PurgeDenied, 0)
 		h.writeError(w, http.StatusForbidden, "PURGE is not allowed from this address", cs)
 		return
 	}
@@ -100,10 +114,12 @@ func (h *Handler) servePurge(w http.ResponseWriter, r *http.Request) {
 	if h.invalidate(context.WithoutCancel(r.Context()), primaryKey(r)) {
 		n = 1
 	}
+	h.opts.Metrics.Purged(metrics.PurgeMethod, metrics.PurgeDone, n)
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("Cache-Status", cs.String(h.opts.Name))
+	noteStatus(w, cs, false)
 	_ = json.NewEncoder(w).Encode(map[string]int{"purged": n}) // the client may be gone
 }
 

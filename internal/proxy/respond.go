@@ -84,6 +84,7 @@ func (h *Handler) writeStored(x *exchange, c *cached, header http.Header, age ti
 		out["Content-Length"] = []string{length}
 	}
 	h.finishHeader(out, cs)
+	noteStatus(w, cs, false)
 	if h.answerConditional(w, r, e.Status, header, byCache) {
 		return
 	}
@@ -238,6 +239,7 @@ func (h *Handler) writeClientHeader(w http.ResponseWriter, r *http.Request, resp
 		out[k] = vs
 	}
 	h.finishHeader(out, cs)
+	noteStatus(w, cs, false)
 	if (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
 		h.answerConditional(w, r, resp.status, resp.header, resp.conditions) {
 		return nil, false

@@ -145,6 +145,22 @@ func (e *Entry) MetaSize() int64 {
 	return n
 }
 
+// Stats is what a store knows of its own size, for metrics.
+type Stats struct {
+	Entries  int64 // entries stored, expired ones not yet dropped included
+	Bytes    int64 // their size, as the store counts it against MaxBytes
+	MaxBytes int64 // the bound on Bytes; 0 for none known
+	// Evictions counts the entries removed to make room since the store
+	// was opened; -1 when the store does not count them.
+	Evictions int64
+}
+
+// StatsReporter is implemented by stores that can tell their size cheaply
+// (from counters, without I/O). Callers check for it.
+type StatsReporter interface {
+	Stats() Stats
+}
+
 // Purger is implemented by stores that can remove many entries at once,
 // for purges by URL prefix and by tag. Callers check for it with a type
 // assertion.

@@ -149,6 +149,7 @@ type Store struct {
 	// total and entries mirror the size record as of the last commit, for
 	// Bytes and Len.
 	total, entries atomic.Int64
+	evictions      atomic.Int64 // entries removed to make room, since Open
 
 	stopSweep chan struct{} // closed by Close to stop the sweep goroutine
 	swept     chan struct{} // closed by the sweep goroutine as it returns
@@ -463,5 +464,11 @@ func (s *Store) update(fn func(t *txn) error) error {
 	}
 	s.total.Store(t.bytes)
 	s.entries.Store(t.entries)
+	s.evictions.Add(t.evicted)
 	return nil
+}
+
+// Stats reports the store's size and evictions (store.StatsReporter).
+func (s *Store) Stats() store.Stats {
+	return store.Stats{Entries: s.entries.Load(), Bytes: s.total.Load(), MaxBytes: s.maxBytes, Evictions: s.evictions.Load()}
 }

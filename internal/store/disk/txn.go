@@ -62,6 +62,7 @@ type txn struct {
 	// bytes and entries are the size record as this transaction changes it.
 	bytes, entries int64
 	changed        bool
+	evicted        int64 // entries makeRoom removed
 	removed        map[string]bool
 	added          []item
 }

@@ -190,8 +190,12 @@ func (s *Store) makeRoom(t *txn, need int64, now time.Time) error {
 			return nil
 		}
 		for _, key := range victims {
-			if _, err := t.remove(key); err != nil {
+			gone, err := t.remove(key)
+			if err != nil {
 				return err
+			}
+			if gone {
+				t.evicted++
 			}
 			// Skip key from now on even if it was gone already, so that
 			// the loop ends, and forget it after the commit.

@@ -151,9 +151,10 @@ type core struct {
 	// maxWeight if that is less.
 	maxWeight int64
 
-	bytes atomic.Int64  // the weight of the entries stored
-	count atomic.Int64  // how many entries are stored
-	next  atomic.Uint32 // the shard the next eviction starts at
+	bytes     atomic.Int64  // the weight of the entries stored
+	count     atomic.Int64  // how many entries are stored
+	evictions atomic.Int64  // entries evicted to make room
+	next      atomic.Uint32 // the shard the next eviction starts at
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -384,6 +385,11 @@ func (s *Store) Bytes() int64 {
 	return s.bytes.Load()
 }
 
+// Stats reports the store's size and evictions (store.StatsReporter).
+func (s *Store) Stats() store.Stats {
+	return store.Stats{Entries: s.count.Load(), Bytes: s.bytes.Load(), MaxBytes: s.maxBytes, Evictions: s.evictions.Load()}
+}
+
 // Close stops the background sweep of expired entries. The store stays
 // usable; without Close, the sweep stops once the store is unreachable.
 func (s *Store) Close() error {
@@ -568,6 +574,7 @@ func (sh *shard) evict(c *core, kept *shard, keep int32) bool {
 	if !sh.evictOne(c, c.now().UnixNano(), spare) {
 		return false
 	}
+	c.evictions.Add(1)
 	sh.maybeCompact()
 	return true
 }

@@ -378,3 +378,7 @@ func (s *Store) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Tiers returns the front and back stores, for callers that report on each
+// (their sizes, say). They must not be written around the tiered Store.
+func (s *Store) Tiers() (front, back store.Store) { return s.front, s.back }
