@@ -26,7 +26,7 @@ type closingStore interface {
 func newStore(cfg config.Config, logger *slog.Logger) (closingStore, error) {
 	spec, err := config.ParseStore(cfg.Store)
 	if err != nil {
-		return nil, fmt.Errorf("--store %q: %w", cfg.Store, err) // Validate has checked it already
+		return nil, fmt.Errorf("--store %q: %w", config.RedactStore(cfg.Store), err) // Validate has checked it already
 	}
 	mem, err := memory.New(memory.Options{MaxBytes: cfg.MaxMemory, MaxObjectSize: cfg.MaxObjectSize})
 	if err != nil {
@@ -40,7 +40,7 @@ func newStore(cfg config.Config, logger *slog.Logger) (closingStore, error) {
 		d, err := disk.Open(disk.Options{Path: spec.Path, MaxBytes: cfg.MaxDisk, MaxObjectSize: cfg.MaxObjectSize, Logger: logger})
 		if err != nil {
 			mem.Close()
-			return nil, fmt.Errorf("--store %q: %w", cfg.Store, err)
+			return nil, fmt.Errorf("--store %q: %w", config.RedactStore(cfg.Store), err)
 		}
 		back = d
 	case "redis":
@@ -48,7 +48,7 @@ func newStore(cfg config.Config, logger *slog.Logger) (closingStore, error) {
 		r, err := redisstore.New(redisstore.Options{URL: spec.URL, Addrs: spec.Addrs, MaxObjectSize: cfg.MaxObjectSize, Logger: logger})
 		if err != nil {
 			mem.Close()
-			return nil, fmt.Errorf("--store %q: %w", cfg.Store, err)
+			return nil, fmt.Errorf("--store %q: %w", config.RedactStore(cfg.Store), err)
 		}
 		back = r
 	}

@@ -72,7 +72,8 @@ func TestLoad(t *testing.T) {
 				"-stale-if-error=1m", "-origin-connect-timeout=2s", "-origin-idle-timeout=1m", "-origin-max-conns=64",
 				"-origin-max-backoff=0s", "-cpus=2", "-http-server=net", "-max-header-bytes=8KiB",
 				"-client-header-timeout=5s", "-client-idle-timeout=30s", "-client-body-timeout=0s",
-				"-client-write-timeout=20s", "-max-conns=100", "-trusted-proxies=10.1.2.3/8,2001:db8::7"}, nil,
+				"-client-write-timeout=20s", "-max-conns=100", "-trusted-proxies=10.1.2.3/8,2001:db8::7",
+				"-shutdown-grace=30s"}, nil,
 			func(c Config) string {
 				want := Config{Listen: ":0", Origin: "https://o/p", MaxMemory: 10e6, MaxObjectSize: 1e6,
 					HeuristicMax: time.Hour, OriginTimeout: 5 * time.Second, LogLevel: slog.LevelDebug, LogFormat: LogJSON,
@@ -81,6 +82,7 @@ func TestLoad(t *testing.T) {
 					PurgeAllow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32")},
 					HTTPServer: "net", MaxHeaderBytes: 8 << 10, ClientHeaderTimeout: 5 * time.Second,
 					ClientIdleTimeout: 30 * time.Second, ClientWriteTimeout: 20 * time.Second, MaxConns: 100,
+					ShutdownGrace:  30 * time.Second,
 					TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::7/128")}}
 				return diff(reflect.DeepEqual(c, want), c, "want", want)
 			}},
@@ -93,7 +95,7 @@ func TestLoad(t *testing.T) {
 				"HOARD_ORIGIN_MAX_CONNS": "8", "HOARD_ORIGIN_MAX_BACKOFF": "30s", "HOARD_CPUS": "1",
 				"HOARD_HTTP_SERVER": "front", "HOARD_MAX_HEADER_BYTES": "1MiB", "HOARD_CLIENT_HEADER_TIMEOUT": "1m",
 				"HOARD_CLIENT_IDLE_TIMEOUT": "1h", "HOARD_CLIENT_BODY_TIMEOUT": "2m", "HOARD_CLIENT_WRITE_TIMEOUT": "0s",
-				"HOARD_MAX_CONNS": "0", "HOARD_TRUSTED_PROXIES": " 127.0.0.1/32 , fd00::/8"},
+				"HOARD_MAX_CONNS": "0", "HOARD_TRUSTED_PROXIES": " 127.0.0.1/32 , fd00::/8", "HOARD_SHUTDOWN_GRACE": "0s"},
 			func(c Config) string {
 				want := Config{Listen: ":0", Origin: "https://o/p", MaxMemory: 10e6, MaxObjectSize: 1e6,
 					HeuristicMax: time.Hour, OriginTimeout: 5 * time.Second, LogLevel: slog.LevelWarn, LogFormat: LogJSON,
