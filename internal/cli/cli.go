@@ -16,7 +16,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"syscall"
 
 	"github.com/hoard-cache/hoard/internal/config"
 )
@@ -31,12 +30,20 @@ var version string
 // Main runs the command line args (without the program name) and returns
 // the process's exit status: 0 on success, 1 when a command fails, 2 for a
 // usage or configuration error. SIGINT and SIGTERM stop a running server
-// gracefully.
+// gracefully, and a second one at once; SIGHUP does not stop it.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
+	// Every stop signal is also counted, for the second one; registered
+	// now, so that none is missed before serve starts watching.
+	stops := make(chan os.Signal, 2)
+	signal.Notify(stops, stopSignals...)
+	defer signal.Stop(stops)
+	hangups, stopHangups := notifyHangup()
+	defer stopHangups()
 	return run(ctx, process{stdin: stdin, stdout: stdout, stderr: stderr,
-		lookupEnv: os.LookupEnv, maxProcs: runtime.GOMAXPROCS}, args)
+		lookupEnv: os.LookupEnv, maxProcs: runtime.GOMAXPROCS,
+		stops: stops, hangups: hangups, exit: os.Exit}, args)
 }
 
 // process is what a command gets from the process running it; tests fill it
@@ -52,6 +59,11 @@ type process struct {
 	// ready, if not nil, is called with the proxy's address once serve is
 	// accepting connections: the hook tests use to find a server on port 0.
 	ready func(addr string)
+	// stops receives every stop signal (the first has also canceled the
+	// context), hangups every SIGHUP; exit ends the process at once. Nil
+	// in tests, which stop serve by canceling its context.
+	stops, hangups <-chan os.Signal
+	exit           func(code int)
 }
 
 // run is Main with the context and the process's surroundings passed in.

@@ -19,10 +19,6 @@ import (
 	"github.com/hoard-cache/hoard/internal/proxy"
 )
 
-// shutdownGrace is how long in-flight requests get to finish after SIGINT
-// or SIGTERM before their connections are cut.
-const shutdownGrace = 10 * time.Second
-
 // serve runs "hoard serve": the proxy, until ctx is done.
 func serve(ctx context.Context, p process, args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -40,6 +36,11 @@ func serve(ctx context.Context, p process, args []string) int {
 	}
 
 	logger := newLogger(p.stderr, cfg)
+	if p.stops != nil || p.hangups != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go watchSignals(done, p.stops, p.hangups, logger, p.exit)
+	}
 	procs := applyCPUs(p.maxProcs, cfg.CPUs)
 	if err := runServer(ctx, cfg, procs, logger, p.stdout, p.ready); err != nil {
 		logger.Error("serve failed", "err", err)
@@ -61,12 +62,17 @@ func applyCPUs(maxProcs func(int) int, cpus int) int {
 }
 
 // runServer builds the proxy that cfg describes and serves it on cfg.Listen
-// until ctx is done. procs is the number of threads running Go code, for the
-// log. ready, if not nil, is called with the listening address.
+// until ctx is done, then stops within cfg.ShutdownGrace. procs is the
+// number of threads running Go code, for the log. ready, if not nil, is
+// called with the listening address.
 func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.Logger, stdout io.Writer, ready func(string)) error {
+	// graceCtx ends cfg.ShutdownGrace after ctx: the one deadline of the
+	// servers' shutdown and of the wait for the proxy's background work.
+	graceCtx, cancelGrace := graceAfter(ctx, cfg.ShutdownGrace)
+	defer cancelGrace()
 	var origin *url.URL
 	if cfg.Demo {
-		demoOrigin, stopDemo, err := startDemo(logger)
+		demoOrigin, stopDemo, err := startDemo(logger, cfg.ShutdownGrace)
 		if err != nil {
 			return err
 		}
@@ -108,7 +114,7 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 	if err != nil {
 		return err
 	}
-	defer h.Close() // waits for background revalidations
+	defer closeWithin(graceCtx, h, logger)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -119,7 +125,7 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 	adminDone := make(chan error, 1)
 	if cfg.AdminListen != "" {
 		go func() {
-			adminDone <- listenAndServe(ctx, cfg.AdminListen, admin.New(admin.Options{Engine: h, Logger: logger}), cfg, logger,
+			adminDone <- listenAndServe(ctx, graceCtx, cfg.AdminListen, admin.New(admin.Options{Engine: h, Logger: logger}), cfg, logger,
 				func(addr string) { logger.Info("admin API listening", "addr", addr) })
 			cancel() // without its admin API the process stops, rather than run half-configured
 		}()
@@ -127,7 +133,7 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 		adminDone <- nil
 	}
 
-	err = listenAndServe(ctx, cfg.Listen, h, cfg, logger, func(addr string) {
+	err = listenAndServe(ctx, graceCtx, cfg.Listen, h, cfg, logger, func(addr string) {
 		logger.Info("listening", "addr", addr, "origin", origin.String(), "gomaxprocs", procs)
 		if cfg.Demo {
 			printDemoUsage(stdout, addr, origin)
@@ -143,11 +149,27 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 	return err
 }
 
+// closeWithin closes the proxy, which waits for its background
+// revalidations and fills, unless graceCtx ends first: then the process
+// stops without them, as it does with requests still running.
+func closeWithin(graceCtx context.Context, h io.Closer, logger *slog.Logger) {
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		_ = h.Close() // proxy.Handler.Close returns nil
+	}()
+	select {
+	case <-closed:
+	case <-graceCtx.Done():
+		logger.Warn("shutdown grace ran out: stopping without the background fetches still running")
+	}
+}
+
 // listenAndServe serves h on addr until ctx is done, then shuts down
-// gracefully, with the client limits of cfg. It calls listening with the
-// actual address (addr may ask for port 0) once connections are being
-// accepted.
-func listenAndServe(ctx context.Context, addr string, h http.Handler, cfg config.Config, logger *slog.Logger, listening func(addr string)) error {
+// gracefully until graceCtx ends, with the client limits of cfg. It calls
+// listening with the actual address (addr may ask for port 0) once
+// connections are being accepted.
+func listenAndServe(ctx, graceCtx context.Context, addr string, h http.Handler, cfg config.Config, logger *slog.Logger, listening func(addr string)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -169,8 +191,9 @@ func listenAndServe(ctx context.Context, addr string, h http.Handler, cfg config
 		return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down", "grace", shutdownGrace)
-	return shutdown(ctx, fe, served)
+	logger.Info("shutting down", "addr", ln.Addr().String(), "grace", cfg.ShutdownGrace)
+	shutdown(graceCtx, fe, served, logger)
+	return nil
 }
 
 // newServer returns the server for the proxy handler h.
@@ -188,24 +211,22 @@ func newServer(h http.Handler, cfg config.Config, logger *slog.Logger) *http.Ser
 	}
 }
 
-// shutdown stops srv, giving in-flight requests shutdownGrace to finish,
-// and waits for its Serve, whose result arrives on served, to return.
-func shutdown(ctx context.Context, srv interface {
+// shutdown stops srv, giving in-flight requests until graceCtx ends to
+// finish, and waits for its Serve, whose result arrives on served, to
+// return. Requests still running then are cut, with a warning: that is a
+// normal stop all the same (exit status 0), so that a supervisor such as
+// systemd does not record a failure for it.
+func shutdown(graceCtx context.Context, srv interface {
 	Shutdown(context.Context) error
 	Close() error
-}, served <-chan error) error {
-	// ctx is already done; the grace period needs a live context of its own.
-	graceCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
-	defer cancel()
-	err := srv.Shutdown(graceCtx)
-	if err != nil {
-		// The grace period ran out: cut the connections still open. Close's
-		// own error would only repeat a listener error Shutdown has seen.
+}, served <-chan error, logger *slog.Logger) {
+	if err := srv.Shutdown(graceCtx); err != nil {
+		// Close's own error would only repeat a listener error Shutdown
+		// has seen.
 		_ = srv.Close()
-		err = fmt.Errorf("shutdown: requests still running after %s: %w", shutdownGrace, err)
+		logger.Warn("shutdown grace ran out: cut the requests still running", "err", err)
 	}
 	<-served // http.ErrServerClosed, once Shutdown or Close has been called
-	return err
 }
 
 // newLogger returns the logger cfg asks for, writing to w (standard error).
