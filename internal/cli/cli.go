@@ -121,10 +121,17 @@ func currentVersion() string {
 // usageError reports a usage or configuration error, one line per problem,
 // and returns exit status 2.
 func usageError(stderr io.Writer, prefix string, err error) int {
+	configFailed(stderr, prefix, err)
+	fmt.Fprintln(stderr, "Run 'hoard help' for usage.")
+	return 2
+}
+
+// configFailed reports a configuration error, one line per problem, and
+// returns exit status 2.
+func configFailed(stderr io.Writer, prefix string, err error) int {
 	for line := range strings.SplitSeq(err.Error(), "\n") {
 		fmt.Fprintf(stderr, "%s: %s\n", prefix, line)
 	}
-	fmt.Fprintln(stderr, "Run 'hoard help' for usage.")
 	return 2
 }
 

@@ -43,11 +43,22 @@ func serve(ctx context.Context, p process, args []string) int {
 	}
 	procs := applyCPUs(p.maxProcs, cfg.CPUs)
 	if err := runServer(ctx, cfg, procs, logger, p.stdout, p.ready); err != nil {
+		var ce configError
+		if errors.As(err, &ce) {
+			return configFailed(p.stderr, "hoard serve", ce.error)
+		}
 		logger.Error("serve failed", "err", err)
 		return 1
 	}
 	return 0
 }
+
+// configError is a setting found wrong only once it is used (a Redis that
+// refuses the password, a disk store path that is a file): it stops Hoard
+// before anything listens, with exit status 2, as a bad flag does.
+type configError struct{ error }
+
+func (e configError) Unwrap() error { return e.error }
 
 // applyCPUs makes --cpus the number of threads running Go code at once,
 // through maxProcs (runtime.GOMAXPROCS), and returns the number in effect.
@@ -70,23 +81,6 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 	// servers' shutdown and of the wait for the proxy's background work.
 	graceCtx, cancelGrace := graceAfter(ctx, cfg.ShutdownGrace)
 	defer cancelGrace()
-	var origin *url.URL
-	if cfg.Demo {
-		demoOrigin, stopDemo, err := startDemo(logger, cfg.ShutdownGrace)
-		if err != nil {
-			return err
-		}
-		// Deferred first, so it runs last: the proxy may still be fetching
-		// from the demo while it drains.
-		defer stopDemo()
-		origin = demoOrigin
-	} else {
-		var err error
-		if origin, err = url.Parse(cfg.Origin); err != nil {
-			return fmt.Errorf("origin: %w", err) // Validate has checked it already
-		}
-	}
-
 	st, err := newStore(cfg, logger)
 	if err != nil {
 		return err
@@ -96,6 +90,26 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 			logger.Warn("closing the store", "err", err)
 		}
 	}()
+	if err := checkStore(ctx, cfg, st, logger); err != nil {
+		return err
+	}
+	var origin *url.URL
+	if cfg.Demo {
+		demoOrigin, stopDemo, err := startDemo(logger, cfg.ShutdownGrace)
+		if err != nil {
+			return err
+		}
+		// Deferred before the proxy's Close, so it runs after it: the
+		// proxy may still be fetching from the demo while it drains.
+		defer stopDemo()
+		origin = demoOrigin
+	} else {
+		var err error
+		if origin, err = url.Parse(cfg.Origin); err != nil {
+			return fmt.Errorf("origin: %w", err) // Validate has checked it already
+		}
+	}
+
 	h, err := proxy.New(proxy.Options{
 		Origin:          origin,
 		Store:           st,
@@ -122,10 +136,24 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 	if err := startStore(ctx, st); err != nil {
 		return err
 	}
-	adminDone := make(chan error, 1)
+	// Both addresses are taken before either serves: a port in use fails
+	// the start-up whole, and whoever finds the proxy listening finds the
+	// admin API too.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	var adminLn net.Listener
 	if cfg.AdminListen != "" {
+		if adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+			_ = ln.Close() // its error would add nothing to the one reported
+			return fmt.Errorf("admin API: listen: %w", err)
+		}
+	}
+	adminDone := make(chan error, 1)
+	if adminLn != nil {
 		go func() {
-			adminDone <- listenAndServe(ctx, graceCtx, cfg.AdminListen, admin.New(admin.Options{Engine: h, Logger: logger}), cfg, logger,
+			adminDone <- serveOn(ctx, graceCtx, adminLn, admin.New(admin.Options{Engine: h, Logger: logger, Ready: readier(st)}), cfg, logger,
 				func(addr string) { logger.Info("admin API listening", "addr", addr) })
 			cancel() // without its admin API the process stops, rather than run half-configured
 		}()
@@ -133,7 +161,7 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 		adminDone <- nil
 	}
 
-	err = listenAndServe(ctx, graceCtx, cfg.Listen, h, cfg, logger, func(addr string) {
+	err = serveOn(ctx, graceCtx, ln, h, cfg, logger, func(addr string) {
 		logger.Info("listening", "addr", addr, "origin", origin.String(), "gomaxprocs", procs)
 		if cfg.Demo {
 			printDemoUsage(stdout, addr, origin)
@@ -165,15 +193,10 @@ func closeWithin(graceCtx context.Context, h io.Closer, logger *slog.Logger) {
 	}
 }
 
-// listenAndServe serves h on addr until ctx is done, then shuts down
-// gracefully until graceCtx ends, with the client limits of cfg. It calls
-// listening with the actual address (addr may ask for port 0) once
-// connections are being accepted.
-func listenAndServe(ctx, graceCtx context.Context, addr string, h http.Handler, cfg config.Config, logger *slog.Logger, listening func(addr string)) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
+// serveOn serves h on ln until ctx is done, then shuts down gracefully
+// until graceCtx ends, with the client limits of cfg. It calls listening
+// with ln's address once connections are being accepted.
+func serveOn(ctx, graceCtx context.Context, ln net.Listener, h http.Handler, cfg config.Config, logger *slog.Logger, listening func(addr string)) error {
 	srv := newServer(h, cfg, logger)
 	// The front end serves plain requests (cache hits) itself and hands
 	// every other connection to srv; with --http-server=net, every one.
