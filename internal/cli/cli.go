@@ -42,7 +42,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	hangups, stopHangups := notifyHangup()
 	defer stopHangups()
 	return run(ctx, process{stdin: stdin, stdout: stdout, stderr: stderr,
-		lookupEnv: os.LookupEnv, maxProcs: runtime.GOMAXPROCS,
+		lookupEnv: os.LookupEnv, environ: os.Environ, maxProcs: runtime.GOMAXPROCS,
 		stops: stops, hangups: hangups, exit: os.Exit}, args)
 }
 
@@ -52,6 +52,7 @@ type process struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	lookupEnv      func(string) (string, bool)
+	environ        func() []string // os.Environ; nil means an empty environment
 	// maxProcs is runtime.GOMAXPROCS: it sets the number of threads
 	// running Go code at once when n > 0, and returns the previous number.
 	// Tests replace it so that serve does not change the test binary's own.
@@ -81,11 +82,11 @@ func run(ctx context.Context, p process, args []string) int {
 		return serve(ctx, p, rest)
 	case "node":
 		return runNode(ctx, p, rest)
-	case "version":
+	case "version", "-version", "--version":
 		if len(rest) > 0 {
-			return usageError(p.stderr, "hoard version", fmt.Errorf("unexpected argument %q", rest[0]))
+			return usageError(p.stderr, "hoard "+cmd, fmt.Errorf("unexpected argument %q", rest[0]))
 		}
-		fmt.Fprintf(p.stdout, "hoard %s\n", currentVersion())
+		fmt.Fprintf(p.stdout, "hoard %s, commit %s\n", currentVersion(), buildCommit(debug.ReadBuildInfo))
 		return 0
 	case "help", "-h", "-help", "--help":
 		printHelp(p.stdout)
@@ -118,6 +119,31 @@ func currentVersion() string {
 	return "devel"
 }
 
+// buildCommit is the version control commit the binary was built from, as
+// the Go toolchain records it (go build in a git checkout), with
+// "(modified)" when the tree had uncommitted changes; "unknown" when
+// nothing was recorded (a build outside a checkout, or -buildvcs=false).
+// read is debug.ReadBuildInfo.
+func buildCommit(read func() (*debug.BuildInfo, bool)) string {
+	info, ok := read()
+	if !ok {
+		return "unknown"
+	}
+	commit, modified := "unknown", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			commit = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if modified && commit != "unknown" {
+		commit += " (modified)"
+	}
+	return commit
+}
+
 // usageError reports a usage or configuration error, one line per problem,
 // and returns exit status 2.
 func usageError(stderr io.Writer, prefix string, err error) int {
@@ -139,7 +165,7 @@ const helpText = `Hoard is an HTTP caching reverse proxy (RFC 9111).
 
 Usage:
   hoard serve [flags]   run the proxy in front of an origin
-  hoard version         print the version
+  hoard version         print the version and the commit it was built from
   hoard help            print this help
   hoard node            speak Hoard's message protocol on stdin and stdout
   hoard                 "hoard help" on a terminal, "hoard node" otherwise

@@ -30,12 +30,19 @@ func serve(ctx context.Context, p process, args []string) int {
 		printFlags(p.stdout, fs)
 		return 0
 	case err != nil:
+		// A misspelt variable may be why a setting is missing.
+		for _, name := range unknownEnv(p) {
+			fmt.Fprintf(p.stderr, "hoard serve: warning: %s names no setting of Hoard; it is ignored\n", name)
+		}
 		return usageError(p.stderr, "hoard serve", err)
 	case fs.NArg() > 0:
 		return usageError(p.stderr, "hoard serve", fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 	}
 
 	logger := newLogger(p.stderr, cfg)
+	for _, name := range unknownEnv(p) {
+		logger.Warn("ignoring an environment variable that names no setting of Hoard (see hoard help)", "name", name)
+	}
 	if p.stops != nil || p.hangups != nil {
 		done := make(chan struct{})
 		defer close(done)
@@ -59,6 +66,15 @@ func serve(ctx context.Context, p process, args []string) int {
 type configError struct{ error }
 
 func (e configError) Unwrap() error { return e.error }
+
+// unknownEnv returns the HOARD_* variables of p's environment that name no
+// setting.
+func unknownEnv(p process) []string {
+	if p.environ == nil {
+		return nil
+	}
+	return config.UnknownEnv(p.environ())
+}
 
 // applyCPUs makes --cpus the number of threads running Go code at once,
 // through maxProcs (runtime.GOMAXPROCS), and returns the number in effect.

@@ -191,6 +191,24 @@ func (c *Config) ApplyEnv(lookupEnv func(string) (string, bool)) error {
 	return errors.Join(errs...)
 }
 
+// UnknownEnv returns the names of the HOARD_* variables in environ
+// (os.Environ's "NAME=value" lines) that no setting reads, such as a
+// misspelt HOARD_MAX_MEMROY, in the order given; the caller warns of them.
+func UnknownEnv(environ []string) []string {
+	known := make(map[string]bool, len(settings))
+	for i := range settings {
+		known[envName(settings[i].name)] = true
+	}
+	var unknown []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "HOARD_") && !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	return unknown
+}
+
 // flagValue records the text a flag was given, for ApplyFlags.
 type flagValue struct {
 	s      *setting

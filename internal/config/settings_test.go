@@ -234,3 +234,12 @@ func TestEmptyPurgeAllowAllowsNoOne(t *testing.T) {
 		t.Errorf("--purge-allow= gives a nil list, which proxy.Options reads as 'loopback allowed'")
 	}
 }
+
+func TestUnknownEnv(t *testing.T) {
+	t.Parallel()
+	environ := []string{"HOARD_MAX_MEMORY=1GiB", "HOARD_MAX_MEMROY=1GiB", "PATH=/bin", "HOARD_=x", "HOARDING=1", "HOARD_LISTEN"}
+	got := UnknownEnv(environ)
+	if want := []string{"HOARD_MAX_MEMROY", "HOARD_"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("UnknownEnv(%q) = %q, want %q", environ, got, want)
+	}
+}
