@@ -14,7 +14,7 @@ import (
 // mend: Redis refused the credentials or the database number, or the host
 // name does not exist. A Redis that is down or unreachable is not
 // misconfigured: it may come back.
-var ErrMisconfigured = errors.New("Redis refuses the configuration")
+var ErrMisconfigured = errors.New("redis store: the server refuses the configuration")
 
 // Ready reports whether Redis answers a PING on a connection set up as
 // configured (password, database): nil if it does. Otherwise the error
