@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -93,11 +94,16 @@ func TestRedisRefusesConfiguration(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
 			in := &invocation{
-				args:  []string{"serve", "--origin", "http://127.0.0.1:1", "--listen", "127.0.0.1:0", "--store", tt.store},
-				ready: func(addr string) { t.Errorf("hoard listened on %s despite a Redis that refuses it", addr) },
+				args: []string{"serve", "--origin", "http://127.0.0.1:1", "--listen", "127.0.0.1:0", "--store", tt.store},
+				ready: func(addr string) {
+					t.Errorf("hoard listened on %s despite a Redis that refuses it", addr)
+					cancel()
+				},
 			}
-			if code := in.run(t.Context()); code != 2 {
+			if code := in.run(ctx); code != 2 {
 				t.Errorf("exit %d, want 2", code)
 			}
 			stderr := in.stderr.String()
