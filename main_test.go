@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -55,5 +56,24 @@ func TestBinaryBadFlag(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "--max-memory") {
 		t.Errorf("output %q does not name --max-memory", out)
+	}
+}
+
+// TestBinaryVersion checks that the built binary names the commit it was
+// built from, as git knows it, or says "unknown" when the toolchain
+// recorded none (GOFLAGS=-buildvcs=false, a copy without .git).
+func TestBinaryVersion(t *testing.T) {
+	bin := buildHoard(t)
+	out, err := exec.CommandContext(t.Context(), bin, "--version").Output()
+	if err != nil {
+		t.Fatalf("hoard --version: %v", err)
+	}
+	want := []string{"commit unknown\n"}
+	if head, err := exec.CommandContext(t.Context(), "git", "rev-parse", "HEAD").Output(); err == nil {
+		commit := "commit " + strings.TrimSpace(string(head))
+		want = append(want, commit+"\n", commit+" (modified)\n")
+	}
+	if !strings.HasPrefix(string(out), "hoard ") || !slices.ContainsFunc(want, func(w string) bool { return strings.HasSuffix(string(out), w) }) {
+		t.Errorf("hoard --version = %q, want it to end with one of %q", out, want)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"time"
 
 	"github.com/hoard-cache/hoard/internal/proxy"
 )
@@ -21,6 +22,12 @@ type Purger interface {
 	Purge(ctx context.Context, p proxy.Purge) (int, error)
 }
 
+// Readier tells whether Hoard serves as configured: a store that depends
+// on a server (Redis) implements it.
+type Readier interface {
+	Ready(ctx context.Context) error
+}
+
 // Options configures the admin handler.
 type Options struct {
 	Engine Purger
@@ -28,7 +35,14 @@ type Options struct {
 	// Metrics serves GET /metrics (Prometheus's text format); nil serves
 	// no metrics.
 	Metrics http.Handler
+	// Ready is asked by GET /_hoard/ready; nil means always ready.
+	Ready Readier
 }
+
+// readyTimeout bounds one readiness check, well within the probe timeouts
+// of load balancers and Kubernetes (1s by default there: a check that
+// takes longer fails anyway).
+const readyTimeout = 900 * time.Millisecond
 
 // maxBody bounds a request body.
 const maxBody = 1 << 20
@@ -36,7 +50,9 @@ const maxBody = 1 << 20
 // New returns the admin API handler:
 //
 //	POST /_hoard/purge  {"urls":[...],"prefixes":[...],"tags":[...]} → {"purged":N}
-//	GET  /_hoard/health → {"status":"ok"}
+//	GET  /_hoard/health → {"status":"ok"} while the process serves
+//	GET  /_hoard/ready  → {"status":"ready"}, or 503 {"status":"not ready","reason":...}
+//	                      while it serves, but not as configured (Redis down)
 //	GET  /_hoard/explain?url=U → explain.Report (when Engine is an Explainer)
 //	GET  /metrics       → Prometheus metrics, with Options.Metrics
 //	GET  /debug/pprof/  → the runtime's profiles (CPU, heap, goroutines...)
@@ -76,6 +92,17 @@ func New(opts Options) http.Handler {
 	}
 	mux.HandleFunc("GET /_hoard/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /_hoard/ready", func(w http.ResponseWriter, r *http.Request) {
+		if opts.Ready != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+			defer cancel()
+			if err := opts.Ready.Ready(ctx); err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
+				return
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	// Profiles of the running process, for go tool pprof: a production
 	// cache is profiled where it runs, under its own traffic.

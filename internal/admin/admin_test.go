@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,6 +24,42 @@ func (r *recorder) Purge(_ context.Context, p proxy.Purge) (int, error) {
 		}
 	}
 	return len(p.URLs) + len(p.Prefixes) + len(p.Tags), nil
+}
+
+// readiness is a Readier that answers err.
+type readiness struct{ err error }
+
+func (r readiness) Ready(context.Context) error { return r.err }
+
+func TestReady(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		ready  Readier
+		status int
+		want   string
+	}{
+		{"nothing to check", nil, 200, `{"status":"ready"}`},
+		{"the store answers", readiness{}, 200, `{"status":"ready"}`},
+		{"the store does not", readiness{errors.New("redis store: unreachable: connection refused")}, 503,
+			`{"reason":"redis store: unreachable: connection refused","status":"not ready"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(New(Options{Engine: &recorder{}, Ready: tt.ready}))
+			t.Cleanup(srv.Close)
+			resp, err := http.Get(srv.URL + "/_hoard/ready")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.status || strings.TrimSpace(string(b)) != tt.want {
+				t.Errorf("GET /_hoard/ready = %d %s, want %d %s", resp.StatusCode, b, tt.status, tt.want)
+			}
+		})
+	}
 }
 
 func TestAdminAPI(t *testing.T) {

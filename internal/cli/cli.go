@@ -16,7 +16,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"syscall"
 
 	"github.com/hoard-cache/hoard/internal/config"
 )
@@ -31,12 +30,20 @@ var version string
 // Main runs the command line args (without the program name) and returns
 // the process's exit status: 0 on success, 1 when a command fails, 2 for a
 // usage or configuration error. SIGINT and SIGTERM stop a running server
-// gracefully.
+// gracefully, and a second one at once; SIGHUP does not stop it.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
+	// Every stop signal is also counted, for the second one; registered
+	// now, so that none is missed before serve starts watching.
+	stops := make(chan os.Signal, 2)
+	signal.Notify(stops, stopSignals...)
+	defer signal.Stop(stops)
+	hangups, stopHangups := notifyHangup()
+	defer stopHangups()
 	return run(ctx, process{stdin: stdin, stdout: stdout, stderr: stderr,
-		lookupEnv: os.LookupEnv, maxProcs: runtime.GOMAXPROCS}, args)
+		lookupEnv: os.LookupEnv, environ: os.Environ, maxProcs: runtime.GOMAXPROCS,
+		stops: stops, hangups: hangups, exit: os.Exit}, args)
 }
 
 // process is what a command gets from the process running it; tests fill it
@@ -45,6 +52,7 @@ type process struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	lookupEnv      func(string) (string, bool)
+	environ        func() []string // os.Environ; nil means an empty environment
 	// maxProcs is runtime.GOMAXPROCS: it sets the number of threads
 	// running Go code at once when n > 0, and returns the previous number.
 	// Tests replace it so that serve does not change the test binary's own.
@@ -52,6 +60,11 @@ type process struct {
 	// ready, if not nil, is called with the proxy's address once serve is
 	// accepting connections: the hook tests use to find a server on port 0.
 	ready func(addr string)
+	// stops receives every stop signal (the first has also canceled the
+	// context), hangups every SIGHUP; exit ends the process at once. Nil
+	// in tests, which stop serve by canceling its context.
+	stops, hangups <-chan os.Signal
+	exit           func(code int)
 }
 
 // run is Main with the context and the process's surroundings passed in.
@@ -71,11 +84,11 @@ func run(ctx context.Context, p process, args []string) int {
 		return runNode(ctx, p, rest)
 	case "explain":
 		return runExplain(ctx, p, rest)
-	case "version":
+	case "version", "-version", "--version":
 		if len(rest) > 0 {
-			return usageError(p.stderr, "hoard version", fmt.Errorf("unexpected argument %q", rest[0]))
+			return usageError(p.stderr, "hoard "+cmd, fmt.Errorf("unexpected argument %q", rest[0]))
 		}
-		fmt.Fprintf(p.stdout, "hoard %s\n", currentVersion())
+		fmt.Fprintf(p.stdout, "hoard %s, commit %s\n", currentVersion(), buildCommit(debug.ReadBuildInfo))
 		return 0
 	case "help", "-h", "-help", "--help":
 		printHelp(p.stdout)
@@ -108,13 +121,45 @@ func currentVersion() string {
 	return "devel"
 }
 
+// buildCommit is the version control commit the binary was built from, as
+// the Go toolchain records it (go build in a git checkout), with
+// "(modified)" when the tree had uncommitted changes; "unknown" when
+// nothing was recorded (a build outside a checkout, or -buildvcs=false).
+// read is debug.ReadBuildInfo.
+func buildCommit(read func() (*debug.BuildInfo, bool)) string {
+	info, ok := read()
+	if !ok {
+		return "unknown"
+	}
+	commit, modified := "unknown", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			commit = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if modified && commit != "unknown" {
+		commit += " (modified)"
+	}
+	return commit
+}
+
 // usageError reports a usage or configuration error, one line per problem,
 // and returns exit status 2.
 func usageError(stderr io.Writer, prefix string, err error) int {
+	configFailed(stderr, prefix, err)
+	fmt.Fprintln(stderr, "Run 'hoard help' for usage.")
+	return 2
+}
+
+// configFailed reports a configuration error, one line per problem, and
+// returns exit status 2.
+func configFailed(stderr io.Writer, prefix string, err error) int {
 	for line := range strings.SplitSeq(err.Error(), "\n") {
 		fmt.Fprintf(stderr, "%s: %s\n", prefix, line)
 	}
-	fmt.Fprintln(stderr, "Run 'hoard help' for usage.")
 	return 2
 }
 
@@ -123,7 +168,7 @@ const helpText = `Hoard is an HTTP caching reverse proxy (RFC 9111).
 Usage:
   hoard serve [flags]   run the proxy in front of an origin
   hoard explain URL     say why a running Hoard does (not) cache URL
-  hoard version         print the version
+  hoard version         print the version and the commit it was built from
   hoard help            print this help
   hoard node            speak Hoard's message protocol on stdin and stdout
   hoard                 "hoard help" on a terminal, "hoard node" otherwise

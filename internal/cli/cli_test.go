@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -84,6 +85,13 @@ func (in *invocation) run(ctx context.Context) int {
 			v, ok := in.env[name]
 			return v, ok
 		},
+		environ: func() []string {
+			var environ []string
+			for name, value := range in.env {
+				environ = append(environ, name+"="+value)
+			}
+			return environ
+		},
 		ready: in.ready,
 		maxProcs: func(n int) int {
 			previous := in.procs
@@ -131,6 +139,20 @@ func TestUsageErrors(t *testing.T) {
 			`hoard serve: --cpus "9999": must be at most 4096`},
 		{"bad cpus env names the variable", []string{"serve", "--demo"}, map[string]string{"HOARD_CPUS": "many"},
 			`hoard serve: HOARD_CPUS "many": want a whole number`},
+		{"port past 65535", []string{"serve", "--demo", "--listen", ":99999"}, nil,
+			`hoard serve: --listen ":99999": port 99999 is out of range; want a port from 0 to 65535, like 127.0.0.1:8080 or :8080`},
+		{"admin API on the proxy's address", []string{"serve", "--demo", "--listen", "127.0.0.1:8080", "--admin-listen", "127.0.0.1:8080"}, nil,
+			`hoard serve: --admin-listen "127.0.0.1:8080": the same address as --listen 127.0.0.1:8080; give the admin API an address of its own, like 127.0.0.1:9080`},
+		{"origin without a scheme", []string{"serve", "--origin", "localhost:3000"}, nil,
+			`hoard serve: --origin "localhost:3000": want a URL with a scheme; did you mean http://localhost:3000?`},
+		{"bad store hides its password", []string{"serve", "--demo", "--store", "redis://:hunter2@[::1/0"}, nil,
+			`hoard serve: --store "redis://***@[::1/0": want redis://HOST:PORT/DB`},
+		{"bad grace names its variable", []string{"serve", "--demo"}, map[string]string{"HOARD_SHUTDOWN_GRACE": "soon"},
+			`hoard serve: HOARD_SHUTDOWN_GRACE "soon": want a number with a unit, like 500ms, 30s, 5m or 24h`},
+		{"negative grace", []string{"serve", "--demo", "--shutdown-grace=-1s"}, nil,
+			`hoard serve: --shutdown-grace "-1s": must not be negative (0s: cut requests at once)`},
+		{"misspelt variable is named beside the error it causes", []string{"serve"}, map[string]string{"HOARD_ORIGN": "http://o"},
+			"hoard serve: warning: HOARD_ORIGN names no setting of Hoard; it is ignored\nhoard serve: --origin is required"},
 		{"stray argument to serve", []string{"serve", "--demo", "extra"}, nil, `hoard serve: unexpected argument "extra"`},
 		{"stray argument to version", []string{"version", "--short"}, nil, `hoard version: unexpected argument "--short"`},
 	}
@@ -161,16 +183,46 @@ func TestVersion(t *testing.T) {
 	if code := in.run(t.Context()); code != 0 {
 		t.Fatalf("hoard version exit %d, stderr %q", code, in.stderr.String())
 	}
-	if got := in.stdout.String(); !regexp.MustCompile(`^hoard \S+\n$`).MatchString(got) {
-		t.Errorf("hoard version = %q, want hoard and a version on one line", got)
+	// go test records no VCS information in its binary: "unknown".
+	if got := in.stdout.String(); !regexp.MustCompile(`^hoard \S+, commit (unknown|[0-9a-f]{40}( \(modified\))?)\n$`).MatchString(got) {
+		t.Errorf("hoard version = %q, want hoard, a version and a commit on one line", got)
+	}
+	for _, flag := range []string{"--version", "-version"} {
+		again := &invocation{args: []string{flag}}
+		if code := again.run(t.Context()); code != 0 || again.stdout.String() != in.stdout.String() {
+			t.Errorf("hoard %s exit %d, %q; want 0 and what hoard version prints, %q", flag, code, again.stdout.String(), in.stdout.String())
+		}
 	}
 
 	defer func(old string) { version = old }(version)
 	version = "v1.2.3"
 	in = &invocation{args: []string{"version"}}
 	in.run(t.Context())
-	if got := in.stdout.String(); got != "hoard v1.2.3\n" {
-		t.Errorf("hoard version built with -X ...cli.version=v1.2.3 = %q, want %q", got, "hoard v1.2.3\n")
+	if got := in.stdout.String(); !strings.HasPrefix(got, "hoard v1.2.3, commit ") {
+		t.Errorf("hoard version built with -X ...cli.version=v1.2.3 = %q, want it to start %q", got, "hoard v1.2.3, commit ")
+	}
+}
+
+func TestBuildCommit(t *testing.T) {
+	t.Parallel()
+	info := func(settings ...debug.BuildSetting) func() (*debug.BuildInfo, bool) {
+		return func() (*debug.BuildInfo, bool) { return &debug.BuildInfo{Settings: settings}, true }
+	}
+	rev := debug.BuildSetting{Key: "vcs.revision", Value: "21414fc0d6b6fa7f1c4fd0cbb8a1e0b4f2d1c3a9"}
+	tests := []struct {
+		name string
+		read func() (*debug.BuildInfo, bool)
+		want string
+	}{
+		{"no build information", func() (*debug.BuildInfo, bool) { return nil, false }, "unknown"},
+		{"built without VCS stamping", info(), "unknown"},
+		{"built from a clean checkout", info(rev, debug.BuildSetting{Key: "vcs.modified", Value: "false"}), rev.Value},
+		{"built with uncommitted changes", info(rev, debug.BuildSetting{Key: "vcs.modified", Value: "true"}), rev.Value + " (modified)"},
+	}
+	for _, tt := range tests {
+		if got := buildCommit(tt.read); got != tt.want {
+			t.Errorf("%s: buildCommit() = %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }
 

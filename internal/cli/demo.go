@@ -15,8 +15,9 @@ import (
 )
 
 // startDemo serves the built-in sample origin on a loopback port and returns
-// its URL, and a stop function that shuts it down and waits until it has.
-func startDemo(logger *slog.Logger) (*url.URL, func(), error) {
+// its URL, and a stop function that shuts it down, giving its requests
+// grace to finish, and waits until it has.
+func startDemo(logger *slog.Logger, grace time.Duration) (*url.URL, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, nil, fmt.Errorf("demo origin: listen: %w", err)
@@ -35,7 +36,7 @@ func startDemo(logger *slog.Logger) (*url.URL, func(), error) {
 		}
 	}()
 	stop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		ctx, cancel := context.WithTimeout(context.Background(), grace)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
 			logger.Warn("demo origin: cutting requests still running", "err", err)

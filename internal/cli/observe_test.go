@@ -22,6 +22,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/hoard-cache/hoard/internal/config"
 )
 
 // observedOrigin serves the mix of TestMetricsAndAccessLog: /fresh is
@@ -357,8 +359,8 @@ func TestOriginFailureWarningsAreGrouped(t *testing.T) {
 				denied++
 			}
 		case "shutting down":
-			if g, _ := l["grace"].(float64); g != shutdownGrace.Seconds() {
-				t.Errorf("shutting down: grace = %v, want %v (seconds)", l["grace"], shutdownGrace.Seconds())
+			if g, _ := l["grace"].(float64); g != config.Default().ShutdownGrace.Seconds() {
+				t.Errorf("shutting down: grace = %v, want %v (seconds)", l["grace"], config.Default().ShutdownGrace.Seconds())
 			}
 		}
 	}

@@ -19,10 +19,6 @@ import (
 	"github.com/hoard-cache/hoard/internal/proxy"
 )
 
-// shutdownGrace is how long in-flight requests get to finish after SIGINT
-// or SIGTERM before their connections are cut.
-const shutdownGrace = 10 * time.Second
-
 // serve runs "hoard serve": the proxy, until ctx is done.
 func serve(ctx context.Context, p process, args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -34,18 +30,50 @@ func serve(ctx context.Context, p process, args []string) int {
 		printFlags(p.stdout, fs)
 		return 0
 	case err != nil:
+		// A misspelt variable may be why a setting is missing.
+		for _, name := range unknownEnv(p) {
+			fmt.Fprintf(p.stderr, "hoard serve: warning: %s names no setting of Hoard; it is ignored\n", name)
+		}
 		return usageError(p.stderr, "hoard serve", err)
 	case fs.NArg() > 0:
 		return usageError(p.stderr, "hoard serve", fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 	}
 
 	logger := newLogger(p.stderr, cfg)
+	for _, name := range unknownEnv(p) {
+		logger.Warn("ignoring an environment variable that names no setting of Hoard (see hoard help)", "name", name)
+	}
+	if p.stops != nil || p.hangups != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go watchSignals(done, p.stops, p.hangups, logger, p.exit)
+	}
 	procs := applyCPUs(p.maxProcs, cfg.CPUs)
 	if err := runServer(ctx, cfg, procs, logger, p.stdout, p.ready); err != nil {
+		var ce configError
+		if errors.As(err, &ce) {
+			return configFailed(p.stderr, "hoard serve", ce.error)
+		}
 		logger.Error("serve failed", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// configError is a setting found wrong only once it is used (a Redis that
+// refuses the password, a disk store path that is a file): it stops Hoard
+// before anything listens, with exit status 2, as a bad flag does.
+type configError struct{ error }
+
+func (e configError) Unwrap() error { return e.error }
+
+// unknownEnv returns the HOARD_* variables of p's environment that name no
+// setting.
+func unknownEnv(p process) []string {
+	if p.environ == nil {
+		return nil
+	}
+	return config.UnknownEnv(p.environ())
 }
 
 // applyCPUs makes --cpus the number of threads running Go code at once,
@@ -61,26 +89,14 @@ func applyCPUs(maxProcs func(int) int, cpus int) int {
 }
 
 // runServer builds the proxy that cfg describes and serves it on cfg.Listen
-// until ctx is done. procs is the number of threads running Go code, for the
-// log. ready, if not nil, is called with the listening address.
+// until ctx is done, then stops within cfg.ShutdownGrace. procs is the
+// number of threads running Go code, for the log. ready, if not nil, is
+// called with the listening address.
 func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.Logger, stdout io.Writer, ready func(string)) error {
-	var origin *url.URL
-	if cfg.Demo {
-		demoOrigin, stopDemo, err := startDemo(logger)
-		if err != nil {
-			return err
-		}
-		// Deferred first, so it runs last: the proxy may still be fetching
-		// from the demo while it drains.
-		defer stopDemo()
-		origin = demoOrigin
-	} else {
-		var err error
-		if origin, err = url.Parse(cfg.Origin); err != nil {
-			return fmt.Errorf("origin: %w", err) // Validate has checked it already
-		}
-	}
-
+	// graceCtx ends cfg.ShutdownGrace after ctx: the one deadline of the
+	// servers' shutdown and of the wait for the proxy's background work.
+	graceCtx, cancelGrace := graceAfter(ctx, cfg.ShutdownGrace)
+	defer cancelGrace()
 	st, err := newStore(cfg, logger)
 	if err != nil {
 		return err
@@ -90,6 +106,9 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 			logger.Warn("closing the store", "err", err)
 		}
 	}()
+	if err := checkStore(ctx, cfg, st, logger); err != nil {
+		return err
+	}
 	obs, err := newObservability(cfg, st, stdout)
 	if err != nil {
 		return err
@@ -99,6 +118,23 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 			logger.Warn("closing the access log", "err", err)
 		}
 	}()
+	var origin *url.URL
+	if cfg.Demo {
+		demoOrigin, stopDemo, err := startDemo(logger, cfg.ShutdownGrace)
+		if err != nil {
+			return err
+		}
+		// Deferred before the proxy's Close, so it runs after it: the
+		// proxy may still be fetching from the demo while it drains.
+		defer stopDemo()
+		origin = demoOrigin
+	} else {
+		var err error
+		if origin, err = url.Parse(cfg.Origin); err != nil {
+			return fmt.Errorf("origin: %w", err) // Validate has checked it already
+		}
+	}
+
 	h, err := proxy.New(proxy.Options{
 		Origin:          origin,
 		Store:           st,
@@ -112,14 +148,14 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 		StaleIfError:    cfg.StaleIfError,
 		PurgeAllow:      cfg.PurgeAllow,
 		TrustedProxies:  cfg.TrustedProxies,
-		Logger:          logger,
 		Metrics:         obs.metrics,
 		AccessLog:       obs.access,
+		Logger:          logger,
 	})
 	if err != nil {
 		return err
 	}
-	defer h.Close() // waits for background revalidations
+	defer closeWithin(graceCtx, h, logger)
 	if err := obs.watchConns(h.OriginConns); err != nil {
 		return err
 	}
@@ -130,10 +166,24 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 	if err := startStore(ctx, st); err != nil {
 		return err
 	}
-	adminDone := make(chan error, 1)
+	// Both addresses are taken before either serves: a port in use fails
+	// the start-up whole, and whoever finds the proxy listening finds the
+	// admin API too.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	var adminLn net.Listener
 	if cfg.AdminListen != "" {
+		if adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+			_ = ln.Close() // its error would add nothing to the one reported
+			return fmt.Errorf("admin API: listen: %w", err)
+		}
+	}
+	adminDone := make(chan error, 1)
+	if adminLn != nil {
 		go func() {
-			adminDone <- listenAndServe(ctx, cfg.AdminListen, admin.New(admin.Options{Engine: h, Logger: logger, Metrics: obs.metricsHandler()}), cfg, logger,
+			adminDone <- serveOn(ctx, graceCtx, adminLn, admin.New(admin.Options{Engine: h, Logger: logger, Ready: readier(st), Metrics: obs.metricsHandler()}), cfg, logger,
 				func(addr string) { logger.Info("admin API listening", "addr", addr) }, nil)
 			cancel() // without its admin API the process stops, rather than run half-configured
 		}()
@@ -141,7 +191,7 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 		adminDone <- nil
 	}
 
-	err = listenAndServe(ctx, cfg.Listen, h, cfg, logger, func(addr string) {
+	err = serveOn(ctx, graceCtx, ln, h, cfg, logger, func(addr string) {
 		logger.Info("listening", "addr", addr, "origin", origin.String(), "gomaxprocs", procs)
 		if cfg.Demo {
 			printDemoUsage(stdout, addr, origin)
@@ -157,16 +207,28 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 	return err
 }
 
-// listenAndServe serves h on addr until ctx is done, then shuts down
-// gracefully, with the client limits of cfg. It calls listening with the
-// actual address (addr may ask for port 0) once connections are being
-// accepted, and serving, if not nil, with the front end.
-func listenAndServe(ctx context.Context, addr string, h http.Handler, cfg config.Config, logger *slog.Logger,
-	listening func(addr string), serving func(*front.Server)) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+// closeWithin closes the proxy, which waits for its background
+// revalidations and fills, unless graceCtx ends first: then the process
+// stops without them, as it does with requests still running.
+func closeWithin(graceCtx context.Context, h io.Closer, logger *slog.Logger) {
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		_ = h.Close() // proxy.Handler.Close returns nil
+	}()
+	select {
+	case <-closed:
+	case <-graceCtx.Done():
+		logger.Warn("shutdown grace ran out: stopping without the background fetches still running")
 	}
+}
+
+// serveOn serves h on ln until ctx is done, then shuts down gracefully
+// until graceCtx ends, with the client limits of cfg. It calls listening
+// with ln's address once connections are being accepted, and serving, if
+// not nil, with the front end.
+func serveOn(ctx, graceCtx context.Context, ln net.Listener, h http.Handler, cfg config.Config, logger *slog.Logger,
+	listening func(addr string), serving func(*front.Server)) error {
 	srv := newServer(h, cfg, logger)
 	// The front end serves plain requests (cache hits) itself and hands
 	// every other connection to srv; with --http-server=net, every one.
@@ -187,8 +249,9 @@ func listenAndServe(ctx context.Context, addr string, h http.Handler, cfg config
 		return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down", "grace", shutdownGrace)
-	return shutdown(ctx, fe, served)
+	logger.Info("shutting down", "addr", ln.Addr().String(), "grace", cfg.ShutdownGrace)
+	shutdown(graceCtx, fe, served, logger)
+	return nil
 }
 
 // newServer returns the server for the proxy handler h.
@@ -206,24 +269,22 @@ func newServer(h http.Handler, cfg config.Config, logger *slog.Logger) *http.Ser
 	}
 }
 
-// shutdown stops srv, giving in-flight requests shutdownGrace to finish,
-// and waits for its Serve, whose result arrives on served, to return.
-func shutdown(ctx context.Context, srv interface {
+// shutdown stops srv, giving in-flight requests until graceCtx ends to
+// finish, and waits for its Serve, whose result arrives on served, to
+// return. Requests still running then are cut, with a warning: that is a
+// normal stop all the same (exit status 0), so that a supervisor such as
+// systemd does not record a failure for it.
+func shutdown(graceCtx context.Context, srv interface {
 	Shutdown(context.Context) error
 	Close() error
-}, served <-chan error) error {
-	// ctx is already done; the grace period needs a live context of its own.
-	graceCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
-	defer cancel()
-	err := srv.Shutdown(graceCtx)
-	if err != nil {
-		// The grace period ran out: cut the connections still open. Close's
-		// own error would only repeat a listener error Shutdown has seen.
+}, served <-chan error, logger *slog.Logger) {
+	if err := srv.Shutdown(graceCtx); err != nil {
+		// Close's own error would only repeat a listener error Shutdown
+		// has seen.
 		_ = srv.Close()
-		err = fmt.Errorf("shutdown: requests still running after %s: %w", shutdownGrace, err)
+		logger.Warn("shutdown grace ran out: cut the requests still running", "err", err)
 	}
 	<-served // http.ErrServerClosed, once Shutdown or Close has been called
-	return err
 }
 
 // newLogger returns the logger cfg asks for, writing to w (standard error).

@@ -234,6 +234,23 @@ func TestServeFinishesRequestsWhenStopped(t *testing.T) {
 	}
 }
 
+// TestServeWarnsOfUnknownVariables: a HOARD_ variable that is no setting,
+// likely a typing error, is named in a warning at start-up.
+func TestServeWarnsOfUnknownVariables(t *testing.T) {
+	t.Parallel()
+	s := startServeEnv(t, map[string]string{"HOARD_MAX_MEMROY": "1GiB", "HOARD_MAX_MEMORY": "1GiB"}, "--demo")
+	if code := s.stop(t); code != 0 {
+		t.Fatalf("exit %d, want 0", code)
+	}
+	stderr := s.in.stderr.String()
+	if !strings.Contains(stderr, "level=WARN") || !strings.Contains(stderr, "name=HOARD_MAX_MEMROY") {
+		t.Errorf("log does not warn of HOARD_MAX_MEMROY:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "name=HOARD_MAX_MEMORY") {
+		t.Errorf("log warns of HOARD_MAX_MEMORY, a setting:\n%s", stderr)
+	}
+}
+
 func TestServeListenFails(t *testing.T) {
 	t.Parallel()
 	taken, err := net.Listen("tcp", "127.0.0.1:0")

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -56,5 +58,25 @@ func TestServeBadStore(t *testing.T) {
 	in := &invocation{args: []string{"serve", "--origin", "http://127.0.0.1:1", "--store", "tape:/dev/st0"}}
 	if code := in.run(t.Context()); code != 2 || !strings.Contains(in.stderr.String(), "--store") {
 		t.Errorf("bad --store: exit %d, stderr %q; want 2 naming --store", code, in.stderr.String())
+	}
+}
+
+// TestServeDiskStoreOnAFile: a disk store whose path is a file stops Hoard
+// with exit status 2 and a message in the operator's words, naming the
+// flag and the path, and no name from the code (Options.Path).
+func TestServeDiskStoreOnAFile(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "cache")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in := &invocation{
+		args:  []string{"serve", "--origin", "http://127.0.0.1:1", "--listen", "127.0.0.1:0", "--store", "disk:" + file},
+		ready: func(addr string) { t.Errorf("hoard listened on %s with a disk store it cannot open", addr) },
+	}
+	code := in.run(t.Context())
+	want := fmt.Sprintf("hoard serve: --store %q: disk store: %s is not a directory\n", "disk:"+file, file)
+	if stderr := in.stderr.String(); code != 2 || stderr != want {
+		t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, want)
 	}
 }

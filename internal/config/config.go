@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -28,8 +29,8 @@ import (
 // the environment, which beats the default.
 type Config struct {
 	// Listen is the address the proxy accepts client connections on, as
-	// host:port; port 0 picks a free port. Flag --listen. Default
-	// "127.0.0.1:8080" (loopback only).
+	// host:port with a port from 0 to 65535; port 0 picks a free port. Flag
+	// --listen. Default "127.0.0.1:8080" (loopback only).
 	Listen string
 
 	// Origin is the base URL of the server Hoard caches, with scheme http or
@@ -95,8 +96,10 @@ type Config struct {
 	// "disk:PATH" (a directory that survives restarts, bounded by MaxDisk,
 	// with memory in front), or "redis://HOST:PORT/DB" (a Redis server
 	// shared by a fleet of Hoard processes, with memory in front; several
-	// comma-separated HOST:PORT seeds mean a Redis Cluster). Flag --store.
-	// Default memory.
+	// comma-separated HOST:PORT seeds mean a Redis Cluster; a host without a
+	// port means port 6379). A password in the URL
+	// (redis://:PASSWORD@HOST:PORT/DB) is never logged or printed: Hoard
+	// writes it as ***. Flag --store. Default memory.
 	Store string
 
 	// MaxDisk bounds the disk store, in bytes (bodies and metadata). Flag
@@ -104,8 +107,9 @@ type Config struct {
 	MaxDisk int64
 
 	// AdminListen is the address of the admin API (POST /_hoard/purge,
-	// GET /_hoard/health); empty turns it off. Keep it on loopback or a
-	// private network. Flag --admin-listen. Default "" (off).
+	// GET /_hoard/health); empty turns it off. It must differ from Listen.
+	// Keep it on loopback or a private network. Flag --admin-listen.
+	// Default "" (off).
 	AdminListen string
 
 	// PurgeAllow lists the client networks (CIDRs, comma-separated) allowed
@@ -151,6 +155,13 @@ type Config struct {
 	// is idle new connections wait in the listener's backlog until one
 	// ends. 0 means no bound. Flag --max-conns. Default 10000.
 	MaxConns int
+
+	// ShutdownGrace is how long requests in flight get to finish after
+	// SIGTERM or SIGINT, once Hoard has stopped accepting connections;
+	// those still running then are cut and Hoard exits 0 all the same. A
+	// second signal exits at once. 0s cuts them at once. Flag
+	// --shutdown-grace. Default 10s.
+	ShutdownGrace time.Duration
 
 	// TrustedProxies lists the networks (CIDRs or addresses,
 	// comma-separated) of the proxies in front of Hoard, such as a load
@@ -248,8 +259,8 @@ func (c *Config) Validate() error {
 		errs = append(errs, invalid("--"+flag, value, errors.New(reason)))
 	}
 
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		bad("listen", c.Listen, "want host:port, like 127.0.0.1:8080 or :8080")
+	if reason := checkAddr(c.Listen); reason != "" {
+		bad("listen", c.Listen, reason+", like 127.0.0.1:8080 or :8080")
 	}
 	switch {
 	case c.Demo && c.Origin != "":
@@ -278,14 +289,17 @@ func (c *Config) Validate() error {
 		bad("origin-timeout", c.OriginTimeout.String(), "must be positive")
 	}
 	if _, err := ParseStore(c.Store); err != nil {
-		bad("store", c.Store, err.Error())
+		bad("store", RedactStore(c.Store), err.Error())
 	}
 	if c.MaxDisk <= 0 {
 		bad("max-disk", FormatSize(c.MaxDisk), "must be positive")
 	}
 	if c.AdminListen != "" {
-		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
-			bad("admin-listen", c.AdminListen, "want host:port, like 127.0.0.1:9080")
+		if reason := checkAddr(c.AdminListen); reason != "" {
+			bad("admin-listen", c.AdminListen, reason+", like 127.0.0.1:9080")
+		} else if sameAddr(c.Listen, c.AdminListen) {
+			bad("admin-listen", c.AdminListen, "the same address as --listen "+c.Listen+
+				"; give the admin API an address of its own, like 127.0.0.1:9080")
 		}
 	}
 	if c.OriginConnectTimeout <= 0 {
@@ -325,6 +339,9 @@ func (c *Config) Validate() error {
 	if c.MaxConns < 0 {
 		bad("max-conns", fmt.Sprint(c.MaxConns), "must not be negative (0: no bound)")
 	}
+	if c.ShutdownGrace < 0 {
+		bad("shutdown-grace", c.ShutdownGrace.String(), "must not be negative (0s: cut requests at once)")
+	}
 	switch {
 	case c.CPUs < 0:
 		bad("cpus", fmt.Sprint(c.CPUs), "must not be negative (0 means every CPU)")
@@ -343,10 +360,51 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// checkAddr says what is wrong with a listening address, or "" if nothing
+// is: it must be host:port, with a port from 0 to 65535 (or a service name
+// such as http).
+func checkAddr(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "want host:port"
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		if _, nerr := strconv.Atoi(port); nerr == nil {
+			return "port " + port + " is out of range; want a port from 0 to 65535"
+		}
+		return "port " + strconv.Quote(port) + " is not a number from 0 to 65535"
+	}
+	return ""
+}
+
+// sameAddr reports whether two valid listening addresses would take the
+// same port: the same fixed port, on the same host or where either is every
+// interface. (Different names of one host, such as localhost and
+// 127.0.0.1, are left to the listen itself to find.)
+func sameAddr(a, b string) bool {
+	hostA, portA, _ := net.SplitHostPort(a)
+	hostB, portB, _ := net.SplitHostPort(b)
+	pa, _ := net.LookupPort("tcp", portA)
+	pb, _ := net.LookupPort("tcp", portB)
+	if pa == 0 || pa != pb {
+		return false // port 0 picks a free port each time
+	}
+	return hostA == hostB || everyInterface(hostA) || everyInterface(hostB)
+}
+
+// everyInterface reports whether a listening host means every interface.
+func everyInterface(host string) bool {
+	ip, err := netip.ParseAddr(host)
+	return host == "" || err == nil && ip.IsUnspecified()
+}
+
 // checkOrigin says what is wrong with an origin URL, or "" if nothing is.
 func checkOrigin(origin string) string {
 	u, err := url.Parse(origin)
 	switch {
+	case !strings.Contains(origin, "://"):
+		// localhost:3000 parses as the scheme "localhost"; say what was meant.
+		return "want a URL with a scheme; did you mean http://" + origin + "?"
 	case err != nil:
 		return "not a URL"
 	case u.Scheme != "http" && u.Scheme != "https":
@@ -395,9 +453,9 @@ func ParseStore(s string) (StoreSpec, error) {
 			return StoreSpec{}, errors.New("want redis://HOST:PORT/DB")
 		}
 		hosts := strings.Split(u.Host, ",")
-		for _, h := range hosts {
-			if _, _, err := net.SplitHostPort(h); err != nil {
-				return StoreSpec{}, fmt.Errorf("address %q of a Redis server: want HOST:PORT", h)
+		for i, h := range hosts {
+			if hosts[i], err = redisAddr(h); err != nil {
+				return StoreSpec{}, err
 			}
 		}
 		if len(hosts) > 1 {
@@ -406,4 +464,47 @@ func ParseStore(s string) (StoreSpec, error) {
 		return StoreSpec{Kind: "redis", URL: s}, nil
 	}
 	return StoreSpec{}, errors.New("want memory, disk:PATH or redis://HOST:PORT/DB")
+}
+
+// redisPort is Redis's own port, meant by an address without one.
+const redisPort = "6379"
+
+// redisAddr returns the address h of a Redis server as host:port, with
+// port 6379 when h has none.
+func redisAddr(h string) (string, error) {
+	if _, port, err := net.SplitHostPort(h); err == nil && port != "" {
+		return h, nil
+	}
+	host := strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if host == "" || strings.ContainsAny(host, "[]") || strings.HasSuffix(h, ":") {
+		return "", fmt.Errorf("address %q of a Redis server: want HOST:PORT", h)
+	}
+	return net.JoinHostPort(host, redisPort), nil
+}
+
+// RedactStore returns a --store value fit for logs and messages: the
+// password of a redis:// URL replaced by ***, as in redis://:***@host:6379/0.
+// Other values are returned as they are.
+func RedactStore(s string) string {
+	if !strings.HasPrefix(s, "redis://") && !strings.HasPrefix(s, "rediss://") {
+		return s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		// Unparsable: hide everything between the scheme and the last @,
+		// where a password would be.
+		scheme, rest, _ := strings.Cut(s, "://")
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			return scheme + "://***" + rest[at:]
+		}
+		return s
+	}
+	if _, has := u.User.Password(); !has {
+		return s
+	}
+	// Built by hand: url.UserPassword would escape the stars.
+	user := url.User(u.User.Username()).String()
+	u.User = nil
+	prefix := u.Scheme + "://"
+	return prefix + user + ":***@" + strings.TrimPrefix(u.String(), prefix)
 }

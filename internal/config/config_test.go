@@ -40,6 +40,7 @@ func TestDefault(t *testing.T) {
 		ClientBodyTimeout:   time.Minute,
 		ClientWriteTimeout:  time.Minute,
 		MaxConns:            10000,
+		ShutdownGrace:       10 * time.Second,
 	}
 	got := Default()
 	if !reflect.DeepEqual(got, want) {
@@ -80,7 +81,9 @@ func TestValidate(t *testing.T) {
 		{"origin scheme", func(c *Config) { c.Origin = "ftp://x" },
 			`--origin "ftp://x": scheme must be http or https`},
 		{"origin without scheme", func(c *Config) { c.Origin = "example.com" },
-			`--origin "example.com": scheme must be http or https`},
+			`--origin "example.com": want a URL with a scheme; did you mean http://example.com?`},
+		{"origin host:port without scheme", func(c *Config) { c.Origin = "localhost:3000" },
+			`--origin "localhost:3000": want a URL with a scheme; did you mean http://localhost:3000?`},
 		{"origin without host", func(c *Config) { c.Origin = "http:///path" },
 			`--origin "http:///path": no host`},
 		{"origin unparsable", func(c *Config) { c.Origin = "http://[::1" },
@@ -93,6 +96,26 @@ func TestValidate(t *testing.T) {
 			`--origin "http://x/#top": must not have a fragment`},
 		{"listen without port", func(c *Config) { c.Listen = "localhost" },
 			`--listen "localhost": want host:port, like 127.0.0.1:8080 or :8080`},
+		{"listen on a port past 65535", func(c *Config) { c.Listen = ":99999" },
+			`--listen ":99999": port 99999 is out of range; want a port from 0 to 65535, like 127.0.0.1:8080 or :8080`},
+		{"listen on a port that is no number", func(c *Config) { c.Listen = "127.0.0.1:eighty" },
+			`--listen "127.0.0.1:eighty": port "eighty" is not a number from 0 to 65535, like 127.0.0.1:8080 or :8080`},
+		{"listen on a service name", func(c *Config) { c.Listen = "127.0.0.1:http" }, ""},
+		{"admin on a port past 65535", func(c *Config) { c.AdminListen = "127.0.0.1:70000" },
+			`--admin-listen "127.0.0.1:70000": port 70000 is out of range; want a port from 0 to 65535, like 127.0.0.1:9080`},
+		{"admin on the proxy's address", func(c *Config) { c.AdminListen = c.Listen },
+			`--admin-listen "127.0.0.1:8080": the same address as --listen 127.0.0.1:8080; give the admin API an address of its own, like 127.0.0.1:9080`},
+		{"admin on the proxy's port of every interface", func(c *Config) { c.Listen, c.AdminListen = ":8080", "127.0.0.1:8080" },
+			`--admin-listen "127.0.0.1:8080": the same address as --listen :8080; give the admin API an address of its own, like 127.0.0.1:9080`},
+		{"admin on another port", func(c *Config) { c.AdminListen = "127.0.0.1:9080" }, ""},
+		{"admin and proxy both on free ports", func(c *Config) { c.Listen, c.AdminListen = "127.0.0.1:0", "127.0.0.1:0" }, ""},
+		{"admin on the same port of another address", func(c *Config) { c.Listen, c.AdminListen = "10.0.0.1:8080", "127.0.0.1:8080" }, ""},
+		{"shutdown grace zero cuts at once", func(c *Config) { c.ShutdownGrace = 0 }, ""},
+		{"shutdown grace negative", func(c *Config) { c.ShutdownGrace = -time.Second },
+			`--shutdown-grace "-1s": must not be negative (0s: cut requests at once)`},
+		{"redis store without a port", func(c *Config) { c.Store = "redis://10.0.0.5/0" }, ""},
+		{"bad redis store hides its password", func(c *Config) { c.Store = "redis://:hunter2@10.0.0.5:6379,[::1/0" },
+			`--store "redis://***@10.0.0.5:6379,[::1/0": want redis://HOST:PORT/DB`},
 		{"memory zero", func(c *Config) { c.MaxMemory = 0 },
 			`--max-memory "0B": must be positive`},
 		{"object size negative", func(c *Config) { c.MaxObjectSize = -1 },
@@ -219,6 +242,58 @@ func TestFieldDocs(t *testing.T) {
 			if s.def != "" && !strings.Contains(doc, "Default "+s.def) && !strings.Contains(doc, `Default "`+s.def+`"`) {
 				t.Errorf("Config.%s doc does not state its default %s: %q", field, s.def, doc)
 			}
+		}
+	}
+}
+
+func TestParseStore(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, in string
+		want     StoreSpec
+		err      string // the whole error; "" means success
+	}{
+		{"memory", "memory", StoreSpec{Kind: "memory"}, ""},
+		{"disk", "disk:/var/cache/hoard", StoreSpec{Kind: "disk", Path: "/var/cache/hoard"}, ""},
+		{"redis with a port", "redis://10.0.0.5:6380/1", StoreSpec{Kind: "redis", URL: "redis://10.0.0.5:6380/1"}, ""},
+		{"redis without a port means 6379", "redis://10.0.0.5/0", StoreSpec{Kind: "redis", URL: "redis://10.0.0.5/0"}, ""},
+		{"cluster seeds without ports mean 6379", "redis://a,b:7000",
+			StoreSpec{Kind: "redis", Addrs: []string{"a:6379", "b:7000"}}, ""},
+		{"cluster seed with an empty port", "redis://b:7000,a:", StoreSpec{}, `address "a:" of a Redis server: want HOST:PORT`},
+		{"redis without a host", "redis:///0", StoreSpec{}, "want redis://HOST:PORT/DB"},
+		{"unknown kind", "tape:/dev/st0", StoreSpec{}, "want memory, disk:PATH or redis://HOST:PORT/DB"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ParseStore(tt.in)
+			switch {
+			case tt.err != "" && (err == nil || err.Error() != tt.err):
+				t.Fatalf("ParseStore(%q) = %+v, %v; want error %q", tt.in, got, err, tt.err)
+			case tt.err == "" && (err != nil || !reflect.DeepEqual(got, tt.want)):
+				t.Fatalf("ParseStore(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRedactStore(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"redis://:hunter2@10.0.0.5:6379/0", "redis://:***@10.0.0.5:6379/0"},
+		{"rediss://hoard:hunter2@redis.internal/2", "rediss://hoard:***@redis.internal/2"},
+		{"redis://hoard@10.0.0.5:6379/0", "redis://hoard@10.0.0.5:6379/0"}, // a user name is no secret
+		{"redis://10.0.0.5:6379/0", "redis://10.0.0.5:6379/0"},
+		{"redis://:hunter2@[::1/0", "redis://***@[::1/0"}, // unparsable: all before the @ hidden
+		{"disk:/var/cache/hoard", "disk:/var/cache/hoard"},
+		{"memory", "memory"},
+	}
+	for _, tt := range tests {
+		if got := RedactStore(tt.in); got != tt.want {
+			t.Errorf("RedactStore(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if strings.Contains(RedactStore(tt.in), "hunter2") {
+			t.Errorf("RedactStore(%q) shows the password", tt.in)
 		}
 	}
 }

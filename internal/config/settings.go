@@ -46,6 +46,9 @@ var settings = []setting{
 	{name: "admin-listen", def: "",
 		usage: "`address` (host:port) of the admin API; empty: off",
 		bind:  func(c *Config) flag.Value { return (*stringValue)(&c.AdminListen) }},
+	{name: "shutdown-grace", def: "10s",
+		usage: "`duration` requests in flight get to finish after SIGTERM or SIGINT (0s: cut at once)",
+		bind:  func(c *Config) flag.Value { return (*durationValue)(&c.ShutdownGrace) }},
 	{name: "purge-allow", def: "127.0.0.0/8,::1/128",
 		usage: "client `networks` (comma-separated CIDRs) allowed to send PURGE",
 		bind:  func(c *Config) flag.Value { return (*prefixListValue)(&c.PurgeAllow) }},
@@ -192,6 +195,24 @@ func (c *Config) ApplyEnv(lookupEnv func(string) (string, bool)) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// UnknownEnv returns the names of the HOARD_* variables in environ
+// (os.Environ's "NAME=value" lines) that no setting reads, such as a
+// misspelt HOARD_MAX_MEMROY, in the order given; the caller warns of them.
+func UnknownEnv(environ []string) []string {
+	known := make(map[string]bool, len(settings))
+	for i := range settings {
+		known[envName(settings[i].name)] = true
+	}
+	var unknown []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "HOARD_") && !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	return unknown
 }
 
 // flagValue records the text a flag was given, for ApplyFlags.

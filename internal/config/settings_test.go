@@ -73,7 +73,7 @@ func TestLoad(t *testing.T) {
 				"-origin-max-backoff=0s", "-cpus=2", "-http-server=net", "-max-header-bytes=8KiB",
 				"-client-header-timeout=5s", "-client-idle-timeout=30s", "-client-body-timeout=0s",
 				"-client-write-timeout=20s", "-max-conns=100", "-trusted-proxies=10.1.2.3/8,2001:db8::7",
-				"-access-log=/tmp/access.log", "-access-log-format=json"}, nil,
+				"-access-log=/tmp/access.log", "-access-log-format=json", "-shutdown-grace=30s"}, nil,
 			func(c Config) string {
 				want := Config{Listen: ":0", Origin: "https://o/p", MaxMemory: 10e6, MaxObjectSize: 1e6,
 					HeuristicMax: time.Hour, OriginTimeout: 5 * time.Second, LogLevel: slog.LevelDebug, LogFormat: LogJSON,
@@ -84,7 +84,8 @@ func TestLoad(t *testing.T) {
 					ClientIdleTimeout: 30 * time.Second, ClientWriteTimeout: 20 * time.Second, MaxConns: 100,
 					TrustedProxies:  []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::7/128")},
 					AccessLog:       "/tmp/access.log",
-					AccessLogFormat: AccessJSON}
+					AccessLogFormat: AccessJSON,
+					ShutdownGrace:   30 * time.Second}
 				return diff(reflect.DeepEqual(c, want), c, "want", want)
 			}},
 		{"every setting by env",
@@ -97,7 +98,7 @@ func TestLoad(t *testing.T) {
 				"HOARD_HTTP_SERVER": "front", "HOARD_MAX_HEADER_BYTES": "1MiB", "HOARD_CLIENT_HEADER_TIMEOUT": "1m",
 				"HOARD_CLIENT_IDLE_TIMEOUT": "1h", "HOARD_CLIENT_BODY_TIMEOUT": "2m", "HOARD_CLIENT_WRITE_TIMEOUT": "0s",
 				"HOARD_MAX_CONNS": "0", "HOARD_TRUSTED_PROXIES": " 127.0.0.1/32 , fd00::/8",
-				"HOARD_ACCESS_LOG": "-", "HOARD_ACCESS_LOG_FORMAT": "JSON"},
+				"HOARD_ACCESS_LOG": "-", "HOARD_ACCESS_LOG_FORMAT": "JSON", "HOARD_SHUTDOWN_GRACE": "0s"},
 			func(c Config) string {
 				want := Config{Listen: ":0", Origin: "https://o/p", MaxMemory: 10e6, MaxObjectSize: 1e6,
 					HeuristicMax: time.Hour, OriginTimeout: 5 * time.Second, LogLevel: slog.LevelWarn, LogFormat: LogJSON,
@@ -235,5 +236,14 @@ func TestEmptyPurgeAllowAllowsNoOne(t *testing.T) {
 	}
 	if cfg.PurgeAllow == nil {
 		t.Errorf("--purge-allow= gives a nil list, which proxy.Options reads as 'loopback allowed'")
+	}
+}
+
+func TestUnknownEnv(t *testing.T) {
+	t.Parallel()
+	environ := []string{"HOARD_MAX_MEMORY=1GiB", "HOARD_MAX_MEMROY=1GiB", "PATH=/bin", "HOARD_=x", "HOARDING=1", "HOARD_LISTEN"}
+	got := UnknownEnv(environ)
+	if want := []string{"HOARD_MAX_MEMROY", "HOARD_"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("UnknownEnv(%q) = %q, want %q", environ, got, want)
 	}
 }

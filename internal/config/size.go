@@ -11,19 +11,29 @@ import (
 // sizeUnits are the units a size may carry, binary before decimal so that
 // FormatSize prefers the binary one when both are as short. Unit names are
 // matched without regard to case, so "mb" is a megabyte, never a millibit.
+//
+// A bare letter (64M, 64m, 1g) is a binary unit, as in nginx's and
+// Varnish's configurations, which operators copy sizes from; with a B it is
+// decimal (64MB is 64,000,000 bytes), as on a disk's label. FormatSize
+// never writes a bare letter (short marks it), so what Hoard prints always
+// says which of the two it means.
 var sizeUnits = []struct {
 	name  string
 	bytes int64
+	short bool // a bare-letter alias, read but never written
 }{
-	{"EiB", 1 << 60}, {"PiB", 1 << 50}, {"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10},
-	{"EB", 1e18}, {"PB", 1e15}, {"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3},
-	{"B", 1},
+	{"EiB", 1 << 60, false}, {"PiB", 1 << 50, false}, {"TiB", 1 << 40, false},
+	{"GiB", 1 << 30, false}, {"MiB", 1 << 20, false}, {"KiB", 1 << 10, false},
+	{"EB", 1e18, false}, {"PB", 1e15, false}, {"TB", 1e12, false}, {"GB", 1e9, false}, {"MB", 1e6, false}, {"KB", 1e3, false},
+	{"B", 1, false},
+	{"E", 1 << 60, true}, {"P", 1 << 50, true}, {"T", 1 << 40, true},
+	{"G", 1 << 30, true}, {"M", 1 << 20, true}, {"K", 1 << 10, true},
 }
 
 // ParseSize reads a number of bytes written as a whole number with an
-// optional unit: 1024, 512B, 64KiB, 64MiB, 1GiB (powers of 1024) or 10KB,
-// 10MB, 10GB (powers of 1000), up to EiB and EB. Units are case-insensitive
-// and may follow a space. Negative numbers, fractions and values beyond
+// optional unit: 1024, 512B, 64KiB, 64MiB, 1GiB or 64K, 64M, 1G (powers of
+// 1024) or 10KB, 10MB, 10GB (powers of 1000), up to EiB, E and EB. Units
+// are case-insensitive and may follow a space. Negative numbers, fractions and values beyond
 // math.MaxInt64 are errors.
 func ParseSize(s string) (int64, error) {
 	n, err := parseSize(s)
@@ -57,7 +67,7 @@ func parseSize(s string) (int64, error) {
 		}
 	}
 	if !ok {
-		return 0, fmt.Errorf("unknown unit %q; want B, KB, KiB, MB, MiB, GB, GiB, TB, TiB, PB, PiB, EB or EiB", unit)
+		return 0, fmt.Errorf("unknown unit %q; want B, K or KiB, KB, M or MiB, MB, G or GiB, GB, T or TiB, TB, P or PiB, PB, E or EiB, or EB", unit)
 	}
 	n, err := strconv.ParseInt(digits, 10, 64)
 	if err != nil || n > math.MaxInt64/mult {
@@ -97,7 +107,7 @@ func FormatSize(n int64) string {
 		return best
 	}
 	for _, u := range sizeUnits {
-		if n%u.bytes != 0 {
+		if u.short || n%u.bytes != 0 {
 			continue
 		}
 		if s := strconv.FormatInt(n/u.bytes, 10) + u.name; len(s) < len(best) {

@@ -32,6 +32,12 @@ var parseSizeTests = []struct {
 	{"space before unit", "64 MiB", 64 << 20, ""},
 	{"surrounding space", " 1GiB\n", 1 << 30, ""},
 	{"max int64", "9223372036854775807", math.MaxInt64, ""},
+	{"bare M is MiB, as in nginx and Varnish", "64M", 64 << 20, ""},
+	{"bare m is MiB too", "64m", 64 << 20, ""},
+	{"bare k is KiB", "512k", 512 << 10, ""},
+	{"bare G is GiB", "1G", 1 << 30, ""},
+	{"bare E is EiB", "7E", 7 << 60, ""},
+	{"MB stays decimal beside bare M", "64MB", 64e6, ""},
 
 	{"empty", "", 0, "want a whole number"},
 	{"only a unit", "MiB", 0, "want a whole number"},
@@ -41,9 +47,10 @@ var parseSizeTests = []struct {
 	{"plus sign", "+5", 0, "want a whole number"},
 	{"fraction", "1.5GiB", 0, "smaller unit"},
 	{"unknown unit", "10XB", 0, `unknown unit "XB"`},
-	{"bare K is ambiguous", "1K", 0, `unknown unit "K"`},
 	{"hex", "0x10", 0, "unknown unit"},
 	{"unit twice", "1KiBKiB", 0, "unknown unit"},
+	{"bare M with i but no B", "1Mi", 0, `unknown unit "Mi"`},
+	{"bare E overflows", "8E", 0, "too large"},
 	{"tab before unit", "1\tKiB", 0, "unknown unit"},
 	{"Kelvin sign is not k", "64\u212aiB", 0, "unknown unit"},
 	{"non-ASCII digits", "\u0661\u0662", 0, "want a whole number"},
@@ -94,6 +101,7 @@ func TestFormatSize(t *testing.T) {
 		{"exbibyte", 1 << 60, "1EiB"},
 		{"max int64", math.MaxInt64, "9223372036854775807B"},
 		{"negative stays bytes", -5, "-5B"},
+		{"never a bare letter, though shorter", 64 << 20, "64MiB"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,4 +163,5 @@ var referenceUnits = map[string]struct{ base, exp int64 }{
 	"": {1, 0}, "b": {1, 0},
 	"kb": {1000, 1}, "mb": {1000, 2}, "gb": {1000, 3}, "tb": {1000, 4}, "pb": {1000, 5}, "eb": {1000, 6},
 	"kib": {1024, 1}, "mib": {1024, 2}, "gib": {1024, 3}, "tib": {1024, 4}, "pib": {1024, 5}, "eib": {1024, 6},
+	"k": {1024, 1}, "m": {1024, 2}, "g": {1024, 3}, "t": {1024, 4}, "p": {1024, 5}, "e": {1024, 6},
 }

@@ -94,7 +94,7 @@ type Failure struct {
 	Kind   Kind
 	Status int              // 502 or 504
 	Reason httpcache.Reason // the Cache-Status detail
-	Text   string           // a short body for the client, never a Go error string
+	Text   string           // one short sentence for the client, without its full stop; never a Go error string
 }
 
 // Classify maps a failed origin exchange to Hoard's answer: 504 when the
@@ -110,11 +110,11 @@ func Classify(err error) Failure {
 	}
 	switch kind {
 	case Timeout:
-		return Failure{Kind: kind, Status: http.StatusGatewayTimeout, Reason: ReasonTimeout, Text: "origin timed out"}
+		return Failure{Kind: kind, Status: http.StatusGatewayTimeout, Reason: ReasonTimeout, Text: "The origin server did not answer in time"}
 	case InvalidResponse:
-		return Failure{Kind: kind, Status: http.StatusBadGateway, Reason: ReasonInvalid, Text: "origin sent an invalid response"}
+		return Failure{Kind: kind, Status: http.StatusBadGateway, Reason: ReasonInvalid, Text: "The origin server's answer was not valid HTTP"}
 	}
-	return Failure{Kind: Unreachable, Status: http.StatusBadGateway, Reason: ReasonUnreachable, Text: "origin unreachable"}
+	return Failure{Kind: Unreachable, Status: http.StatusBadGateway, Reason: ReasonUnreachable, Text: "Hoard could not reach the origin server"}
 }
 
 // invalidResponse is an origin answer that is not HTTP/1.1, as opposed to

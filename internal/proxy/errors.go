@@ -33,14 +33,16 @@ func (h *Handler) failOrigin(w http.ResponseWriter, r *http.Request, err error, 
 	f := origin.Classify(err)
 	if mustRevalidate && f.Kind != origin.Timeout {
 		f.Status, f.Reason, f.Text = http.StatusGatewayTimeout, origin.ReasonUnreachable,
-			"origin unreachable; the stored response must be revalidated"
+			"Hoard could not reach the origin server, without which the stored response may not be served"
 	}
 	// Grouped: a failing origin fails every request (warnings.go).
 	h.warnings.warn("origin requests failed", string(f.Reason), "status", f.Status, "method", r.Method, "path", r.URL.Path, "error", err.Error())
 	h.writeError(w, f.Status, f.Text, httpcache.CacheStatus{Fwd: fwd, Detail: f.Reason})
 }
 
-// writeError sends a short plain-text answer that Hoard makes itself. The
+// writeError sends a short plain-text answer that Hoard makes itself: text,
+// one sentence without its full stop, and the Cache-Status detail, as in
+// "Hoard could not reach the origin server (origin-unreachable).". The
 // client never sees a Go error string.
 func (h *Handler) writeError(w http.ResponseWriter, status int, text string, cs httpcache.CacheStatus) {
 	hdr := w.Header()
@@ -50,5 +52,8 @@ func (h *Handler) writeError(w http.ResponseWriter, status int, text string, cs 
 	hdr.Set("Cache-Status", cs.String(h.opts.Name))
 	noteStatus(w, cs, true)
 	w.WriteHeader(status)
-	_, _ = w.Write([]byte(text + "\n")) // the client may be gone; nothing to do then
+	if cs.Detail != "" {
+		text += " (" + string(cs.Detail) + ")"
+	}
+	_, _ = w.Write([]byte(text + ".\n")) // the client may be gone; nothing to do then
 }

@@ -61,7 +61,7 @@ func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, coalesc
 	if x.reqCC.OnlyIfCached {
 		// §5.2.1.7: answer from the cache or with 504.
 		x.found.close()
-		h.writeError(w, http.StatusGatewayTimeout, "only-if-cached: no usable stored response",
+		h.writeError(w, http.StatusGatewayTimeout, "Nothing usable is stored, and the request accepts only a stored response",
 			httpcache.CacheStatus{Fwd: x.found.fwd, Detail: reasonOnlyIfCached})
 		return
 	}
@@ -82,7 +82,7 @@ func (h *Handler) bypass(x *exchange) bool {
 		// (RFC 9111 §4.3.2). A client that allows no origin contact gets
 		// the 504 of §5.2.1.7 instead.
 		if x.reqCC.OnlyIfCached {
-			h.writeError(x.w, http.StatusGatewayTimeout, "only-if-cached: preconditions are answered by the origin",
+			h.writeError(x.w, http.StatusGatewayTimeout, "The request's preconditions are for the origin server to answer, and the request accepts only a stored response",
 				httpcache.CacheStatus{Fwd: httpcache.FwdBypass, Detail: reasonOnlyIfCached})
 			return true
 		}

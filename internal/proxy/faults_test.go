@@ -23,7 +23,7 @@ func TestOriginAnswersGarbage(t *testing.T) {
 	})
 	h := o.harness(t)
 	for range 2 {
-		h.get("/g").expect(t, 502, "origin sent an invalid response\n", "hoard; fwd=uri-miss; detail=origin-invalid-response")
+		h.get("/g").expect(t, 502, "The origin server's answer was not valid HTTP (origin-invalid-response).\n", "hoard; fwd=uri-miss; detail=origin-invalid-response")
 	}
 	if n := h.store.Len(); n != 0 {
 		t.Errorf("%d entries stored from a garbage origin", n)
@@ -155,7 +155,7 @@ func TestOriginProtocolViolations(t *testing.T) {
 			// would hold it, and the later requests would wait for it.
 			h := o.harness(t, func(opt *Options) { opt.MaxBackoff = -1; opt.MaxOriginConns = 1 })
 			for _, method := range []string{http.MethodGet, http.MethodGet, http.MethodPost} {
-				h.do(method, "/v").expect(t, 502, "origin sent an invalid response\n",
+				h.do(method, "/v").expect(t, 502, "The origin server's answer was not valid HTTP (origin-invalid-response).\n",
 					"hoard; fwd=")
 			}
 			h.get("/v").expect(t, 502, "", "hoard; fwd=uri-miss; detail=origin-invalid-response")

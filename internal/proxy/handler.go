@@ -135,7 +135,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method == http.MethodConnect {
 		// A tunnel is no resource of the origin's: 501, the answer to a
 		// method the server supports for no resource (RFC 9110 §15.6.2).
-		h.writeError(w, http.StatusNotImplemented, "CONNECT is not supported by this reverse proxy",
+		h.writeError(w, http.StatusNotImplemented, "Hoard is a reverse proxy and opens no CONNECT tunnels",
 			httpcache.CacheStatus{Fwd: httpcache.FwdBypass, Detail: reasonBadRequest})
 		return true
 	}
@@ -230,11 +230,11 @@ func (h *Handler) answerAsFinalRecipient(w http.ResponseWriter, r *http.Request)
 func badTarget(r *http.Request) string {
 	switch {
 	case r.RequestURI == "*" && r.Method != http.MethodOptions:
-		return "the request target * is for OPTIONS only"
+		return "The request target * is for OPTIONS only"
 	case r.URL.Opaque != "" || strings.Contains(r.RequestURI, "#"):
-		return "invalid request target"
+		return "The request target is not a valid one"
 	case r.URL.Scheme != "" && r.URL.Host == "":
-		return "an absolute request target needs a host"
+		return "An absolute request target needs a host"
 	}
 	return ""
 }
@@ -278,7 +278,7 @@ func (h *Handler) recoverPanic(w http.ResponseWriter, r *http.Request) {
 		panic(v)
 	}
 	h.opts.Logger.Error("panic while serving", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
-	h.writeError(w, http.StatusInternalServerError, "internal error",
+	h.writeError(w, http.StatusInternalServerError, "Hoard failed while serving this request",
 		httpcache.CacheStatus{Fwd: httpcache.FwdMiss, Detail: "internal-error"})
 }
 

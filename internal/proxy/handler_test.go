@@ -263,7 +263,9 @@ func TestOnlyIfCached(t *testing.T) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		fmt.Fprint(w, "x")
 	})
-	h.get("/o", "Cache-Control", "only-if-cached").expect(t, 504, "", "hoard; fwd=uri-miss; detail=only-if-cached")
+	h.get("/o", "Cache-Control", "only-if-cached").expect(t, 504,
+		"Nothing usable is stored, and the request accepts only a stored response (only-if-cached).\n",
+		"hoard; fwd=uri-miss; detail=only-if-cached")
 	h.wantOrigin(0)
 	h.get("/o")
 	h.get("/o", "Cache-Control", "only-if-cached").expect(t, 200, "x", "hoard; hit")
@@ -313,7 +315,7 @@ func TestOriginDown(t *testing.T) {
 		o.Origin.Host = addr
 	})
 	r := h.get("/down")
-	r.expect(t, 502, "origin unreachable\n", "hoard; fwd=uri-miss; detail=origin-unreachable")
+	r.expect(t, 502, "Hoard could not reach the origin server (origin-unreachable).\n", "hoard; fwd=uri-miss; detail=origin-unreachable")
 }
 
 func TestOriginTooSlow(t *testing.T) {
@@ -322,7 +324,7 @@ func TestOriginTooSlow(t *testing.T) {
 		<-release
 	}, func(o *Options) { o.OriginTimeout = 100 * time.Millisecond })
 	defer close(release)
-	h.get("/slow").expect(t, 504, "origin timed out\n", "hoard; fwd=uri-miss; detail=origin-timeout")
+	h.get("/slow").expect(t, 504, "The origin server did not answer in time (origin-timeout).\n", "hoard; fwd=uri-miss; detail=origin-timeout")
 }
 
 func TestHopByHopFieldsRemoved(t *testing.T) {

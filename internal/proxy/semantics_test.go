@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -234,7 +235,7 @@ func TestUnconditional304IsInvalid(t *testing.T) {
 		w.Header().Set("ETag", `"x"`)
 		w.WriteHeader(http.StatusNotModified)
 	})
-	h.get("/c", "If-None-Match", `"client"`).expect(t, 502, "origin sent an invalid response\n",
+	h.get("/c", "If-None-Match", `"client"`).expect(t, 502, "The origin server's answer was not valid HTTP (origin-invalid-response).\n",
 		"hoard; fwd=uri-miss; detail=origin-invalid-response")
 }
 
@@ -250,12 +251,16 @@ func TestBadRequestTargets(t *testing.T) {
 	for _, tc := range []struct {
 		line string
 		want int
+		body string // Hoard's one sentence, with the Cache-Status detail
 	}{
-		{"GET * HTTP/1.1", 400},             // RFC 9112 §3.2.4: OPTIONS only
-		{"GET http:/no-host HTTP/1.1", 400}, // RFC 9110 §4.2.1: no host
-		{"GET http:opaque HTTP/1.1", 400},
-		{"GET /page?q#frag HTTP/1.1", 400}, // RFC 9112 §3.2: no fragment
-		{"CONNECT example.com:443 HTTP/1.1", 501},
+		// RFC 9112 §3.2.4: OPTIONS only
+		{"GET * HTTP/1.1", 400, "The request target * is for OPTIONS only (bad-request).\n"},
+		// RFC 9110 §4.2.1: no host
+		{"GET http:/no-host HTTP/1.1", 400, "An absolute request target needs a host (bad-request).\n"},
+		{"GET http:opaque HTTP/1.1", 400, "The request target is not a valid one (bad-request).\n"},
+		// RFC 9112 §3.2: no fragment
+		{"GET /page?q#frag HTTP/1.1", 400, "The request target is not a valid one (bad-request).\n"},
+		{"CONNECT example.com:443 HTTP/1.1", 501, "Hoard is a reverse proxy and opens no CONNECT tunnels (bad-request).\n"},
 	} {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -266,10 +271,11 @@ func TestBadRequestTargets(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.line, err)
 		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		conn.Close()
-		if resp.StatusCode != tc.want {
-			t.Errorf("%s: status %d, want %d", tc.line, resp.StatusCode, tc.want)
+		if resp.StatusCode != tc.want || string(body) != tc.body {
+			t.Errorf("%s: %d %q, want %d %q", tc.line, resp.StatusCode, body, tc.want, tc.body)
 		}
 	}
 	h.wantOrigin(0)

@@ -204,6 +204,14 @@ type Broadcaster interface {
 	Subscribe(ctx context.Context, fn func(Invalidation)) error
 }
 
+// Readier is implemented by stores that depend on a server (Redis), so that
+// a health check can tell whether the store works as configured. Ready
+// returns nil when it does, and otherwise an error saying why not. Callers
+// check for it with a type assertion; a store without it is always ready.
+type Readier interface {
+	Ready(ctx context.Context) error
+}
+
 // InvalidationWatcher is implemented by stores that learn of invalidations
 // made by other processes (a tiered store over a Broadcaster), so that the
 // proxy can outdate its fetches of those keys that are under way.

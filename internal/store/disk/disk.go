@@ -211,14 +211,14 @@ func makeDir(dir string) error {
 	info, err := os.Stat(dir)
 	switch {
 	case err == nil && !info.IsDir():
-		return fmt.Errorf("disk store: Options.Path %s is not a directory", dir)
+		return fmt.Errorf("disk store: %s is not a directory", dir)
 	case err == nil:
 		return nil
 	case !errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("disk store: Options.Path: %w", err)
+		return fmt.Errorf("disk store: %w", err) // err names dir
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("disk store: Options.Path: %w", err)
+		return fmt.Errorf("disk store: create the directory: %w", err) // err names dir
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -15,15 +17,23 @@ import (
 // hence Debug.
 //
 // go-redis keeps one logger per process, so this is process-wide: package
-// cli calls it once, at start-up.
+// cli calls it at start-up. go-redis's logger is set once, and later calls
+// only change where it writes, so that they do not race with go-redis's
+// goroutines reading it (several servers in one test binary).
 func LogClientTo(l *slog.Logger) {
-	redis.SetLogger(clientLogger{l})
+	clientLog.Store(l)
+	setClientLogger()
 }
 
-type clientLogger struct{ l *slog.Logger }
+var (
+	clientLog       atomic.Pointer[slog.Logger]
+	setClientLogger = sync.OnceFunc(func() { redis.SetLogger(clientLogger{}) })
+)
 
-func (c clientLogger) Printf(ctx context.Context, format string, v ...any) {
-	if c.l.Enabled(ctx, slog.LevelDebug) {
-		c.l.DebugContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
+type clientLogger struct{}
+
+func (clientLogger) Printf(ctx context.Context, format string, v ...any) {
+	if l := clientLog.Load(); l != nil && l.Enabled(ctx, slog.LevelDebug) {
+		l.DebugContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
 	}
 }

@@ -40,6 +40,7 @@ var (
 	_ store.Purger      = (*Store)(nil)
 	_ store.Locker      = (*Store)(nil)
 	_ store.Broadcaster = (*Store)(nil)
+	_ store.Readier     = (*Store)(nil)
 )
 
 const (
@@ -226,7 +227,9 @@ func newClient(opts *Options) (redis.UniversalClient, error) {
 	}
 	o, err := redis.ParseURL(opts.URL)
 	if err != nil {
-		return nil, fmt.Errorf("redis store: Options.URL: %w", err)
+		// Not the URL itself, which may hold a password; go-redis's
+		// errors name only the part that is wrong.
+		return nil, fmt.Errorf("redis store: URL: %w", err)
 	}
 	o.DialTimeout = opts.DialTimeout
 	o.DialerRetries = 1

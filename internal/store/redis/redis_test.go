@@ -75,7 +75,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		field string
 	}{
 		{"URL with Addrs", Options{URL: "redis://h:1", Addrs: []string{"h:2"}}, "Options.Addrs"},
-		{"unparseable URL", Options{URL: "http://h:1"}, "Options.URL"},
+		{"unparseable URL", Options{URL: "http://h:1"}, "redis store: URL: "},
 		{"empty cluster address", Options{Addrs: []string{"h:1", ""}}, "Options.Addrs"},
 		{"prefix with a hash tag", Options{Prefix: "a{b}:"}, "Options.Prefix"},
 		{"negative MaxObjectSize", Options{MaxObjectSize: -1}, "Options.MaxObjectSize"},

@@ -53,6 +53,7 @@ var (
 	_ store.Locker = (*Store)(nil)
 
 	_ store.InvalidationWatcher = (*Store)(nil)
+	_ store.Readier             = (*Store)(nil)
 )
 
 // New returns a store that reads front first. logger may be nil.
@@ -364,6 +365,16 @@ func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (fun
 		return l.TryLock(ctx, key, ttl)
 	}
 	return func() {}, true, nil
+}
+
+// Ready reports whether the back tier works, when it can tell
+// (store.Readier); the front tier (memory) always does. While it does not,
+// requests are still served, from the front tier and the origin.
+func (s *Store) Ready(ctx context.Context) error {
+	if r, ok := s.back.(store.Readier); ok {
+		return r.Ready(ctx)
+	}
+	return nil
 }
 
 // Close closes both tiers (those that can be closed).
