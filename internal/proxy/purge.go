@@ -27,7 +27,9 @@ type Purge struct {
 // ErrBadPurge is wrapped by Purge errors that are the caller's fault.
 var ErrBadPurge = errors.New("bad purge request")
 
-// Purge removes what p names and returns how many stored entries went.
+// Purge removes what p names and returns how many stored responses went:
+// each variant of a URL counts, its variant index does not, whether it was
+// named by URL, prefix or tag.
 // URLs and prefixes must be absolute http or https URLs. Prefixes and tags
 // need a store that can purge (store.Purger).
 func (h *Handler) Purge(ctx context.Context, p Purge) (int, error) {
@@ -69,9 +71,7 @@ func (h *Handler) purgeAll(ctx context.Context, p Purge) (int, error) {
 	}
 	n := 0
 	for _, k := range keys {
-		if h.invalidate(ctx, k) {
-			n++
-		}
+		n += h.invalidate(ctx, k)
 	}
 	for _, prefix := range prefixes {
 		m, err := purger.DeletePrefix(ctx, prefix)
@@ -110,10 +110,7 @@ func (h *Handler) servePurge(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, http.StatusForbidden, "PURGE is not allowed from this address", cs)
 		return
 	}
-	n := 0
-	if h.invalidate(context.WithoutCancel(r.Context()), primaryKey(r)) {
-		n = 1
-	}
+	n := h.invalidate(context.WithoutCancel(r.Context()), primaryKey(r))
 	h.opts.Metrics.Purged(metrics.PurgeMethod, metrics.PurgeDone, n)
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")

@@ -146,21 +146,41 @@ func (h *Handler) storeGet(ctx context.Context, key string) (store.Entry, io.Rea
 }
 
 // invalidate removes what is stored for a primary key, variants included
-// (RFC 9111 §4.4), and reports whether anything was stored.
-func (h *Handler) invalidate(ctx context.Context, primary string) bool {
+// (RFC 9111 §4.4), and returns how many stored responses it removed: the
+// response under the primary key, or each variant the index lists that was
+// still stored (the index itself is not a response).
+func (h *Handler) invalidate(ctx context.Context, primary string) int {
 	h.pending.invalidate(primary)
 	mu := h.indexLock(primary)
 	mu.Lock()
 	defer mu.Unlock()
+	n := 0
 	e, body, found := h.storeGet(ctx, primary)
 	if found {
 		body.Close()
+		if len(e.Variants) == 0 {
+			n = 1
+		}
 		for _, vk := range e.Variants {
+			// Read before deleting, since Delete does not say whether the
+			// key was there: an index may name variants evicted since.
+			if h.holds(ctx, vk) {
+				n++
+			}
 			h.storeDelete(ctx, vk)
 		}
 	}
 	h.storeDelete(ctx, primary)
-	return found
+	return n
+}
+
+// holds reports whether the store has an entry under key.
+func (h *Handler) holds(ctx context.Context, key string) bool {
+	_, body, ok := h.storeGet(ctx, key)
+	if ok {
+		body.Close()
+	}
+	return ok
 }
 
 func (h *Handler) storeDelete(ctx context.Context, key string) {

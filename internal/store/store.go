@@ -164,12 +164,16 @@ type StatsReporter interface {
 // Purger is implemented by stores that can remove many entries at once,
 // for purges by URL prefix and by tag. Callers check for it with a type
 // assertion.
+//
+// Both count the responses they removed: an index (an entry with
+// Variants) is removed like any other entry but not counted, so that a
+// URL stored as two variants and their index counts as two.
 type Purger interface {
 	// DeletePrefix removes every entry whose key starts with prefix and
-	// returns how many it removed.
+	// returns how many of them were not indexes.
 	DeletePrefix(ctx context.Context, prefix string) (int, error)
 	// DeleteTag removes every entry whose Tags include tag and returns how
-	// many it removed.
+	// many it removed (an index has no tags).
 	DeleteTag(ctx context.Context, tag string) (int, error)
 }
 

@@ -14,7 +14,8 @@ import (
 const purgeBatch = 1000
 
 // DeletePrefix removes every entry whose key starts with prefix and returns
-// how many it removed. It stops between batches if ctx ends.
+// how many were responses, not indexes (store.Purger). It stops between
+// batches if ctx ends.
 func (s *Store) DeletePrefix(ctx context.Context, prefix string) (int, error) {
 	p := []byte(prefix)
 	total := 0
@@ -36,11 +37,14 @@ func (s *Store) DeletePrefix(ctx context.Context, prefix string) (int, error) {
 				keys = append(keys, string(k))
 			}
 			for _, key := range keys {
+				index := t.isIndex(key)
 				if _, err := t.remove(key); err != nil {
 					return err
 				}
+				if !index {
+					removed++
+				}
 			}
-			removed = len(keys)
 			return nil
 		})
 		if err != nil {
@@ -106,6 +110,21 @@ func (s *Store) DeleteTag(ctx context.Context, tag string) (int, error) {
 			return total, nil
 		}
 	}
+}
+
+// isIndex reports whether the entry under key is an index (has Variants).
+// A corrupt entry is not: it is counted as the response it was meant to be.
+func (t *txn) isIndex(key string) bool {
+	rec := t.meta.Get([]byte(key))
+	if rec == nil {
+		return false
+	}
+	h, err := parseHeader(rec)
+	if err != nil {
+		return false
+	}
+	e, err := decodeEntry(rec, h)
+	return err == nil && len(e.Variants) > 0
 }
 
 // taggedOrCorrupt reports whether the entry under key has tag or cannot be

@@ -10,12 +10,23 @@ import (
 
 var _ store.Purger = (*Store)(nil)
 
-// DeletePrefix removes every entry whose key starts with prefix. It visits
+// DeletePrefix removes every entry whose key starts with prefix, and
+// returns how many were responses, not indexes (store.Purger). It visits
 // every entry: purges are rare administrative operations.
 func (s *Store) DeletePrefix(ctx context.Context, prefix string) (int, error) {
-	return s.deleteWhere(func(sh *shard, i int32) bool {
-		return strings.HasPrefix(sh.keyOf(i), prefix)
-	}), nil
+	responses := 0
+	// match runs once per entry, one shard after the other, and the entry
+	// is removed exactly when it returns true.
+	s.deleteWhere(func(sh *shard, i int32) bool {
+		if !strings.HasPrefix(sh.keyOf(i), prefix) {
+			return false
+		}
+		if x := sh.refs[i].extra; x == nil || len(x.variants) == 0 {
+			responses++
+		}
+		return true
+	})
+	return responses, nil
 }
 
 // DeleteTag removes every entry that carries tag. It visits every entry.

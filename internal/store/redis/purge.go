@@ -19,7 +19,7 @@ const (
 )
 
 // DeletePrefix removes every entry whose key starts with prefix and returns
-// how many it removed. It SCANs the meta keys of every node, so its cost
+// how many were responses, not indexes (store.Purger). It SCANs the meta keys of every node, so its cost
 // grows with the whole keyspace: purges are rare administrative operations.
 // Entries committed while it runs may survive it.
 func (s *Store) DeletePrefix(ctx context.Context, prefix string) (int, error) {
@@ -75,7 +75,8 @@ func (s *Store) keyOfMeta(name string) (string, bool) {
 }
 
 // removeMany deletes the meta keys of keys, retires their chunks, and
-// returns how many existed.
+// returns how many existed and were responses, not indexes. A record that
+// does not decode counts as the response it was meant to be.
 func (s *Store) removeMany(ctx context.Context, keys []string) (int, error) {
 	if len(keys) == 0 {
 		return 0, nil
@@ -89,7 +90,9 @@ func (s *Store) removeMany(ctx context.Context, keys []string) (int, error) {
 	n := 0
 	for i, cmd := range cmds {
 		if old, err := cmd.Bytes(); err == nil {
-			n++
+			if r, err := decodeRecord(old); err != nil || len(r.entry.Variants) == 0 {
+				n++
+			}
 			s.retire(ctx, keys[i], old)
 		}
 	}
