@@ -28,6 +28,12 @@ var ErrTooLarge = errors.New("store: object too large")
 // key); it is a distinct error so that it can be counted and logged.
 var ErrCorrupt = errors.New("store: corrupt entry")
 
+// ErrBackTier is wrapped by the errors of a deletion or purge that a
+// layered store (memory in front of Redis) made in its front tier but not
+// in its back tier, or could not announce to the other processes sharing
+// it: this process no longer serves what was removed, the others may.
+var ErrBackTier = errors.New("store: back tier failed")
+
 // Store keeps entries by key. Implementations are safe for concurrent use.
 //
 // An entry becomes visible to Get only when the BodyWriter returned by Put is

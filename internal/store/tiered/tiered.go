@@ -5,17 +5,20 @@
 // When the back tier is shared between Hoard processes and can broadcast
 // (store.Broadcaster), every deletion and purge is published so that the
 // front tiers of all processes drop their copies too. A failing back tier
-// degrades to a miss, logged at most once per interval; it never fails a
-// request.
+// degrades reads to a miss and writes to the front tier alone, logged at
+// most once per interval; it never fails a request. A deletion or purge
+// that it fails is made in the front tier and then reported, wrapping
+// store.ErrBackTier: what other processes serve may not have changed.
 package tiered
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -291,31 +294,39 @@ func (w *bothWriter) Abort() {
 }
 
 // Delete removes key from both tiers and, when the back tier broadcasts,
-// from every other process's front tier.
+// from every other process's front tier. When the back tier fails, key is
+// still removed from the front tier, and the error wraps
+// store.ErrBackTier.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	s.epoch.Add(1)
 	if err := s.front.Delete(ctx, key); err != nil {
 		return err
 	}
-	if err := s.back.Delete(ctx, key); err != nil {
-		s.backFailed("delete", key, err)
-	}
+	backErr := s.back.Delete(ctx, key)
 	// Once more, now that the back tier no longer has it: a read that
 	// fell through to the back while it was being deleted there may have
 	// copied the old entry forward.
 	s.epoch.Add(1)
 	_ = s.front.Delete(ctx, key) // a front tier (memory) does not fail deletes
-	s.publish(ctx, store.Invalidation{Keys: []string{key}})
+	// Published even when the back tier failed the delete: other
+	// processes may still hear of it and drop their copies.
+	publishErr := s.publish(ctx, store.Invalidation{Keys: []string{key}})
+	if err := cmp.Or(backErr, publishErr); err != nil {
+		return fmt.Errorf("%w: delete %s: %w", store.ErrBackTier, key, err)
+	}
 	return nil
 }
 
-func (s *Store) publish(ctx context.Context, inv store.Invalidation) {
+// publish announces inv to the other processes, when the back tier
+// broadcasts.
+func (s *Store) publish(ctx context.Context, inv store.Invalidation) error {
 	inv.From = s.id
 	if b, ok := s.back.(store.Broadcaster); ok {
 		if err := b.Publish(ctx, inv); err != nil {
-			s.backFailed("publish", strings.Join(inv.Keys, " "), err)
+			return fmt.Errorf("publish invalidation: %w", err)
 		}
 	}
+	return nil
 }
 
 // DeletePrefix purges by key prefix in both tiers and broadcasts it.
@@ -333,19 +344,23 @@ func (s *Store) DeleteTag(ctx context.Context, tag string) (int, error) {
 }
 
 // purge runs one purge on each tier that can, and reports the larger
-// count (the tiers mostly hold the same entries).
+// count (the tiers mostly hold the same entries). When the back tier
+// fails, the front tier is purged all the same, and the error wraps
+// store.ErrBackTier.
 func (s *Store) purge(ctx context.Context, inv store.Invalidation, run func(store.Purger) (int, error)) (int, error) {
 	s.epoch.Add(1)
 	n := 0
-	for _, t := range []store.Store{s.front, s.back} {
-		p, ok := t.(store.Purger)
-		if !ok {
-			continue
-		}
+	if p, ok := s.front.(store.Purger); ok {
 		m, err := run(p)
 		if err != nil {
-			return n, err
+			return m, err
 		}
+		n = m
+	}
+	var backErr error
+	if p, ok := s.back.(store.Purger); ok {
+		var m int
+		m, backErr = run(p)
 		n = max(n, m)
 	}
 	// Once more on the front, as Delete does: reads that fell through to
@@ -354,7 +369,10 @@ func (s *Store) purge(ctx context.Context, inv store.Invalidation, run func(stor
 	if p, ok := s.front.(store.Purger); ok {
 		_, _ = run(p)
 	}
-	s.publish(ctx, inv)
+	publishErr := s.publish(ctx, inv)
+	if err := cmp.Or(backErr, publishErr); err != nil {
+		return n, fmt.Errorf("%w: %w", store.ErrBackTier, err)
+	}
 	return n, nil
 }
 

@@ -87,10 +87,45 @@ func TestBackDownKeepsServing(t *testing.T) {
 	if got, err := get(t, s, "k"); err != nil || got != "v" {
 		t.Errorf("Get after Put with the back down: %q, %v", got, err)
 	}
-	if err := s.Delete(t.Context(), "k"); err != nil {
-		t.Errorf("Delete with the back down: %v", err)
+}
+
+// TestBackDownFailsDeletesAndPurges: a deletion or purge that the back
+// tier fails is made in the front tier and reported, wrapping
+// store.ErrBackTier, since other processes may still serve the entry.
+func TestBackDownFailsDeletesAndPurges(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		remove func(s *Store) error
+	}{
+		{"Delete", func(s *Store) error { return s.Delete(t.Context(), "k") }},
+		{"DeletePrefix", func(s *Store) error { _, err := s.DeletePrefix(t.Context(), "k"); return err }},
+		{"DeleteTag", func(s *Store) error { _, err := s.DeleteTag(t.Context(), "t"); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			front := newMemory(t)
+			s := New(front, failingPurger{}, nil)
+			bw, err := s.Put(t.Context(), "k", store.Entry{Status: 200, Tags: []string{"t"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := bw.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.remove(s); !errors.Is(err, store.ErrBackTier) || !errors.Is(err, errDown) {
+				t.Errorf("%s with the back down: %v, want store.ErrBackTier wrapping the back tier's error", tc.name, err)
+			}
+			if got, err := get(t, front, "k"); err == nil {
+				t.Errorf("%s with the back down: the front tier still serves %q", tc.name, got)
+			}
+		})
 	}
 }
+
+// failingPurger is a back tier that is down and can purge.
+type failingPurger struct{ failing }
+
+func (failingPurger) DeletePrefix(context.Context, string) (int, error) { return 0, errDown }
+func (failingPurger) DeleteTag(context.Context, string) (int, error)    { return 0, errDown }
 
 // TestPurgeWhileReadingIsNotUndone: an entry deleted while its back-tier
 // copy is being read is not brought back by the promotion.
