@@ -49,7 +49,9 @@ const maxBody = 1 << 20
 
 // New returns the admin API handler:
 //
-//	POST /_hoard/purge  {"urls":[...],"prefixes":[...],"tags":[...]} → {"purged":N}
+//	POST /_hoard/purge  {"urls":[...],"prefixes":[...],"tags":[...]} → {"purged":N},
+//	                      or an error status from proxy.PurgeFailure with
+//	                      {"error":...,"purged":N} (503: Redis unreachable)
 //	GET  /_hoard/health → {"status":"ok"} while the process serves
 //	GET  /_hoard/ready  → {"status":"ready"}, or 503 {"status":"not ready","reason":...}
 //	                      while it serves, but not as configured (Redis down)
@@ -76,10 +78,12 @@ func New(opts Options) http.Handler {
 		n, err := opts.Engine.Purge(r.Context(), p)
 		switch {
 		case errors.Is(err, proxy.ErrBadPurge):
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			_, msg := proxy.PurgeFailure(err)
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": msg})
 		case err != nil:
-			opts.Logger.Error("purge failed", "error", err)
-			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "purge failed", "purged": n})
+			opts.Logger.Error("purge failed", "purged", n, "error", err)
+			status, msg := proxy.PurgeFailure(err)
+			writeJSON(w, status, map[string]any{"error": msg, "purged": n})
 		default:
 			writeJSON(w, http.StatusOK, map[string]int{"purged": n})
 		}

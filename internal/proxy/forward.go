@@ -223,9 +223,15 @@ func (h *Handler) invalidateFor(r *http.Request, resp http.Header) {
 	if r.TLS != nil {
 		target.Scheme = "https"
 	}
-	h.invalidate(ctx, primaryKey(r))
+	keys := []string{primaryKey(r)}
 	for _, u := range httpcache.InvalidatedURIs(&target, resp) {
-		h.invalidate(ctx, keyOfURL(u))
+		keys = append(keys, keyOfURL(u))
+	}
+	for _, k := range keys {
+		if _, err := h.invalidate(ctx, k); err != nil {
+			// Grouped: with Redis down, every unsafe request fails here.
+			h.warnings.warn("store delete failed", "invalidation", "cache_key", k, "error", err.Error())
+		}
 	}
 }
 

@@ -69,26 +69,51 @@ func (h *Handler) purgeAll(ctx context.Context, p Purge) (int, error) {
 	if len(prefixes) > 0 || len(p.Tags) > 0 {
 		h.invalidatedAll()
 	}
+	// Each part is purged even when one fails, so that as much as can be
+	// removed, here at least, is.
 	n := 0
+	var errs []error
 	for _, k := range keys {
-		n += h.invalidate(ctx, k)
+		m, err := h.invalidate(ctx, k)
+		n += m
+		errs = append(errs, err)
 	}
 	for _, prefix := range prefixes {
 		m, err := purger.DeletePrefix(ctx, prefix)
 		n += m
 		if err != nil {
-			return n, fmt.Errorf("purge prefix %s: %w", prefix, err)
+			errs = append(errs, fmt.Errorf("purge prefix %s: %w", prefix, err))
 		}
 	}
 	for _, tag := range p.Tags {
 		m, err := purger.DeleteTag(ctx, tag)
 		n += m
 		if err != nil {
-			return n, fmt.Errorf("purge tag %s: %w", tag, err)
+			errs = append(errs, fmt.Errorf("purge tag %s: %w", tag, err))
 		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return n, err
 	}
 	h.opts.Logger.Info("purged", "urls", len(keys), "prefixes", len(prefixes), "tags", len(p.Tags), "entries", n)
 	return n, nil
+}
+
+// PurgeFailure maps a failed purge to the status and message it is
+// answered with, by the PURGE method and the admin API alike:
+//   - a request that is not a valid purge (ErrBadPurge) → 400, saying why;
+//   - a back tier that failed (store.ErrBackTier: Redis unreachable) → 503:
+//     this node's copies were removed, other nodes may still serve theirs;
+//   - anything else → 500.
+func PurgeFailure(err error) (status int, message string) {
+	switch {
+	case errors.Is(err, ErrBadPurge):
+		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, store.ErrBackTier):
+		return http.StatusServiceUnavailable, "purge incomplete: the shared store failed; removed from this node only"
+	default:
+		return http.StatusInternalServerError, "purge failed"
+	}
 }
 
 // absoluteURL parses an absolute http or https URL; an error wraps bad.
@@ -110,14 +135,22 @@ func (h *Handler) servePurge(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, http.StatusForbidden, "PURGE is not allowed from this address", cs)
 		return
 	}
-	n := h.invalidate(context.WithoutCancel(r.Context()), primaryKey(r))
-	h.opts.Metrics.Purged(metrics.PurgeMethod, metrics.PurgeDone, n)
+	n, err := h.invalidate(context.WithoutCancel(r.Context()), primaryKey(r))
+	status, answer := http.StatusOK, map[string]any{"purged": n}
+	result := metrics.PurgeDone
+	if err != nil {
+		h.opts.Logger.Error("PURGE failed", "path", r.URL.Path, "purged", n, "error", err)
+		result = metrics.PurgeFailed
+		status, answer["error"] = PurgeFailure(err)
+	}
+	h.opts.Metrics.Purged(metrics.PurgeMethod, result, n)
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("Cache-Status", cs.String(h.opts.Name))
-	noteStatus(w, cs, false)
-	_ = json.NewEncoder(w).Encode(map[string]int{"purged": n}) // the client may be gone
+	noteStatus(w, cs, err != nil)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(answer) // the client may be gone
 }
 
 func (h *Handler) purgeAllowed(remoteAddr string) bool {

@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -148,13 +150,16 @@ func (h *Handler) storeGet(ctx context.Context, key string) (store.Entry, io.Rea
 // invalidate removes what is stored for a primary key, variants included
 // (RFC 9111 §4.4), and returns how many stored responses it removed: the
 // response under the primary key, or each variant the index lists that was
-// still stored (the index itself is not a response).
-func (h *Handler) invalidate(ctx context.Context, primary string) int {
+// still stored (the index itself is not a response). Every key is deleted
+// even when one fails; the error is the first failure, which may wrap
+// store.ErrBackTier: removed here, perhaps still served by other nodes.
+func (h *Handler) invalidate(ctx context.Context, primary string) (int, error) {
 	h.pending.invalidate(primary)
 	mu := h.indexLock(primary)
 	mu.Lock()
 	defer mu.Unlock()
 	n := 0
+	var err error
 	e, body, found := h.storeGet(ctx, primary)
 	if found {
 		body.Close()
@@ -167,11 +172,14 @@ func (h *Handler) invalidate(ctx context.Context, primary string) int {
 			if h.holds(ctx, vk) {
 				n++
 			}
-			h.storeDelete(ctx, vk)
+			err = cmp.Or(err, h.opts.Store.Delete(ctx, vk))
 		}
 	}
-	h.storeDelete(ctx, primary)
-	return n
+	err = cmp.Or(err, h.opts.Store.Delete(ctx, primary))
+	if err != nil {
+		return n, fmt.Errorf("invalidate %s: %w", primary, err)
+	}
+	return n, nil
 }
 
 // holds reports whether the store has an entry under key.
