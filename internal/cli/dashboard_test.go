@@ -47,14 +47,20 @@ func TestDashboardInBrowser(t *testing.T) {
 	admin := adminAddr(t, s)
 
 	// /hot: a miss, then 26 hits; four others a miss and a hit each. The
-	// query of /b holds a secret the dashboard must not show.
-	s.get(t, "/hot")
+	// query of /b holds a secret the dashboard must not show. They go out
+	// over about three seconds, so that the plots have more than a point.
+	paths := []string{"/hot"}
 	for range 26 {
-		s.get(t, "/hot")
+		paths = append(paths, "/hot")
 	}
 	for _, p := range []string{"/b?token=s3cret", "/c", "/d", "/e"} {
+		paths = append(paths, p, p)
+	}
+	pace := time.NewTicker(80 * time.Millisecond)
+	defer pace.Stop()
+	for _, p := range paths {
 		s.get(t, p)
-		s.get(t, p)
+		<-pace.C
 	}
 	resp, err := http.Post("http://"+admin+"/_hoard/purge", "application/json",
 		strings.NewReader(`{"urls":["http://`+s.addr+`/e"]}`))
@@ -133,5 +139,37 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	if page := shown["page"]; strings.Contains(page, "s3cret") || !strings.Contains(page, "/b") {
 		t.Errorf("the page shows a query's secret, or not /b:\n%s", page)
+	}
+}
+
+// TestStatsCountPathsOnly: the top URLs of /_hoard/stats hold a request's
+// path, never its query, which may carry a secret. No browser needed.
+func TestStatsCountPathsOnly(t *testing.T) {
+	t.Parallel()
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "ok")
+	}))
+	t.Cleanup(origin.Close)
+	s := startServe(t, "--origin", origin.URL, "--admin-listen", "127.0.0.1:0")
+	admin := adminAddr(t, s)
+	s.get(t, "/private?token=s3cret")
+
+	// The sampler gathers once a second: ask until it has.
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for {
+		_, body, _ := getURL(t, "http://"+admin+"/_hoard/stats")
+		if strings.Contains(body, `"requests":1,`) {
+			if strings.Contains(body, "s3cret") || !strings.Contains(body, `"top_requests":[{"path":"/private","count":1,"error":0}]`) {
+				t.Errorf("GET /_hoard/stats = %s, want /private counted once, and no query", body)
+			}
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("GET /_hoard/stats never counted the request: %s", body)
+		}
 	}
 }
