@@ -37,6 +37,9 @@ type Options struct {
 	Metrics http.Handler
 	// Ready is asked by GET /_hoard/ready; nil means always ready.
 	Ready Readier
+	// Stats serves GET /_hoard/stats and the dashboard, GET /; nil serves
+	// neither. Its owner runs it (Stats.Run).
+	Stats *Stats
 }
 
 // readyTimeout bounds one readiness check, well within the probe timeouts
@@ -57,6 +60,8 @@ const maxBody = 1 << 20
 //	                      while it serves, but not as configured (Redis down)
 //	GET  /_hoard/explain?url=U → explain.Report (when Engine is an Explainer)
 //	GET  /metrics       → Prometheus metrics, with Options.Metrics
+//	GET  /_hoard/stats  → Report, with Options.Stats
+//	GET  /              → the dashboard, a page that polls /_hoard/stats, with Options.Stats
 //	GET  /debug/pprof/  → the runtime's profiles (CPU, heap, goroutines...)
 func New(opts Options) http.Handler {
 	if opts.Logger == nil {
@@ -93,6 +98,10 @@ func New(opts Options) http.Handler {
 	})
 	if opts.Metrics != nil {
 		mux.Handle("GET /metrics", opts.Metrics)
+	}
+	if opts.Stats != nil {
+		mux.HandleFunc("GET /_hoard/stats", opts.Stats.serveHTTP)
+		mux.HandleFunc("GET /{$}", serveDashboard)
 	}
 	mux.HandleFunc("GET /_hoard/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hoard-cache/hoard/internal/accesslog"
+	"github.com/hoard-cache/hoard/internal/admin"
 	"github.com/hoard-cache/hoard/internal/config"
 	"github.com/hoard-cache/hoard/internal/front"
 	"github.com/hoard-cache/hoard/internal/metrics"
@@ -26,6 +27,9 @@ type observability struct {
 	reg     *prometheus.Registry
 	metrics *metrics.Metrics
 	access  *accesslog.Log
+	// top and stats feed the admin dashboard (with metrics only).
+	top   *metrics.TopURLs
+	stats *admin.Stats
 	// clients is the proxy listener's front end, once serving: the gauge
 	// of client connections reads it.
 	clients atomic.Pointer[front.Server]
@@ -42,6 +46,8 @@ func newObservability(cfg config.Config, st store.Store, stdout io.Writer) (*obs
 			return nil, err
 		}
 		o.metrics = m
+		o.top = metrics.NewTopURLs()
+		o.stats = admin.NewStats(admin.StatsOptions{Gatherer: o.reg, TopURLs: o.top, Ready: readier(st)})
 		if err := metrics.RegisterStores(o.reg, storeTiers(cfg, st)); err != nil {
 			return nil, err
 		}

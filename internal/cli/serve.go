@@ -149,6 +149,7 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 		PurgeAllow:      cfg.PurgeAllow,
 		TrustedProxies:  cfg.TrustedProxies,
 		Metrics:         obs.metrics,
+		TopURLs:         obs.top,
 		AccessLog:       obs.access,
 		Logger:          logger,
 	})
@@ -163,6 +164,18 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go tuneGC(ctx, os.LookupEnv)
+	if obs.stats != nil {
+		// The dashboard's sampler, stopped and waited for on the way out.
+		statsDone := make(chan struct{})
+		go func() {
+			defer close(statsDone)
+			obs.stats.Run(ctx)
+		}()
+		defer func() {
+			cancel()
+			<-statsDone
+		}()
+	}
 	if err := startStore(ctx, st); err != nil {
 		return err
 	}
@@ -183,7 +196,7 @@ func runServer(ctx context.Context, cfg config.Config, procs int, logger *slog.L
 	adminDone := make(chan error, 1)
 	if adminLn != nil {
 		go func() {
-			adminDone <- serveOn(ctx, graceCtx, adminLn, admin.New(admin.Options{Engine: h, Logger: logger, Ready: readier(st), Metrics: obs.metricsHandler()}), cfg, logger,
+			adminDone <- serveOn(ctx, graceCtx, adminLn, admin.New(admin.Options{Engine: h, Logger: logger, Ready: readier(st), Metrics: obs.metricsHandler(), Stats: obs.stats}), cfg, logger,
 				func(addr string) { logger.Info("admin API listening", "addr", addr) }, nil)
 			cancel() // without its admin API the process stops, rather than run half-configured
 		}()

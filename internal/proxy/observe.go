@@ -97,7 +97,9 @@ func noteOrigin(w http.ResponseWriter, status int, d time.Duration) {
 }
 
 // observing reports whether requests are tallied.
-func (h *Handler) observing() bool { return h.opts.Metrics != nil || h.opts.AccessLog != nil }
+func (h *Handler) observing() bool {
+	return h.opts.Metrics != nil || h.opts.AccessLog != nil || h.opts.TopURLs != nil
+}
 
 // startTally returns the tally of a request that arrived now, around w.
 func startTally(w http.ResponseWriter) *tally {
@@ -115,6 +117,7 @@ func (h *Handler) observe(t *tally, r *http.Request) {
 		rec.FirstByte = t.header.Sub(t.start)
 	}
 	h.opts.Metrics.Served(&rec)
+	h.opts.TopURLs.Count(r.URL.Path, rec.Outcome == metrics.Miss) // the path alone: a query may hold a secret
 	if l := h.opts.AccessLog; l != nil {
 		e := accesslog.Entry{
 			Time: t.start, Client: r.RemoteAddr, Method: r.Method, Target: r.RequestURI, Proto: r.Proto,

@@ -73,6 +73,9 @@ type Options struct {
 	// Metrics counts requests, origin exchanges and purges. Nil counts
 	// nothing.
 	Metrics *metrics.Metrics
+	// TopURLs counts the paths of client requests, and of misses, for the
+	// admin dashboard. Nil counts none.
+	TopURLs *metrics.TopURLs
 	// AccessLog gets a line for every client request. Nil logs none.
 	AccessLog *accesslog.Log
 }
