@@ -3,6 +3,7 @@ package accesslog
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -59,5 +60,23 @@ func TestWriteAllocatesNothingAndCloseFlushes(t *testing.T) {
 		if n := strings.Count(out.String(), "\n"); n != 101 {
 			t.Errorf("format %d: %d lines after Close, want 101", f, n)
 		}
+	}
+}
+
+// BenchmarkWrite logs one line a request from every P at once, to
+// io.Discard: the cost of formatting plus that of sharing the Log.
+func BenchmarkWrite(b *testing.B) {
+	for _, f := range []Format{Combined, JSON} {
+		b.Run(map[Format]string{Combined: "combined", JSON: "json"}[f], func(b *testing.B) {
+			l := New(io.Discard, f, nil)
+			b.Cleanup(func() { l.Close() })
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				e := entry
+				for pb.Next() {
+					l.Write(&e)
+				}
+			})
+		})
 	}
 }
