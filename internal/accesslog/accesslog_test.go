@@ -3,9 +3,13 @@ package accesslog
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -78,5 +82,153 @@ func BenchmarkWrite(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// TestConcurrentWritersLoseNothing has many goroutines log at once, some
+// lines longer than a shard's buffer, while buffers fill and are flushed:
+// after Close the destination holds exactly the lines written, each whole.
+func TestConcurrentWritersLoseNothing(t *testing.T) {
+	const writers, perWriter = 16, 500
+	for _, f := range []Format{Combined, JSON} {
+		t.Run(map[Format]string{Combined: "combined", JSON: "json"}[f], func(t *testing.T) {
+			t.Parallel()
+			var out bytes.Buffer // written only under the Log's wmu
+			l := newLog(&out, f, nil, 512)
+			want := map[string]int{}
+			entryOf := func(g, i int) Entry {
+				e := entry
+				e.Target = fmt.Sprintf("/w%d/%d", g, i)
+				if i%97 == 0 {
+					e.Target += strings.Repeat("x", 600) // longer than a buffer
+				}
+				return e
+			}
+			for g := range writers {
+				for i := range perWriter {
+					e := entryOf(g, i)
+					want[string(appendLine(f, &e))]++
+				}
+			}
+			var wg sync.WaitGroup
+			for g := range writers {
+				wg.Go(func() {
+					for i := range perWriter {
+						e := entryOf(g, i)
+						l.Write(&e)
+						if i%100 == 0 {
+							l.Flush()
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int{}
+			lines := strings.SplitAfter(out.String(), "\n")
+			if last := lines[len(lines)-1]; last != "" {
+				t.Fatalf("output ends in a partial line %q", last)
+			}
+			for _, line := range lines[:len(lines)-1] {
+				got[line]++
+			}
+			if len(lines)-1 != writers*perWriter {
+				t.Errorf("%d lines after Close, want %d", len(lines)-1, writers*perWriter)
+			}
+			for line, n := range got {
+				if want[line] != n {
+					t.Errorf("line %q written %d times, want %d", line, n, want[line])
+				}
+			}
+			for line, n := range want {
+				if got[line] != n {
+					t.Errorf("line %q found %d times, want %d", line, got[line], n)
+				}
+			}
+		})
+	}
+}
+
+// appendLine formats e as a Log in format f does.
+func appendLine(f Format, e *Entry) []byte {
+	if f == JSON {
+		return appendJSON(nil, e)
+	}
+	return appendCombined(nil, e)
+}
+
+// lockedBuffer is a bytes.Buffer that a test may read while a Log writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestFlushEvery checks that a line reaches the destination within
+// flushEvery without a Flush or Close.
+func TestFlushEvery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var out lockedBuffer
+		l := New(&out, Combined, nil)
+		defer l.Close()
+		l.Write(&entry)
+		synctest.Wait()
+		if got := out.String(); got != "" {
+			t.Fatalf("written before a flush: %q", got)
+		}
+		time.Sleep(flushEvery)
+		synctest.Wait()
+		if got, want := out.String(), string(appendCombined(nil, &entry)); got != want {
+			t.Errorf("after %v: %q, want %q", flushEvery, got, want)
+		}
+	})
+}
+
+// failingWriter fails every write.
+type failingWriter struct{}
+
+var errDiskFull = errors.New("disk full")
+
+func (failingWriter) Write(p []byte) (int, error) { return 0, errDiskFull }
+
+func TestCloseReportsFailedWrite(t *testing.T) {
+	l := New(failingWriter{}, Combined, nil)
+	l.Write(&entry)
+	if err := l.Close(); !errors.Is(err, errDiskFull) {
+		t.Errorf("Close() = %v, want %v", err, errDiskFull)
+	}
+}
+
+// countingWriter counts the bytes written to it and keeps none.
+type countingWriter struct{ n int }
+
+func (w *countingWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
+
+// TestFullBufferAllocatesNothing writes through buffers that fill every
+// few lines: writing them out allocates nothing either.
+func TestFullBufferAllocatesNothing(t *testing.T) {
+	var out countingWriter
+	l := newLog(&out, Combined, nil, 512)
+	if n := testing.AllocsPerRun(1000, func() { l.Write(&entry) }); n != 0 {
+		t.Errorf("Write allocates %v times, want 0", n)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if want := 1001 * len(appendCombined(nil, &entry)); out.n != want {
+		t.Errorf("%d bytes after Close, want %d", out.n, want)
 	}
 }
