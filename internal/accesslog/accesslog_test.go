@@ -22,7 +22,7 @@ var entry = Entry{
 }
 
 func TestCombined(t *testing.T) {
-	got := string(appendCombined(nil, &entry))
+	got := string(appendCombined(nil, &entry, nil))
 	want := `::1 - - [04/Mar/2025:05:06:07 +0000] "GET /a?q=\"x\"\x0a HTTP/1.1" 200 12 "-" "curl/8 \xff" "hoard; fwd=uri-miss; stored" 0.001500` + "\n"
 	if got != want {
 		t.Errorf("appendCombined =\n%s\nwant\n%s", got, want)
@@ -30,7 +30,7 @@ func TestCombined(t *testing.T) {
 }
 
 func TestJSON(t *testing.T) {
-	line := appendJSON(nil, &entry)
+	line := appendJSON(nil, &entry, nil)
 	var got map[string]any
 	if err := json.Unmarshal(line, &got); err != nil {
 		t.Fatalf("json.Unmarshal(%s): %v", line, err)
@@ -151,12 +151,42 @@ func TestConcurrentWritersLoseNothing(t *testing.T) {
 	}
 }
 
+// TestTimeCache formats a run of times through one cache, as a shard
+// does, and compares each with time.Format.
+func TestTimeCache(t *testing.T) {
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Skip(err) // no time zone database
+	}
+	base := time.Date(2025, 3, 30, 0, 59, 59, 0, time.UTC) // Paris moves to summer time at 01:00 UTC
+	times := []time.Time{
+		{},
+		base,
+		base.Add(999 * time.Millisecond),
+		base.Add(time.Second),                 // the next second
+		base.Add(time.Second).In(paris),       // the same second, another zone
+		base.Add(time.Second + 5e6).In(paris), // 5ms
+		base.Add(-time.Second).In(paris),      // before the change of offset
+		base.Add(1234567 * time.Microsecond),
+		time.Date(12345, 1, 2, 3, 4, 5, 6e8, time.UTC), // a five-digit year
+		time.Date(-1, 1, 2, 3, 4, 5, 7e8, time.UTC),
+	}
+	for _, layout := range []string{"02/Jan/2006:15:04:05 -0700", "2006-01-02T15:04:05.000Z07:00"} {
+		var c timeCache
+		for _, tm := range times {
+			if got, want := string(c.appendTime([]byte("x"), tm, layout)), "x"+tm.Format(layout); got != want {
+				t.Errorf("appendTime(%v, %q) = %q, want %q", tm, layout, got, want)
+			}
+		}
+	}
+}
+
 // appendLine formats e as a Log in format f does.
 func appendLine(f Format, e *Entry) []byte {
 	if f == JSON {
-		return appendJSON(nil, e)
+		return appendJSON(nil, e, nil)
 	}
-	return appendCombined(nil, e)
+	return appendCombined(nil, e, nil)
 }
 
 // lockedBuffer is a bytes.Buffer that a test may read while a Log writes.
@@ -191,7 +221,7 @@ func TestFlushEvery(t *testing.T) {
 		}
 		time.Sleep(flushEvery)
 		synctest.Wait()
-		if got, want := out.String(), string(appendCombined(nil, &entry)); got != want {
+		if got, want := out.String(), string(appendCombined(nil, &entry, nil)); got != want {
 			t.Errorf("after %v: %q, want %q", flushEvery, got, want)
 		}
 	})
@@ -228,7 +258,7 @@ func TestFullBufferAllocatesNothing(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if want := 1001 * len(appendCombined(nil, &entry)); out.n != want {
+	if want := 1001 * len(appendCombined(nil, &entry, nil)); out.n != want {
 		t.Errorf("%d bytes after Close, want %d", out.n, want)
 	}
 }
