@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -177,6 +178,38 @@ func TestTimeCache(t *testing.T) {
 			if got, want := string(c.appendTime([]byte("x"), tm, layout)), "x"+tm.Format(layout); got != want {
 				t.Errorf("appendTime(%v, %q) = %q, want %q", tm, layout, got, want)
 			}
+		}
+	}
+}
+
+func TestAppendSeconds(t *testing.T) {
+	for _, d := range []time.Duration{
+		0, 1, 499, 501, 999, 1500 * time.Microsecond, 1234567891, 59 * time.Minute,
+		-3 * time.Microsecond, -1, -2501, 36*time.Hour + 7,
+	} {
+		got := string(appendSeconds(nil, d))
+		if want := strconv.FormatFloat(d.Seconds(), 'f', 6, 64); got != want && want != "-0.000000" {
+			t.Errorf("appendSeconds(%d) = %s, want %s", d, got, want)
+		}
+	}
+}
+
+// TestEscapedPrefix checks the copy of the bytes that need no escape
+// before the first that does, in both formats.
+func TestEscapedPrefix(t *testing.T) {
+	for _, tt := range []struct{ in, combined, json string }{
+		{"", "", `""`},
+		{"/plain", "/plain", `"/plain"`},
+		{`/a"b`, `/a\"b`, `"/a\"b"`},
+		{"/a\tb", `/a\x09b`, `"/a\u0009b"`},
+		{"/é", `/\xc3\xa9`, `"/é"`},
+		{"\\", `\\`, `"\\"`},
+	} {
+		if got := string(appendEscaped(nil, tt.in)); got != tt.combined {
+			t.Errorf("appendEscaped(%q) = %s, want %s", tt.in, got, tt.combined)
+		}
+		if got := string(appendJSONString(nil, tt.in)); got != tt.json {
+			t.Errorf("appendJSONString(%q) = %s, want %s", tt.in, got, tt.json)
 		}
 	}
 }
