@@ -295,3 +295,39 @@ func TestFullBufferAllocatesNothing(t *testing.T) {
 		t.Errorf("%d bytes after Close, want %d", out.n, want)
 	}
 }
+
+// FuzzEscape checks the run-copying escapes against byte-at-a-time
+// references.
+func FuzzEscape(f *testing.F) {
+	for _, s := range []string{"", "/plain", `/a"b\c`, "/a\tb\x7f", "/é\xff\xc3", "\"\"\\\\"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var combined []byte
+		for i := 0; i < len(s); i++ {
+			switch c := s[i]; {
+			case c == '"' || c == '\\':
+				combined = append(combined, '\\', c)
+			case c < 0x20 || c >= 0x7f:
+				combined = fmt.Appendf(combined, `\x%02x`, c)
+			default:
+				combined = append(combined, c)
+			}
+		}
+		if got := appendEscaped(nil, s); !bytes.Equal(got, combined) {
+			t.Errorf("appendEscaped(%q) = %q, want %q", s, got, combined)
+		}
+		var want string
+		if err := json.Unmarshal(appendJSONString(nil, s), &want); err != nil {
+			t.Fatalf("appendJSONString(%q) is not JSON: %v", s, err)
+		}
+		// Each invalid byte becomes one U+FFFD, as DecodeRune reads it.
+		var ref strings.Builder
+		for _, r := range s {
+			ref.WriteRune(r)
+		}
+		if want != ref.String() {
+			t.Errorf("appendJSONString(%q) decodes to %q, want %q", s, want, ref.String())
+		}
+	})
+}
