@@ -33,6 +33,12 @@ func (w *nullWriter) WriteHeader(s int)           { w.status = s }
 
 func newBenchHandler(b testing.TB, size int) *Handler {
 	b.Helper()
+	return newBenchHandlerLog(b, size, true)
+}
+
+// newBenchHandlerLog is newBenchHandler with the access log on or off.
+func newBenchHandlerLog(b testing.TB, size int, accessLog bool) *Handler {
+	b.Helper()
 	body := bytes.Repeat([]byte("x"), size)
 	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=3600")
@@ -53,15 +59,18 @@ func newBenchHandler(b testing.TB, size int) *Handler {
 	if err != nil {
 		b.Fatal(err)
 	}
-	log := accesslog.New(io.Discard, accesslog.Combined, nil)
-	b.Cleanup(func() { log.Close() })
-	h, err := New(Options{
+	opts := Options{
 		Origin:    &url.URL{Scheme: "http", Host: "origin.test"},
 		Store:     st,
 		Transport: handlerTransport{origin},
 		Metrics:   m,
-		AccessLog: log,
-	})
+	}
+	if accessLog {
+		log := accesslog.New(io.Discard, accesslog.Combined, nil)
+		b.Cleanup(func() { log.Close() })
+		opts.AccessLog = log
+	}
+	h, err := New(opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -87,6 +96,32 @@ func BenchmarkHit(b *testing.B) {
 			h.ServeHTTP(&nullWriter{h: http.Header{}}, req) // fill
 			b.ReportAllocs()
 			b.SetBytes(int64(size))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				w := &nullWriter{h: http.Header{}}
+				for pb.Next() {
+					clear(w.h)
+					h.ServeHTTP(w, req)
+					if w.status != http.StatusOK {
+						b.Fatalf("status %d", w.status)
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkHitAccessLog is a 1 KiB hit from every P at once with the
+// access log off and on: the log must not make hits contend (on/off should
+// stay near 1).
+func BenchmarkHitAccessLog(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(map[bool]string{false: "off", true: "on"}[on], func(b *testing.B) {
+			h := newBenchHandlerLog(b, 1<<10, on)
+			req, _ := http.NewRequest(http.MethodGet, "http://hoard.test/obj", nil)
+			req.RemoteAddr = "127.0.0.1:1"
+			h.ServeHTTP(&nullWriter{h: http.Header{}}, req) // fill
+			b.ReportAllocs()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				w := &nullWriter{h: http.Header{}}
