@@ -87,15 +87,8 @@ func (o *Options) setDefaults() {
 	if o.HeuristicMax == 0 {
 		o.HeuristicMax = 24 * time.Hour
 	}
-	if o.ConnectTimeout == 0 {
-		o.ConnectTimeout = 5 * time.Second
-	}
-	if o.IdleConnTimeout == 0 {
-		o.IdleConnTimeout = 90 * time.Second
-	}
-	if o.MaxBackoff == 0 {
-		o.MaxBackoff = 5 * time.Second
-	}
+	// ConnectTimeout, IdleConnTimeout and MaxBackoff pass to
+	// origin.Options as they are: its zero values mean the same defaults.
 	if o.OriginTimeout == 0 {
 		o.OriginTimeout = 30 * time.Second
 	}
