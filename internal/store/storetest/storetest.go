@@ -778,3 +778,30 @@ func TypicalEntry() store.Entry {
 		Expires:      now.Add(time.Hour),
 	}
 }
+
+// BoundedStore is a store that reports its contents and its bound.
+type BoundedStore interface {
+	store.Store
+	store.StatsReporter
+	Len() int
+	Bytes() int64
+}
+
+// EvictionStats fills s, bounded by maxBytes, far past its bound: every
+// entry put and not kept was evicted, and Stats says so, agreeing with
+// Len and Bytes.
+func EvictionStats(t *testing.T, s BoundedStore, maxBytes int64) {
+	t.Helper()
+	const puts = 100
+	body := bytes.Repeat([]byte("x"), 10<<10)
+	for i := range puts {
+		Put(t, s, fmt.Sprintf("k/%d", i), store.Entry{}, body)
+	}
+	st := s.Stats()
+	if st.Entries != int64(s.Len()) || st.Bytes != s.Bytes() || st.MaxBytes != maxBytes {
+		t.Errorf("Stats() = %+v, want Entries %d, Bytes %d, MaxBytes %d", st, s.Len(), s.Bytes(), maxBytes)
+	}
+	if st.Entries == 0 || st.Evictions != puts-st.Entries {
+		t.Errorf("Stats() = %+v after %d puts, want Evictions = %d - Entries", st, puts, puts)
+	}
+}
