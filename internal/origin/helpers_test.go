@@ -1,82 +1,25 @@
 package origin
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hoard-cache/hoard/internal/origin/origintest"
 )
 
-// rawOrigin is an origin written by hand on a TCP listener, for what a
-// well-behaved server never does. serve is called once per accepted
-// connection and owns it.
-type rawOrigin struct {
-	ln      net.Listener
-	accepts atomic.Int64
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	conns   []net.Conn // guarded by mu; closed at the end of the test
-}
+// The hand-written origin of package origintest, under the names these
+// tests use.
+type rawOrigin = origintest.Raw
 
-func newRawOrigin(t *testing.T, serve func(c net.Conn, br *bufio.Reader)) *rawOrigin {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := &rawOrigin{ln: ln}
-	o.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			o.accepts.Add(1)
-			o.mu.Lock()
-			o.conns = append(o.conns, c)
-			o.mu.Unlock()
-			o.wg.Go(func() {
-				defer c.Close()
-				serve(c, bufio.NewReader(c))
-			})
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		o.mu.Lock()
-		for _, c := range o.conns {
-			c.Close() // the client may keep some idle: serve must not wait for them
-		}
-		o.mu.Unlock()
-		o.wg.Wait()
-	})
-	return o
-}
-
-func (o *rawOrigin) url() *url.URL { return &url.URL{Scheme: "http", Host: o.ln.Addr().String()} }
-
-// readRequest reads one request head from br; false at end of stream.
-func readRequest(br *bufio.Reader) (*http.Request, bool) {
-	req, err := http.ReadRequest(br)
-	if err != nil {
-		return nil, false
-	}
-	io.Copy(io.Discard, req.Body)
-	return req, true
-}
-
-func answer(c net.Conn, body string, extra ...string) {
-	fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: %d\r\n%s\r\n%s",
-		len(body), strings.Join(extra, ""), body)
-}
+var (
+	newRawOrigin = origintest.NewRaw
+	readRequest  = origintest.ReadRequest
+	answer       = origintest.Answer
+)
 
 // newClient is a Client for u, closed at the end of the test.
 func newClient(t *testing.T, u *url.URL, opts ...func(*Options)) *Client {

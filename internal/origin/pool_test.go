@@ -34,18 +34,18 @@ func TestOriginConnectionsKeptAlive(t *testing.T) {
 			answer(c, req.URL.Path)
 		}
 	})
-	c := newClient(t, o.url())
+	c := newClient(t, o.URL())
 	for i := range 5 {
 		p := fmt.Sprintf("/k/%d", i)
 		get(t, c, p, p)
 	}
-	if n := o.accepts.Load(); n != 1 {
+	if n := o.Accepts(); n != 1 {
 		t.Errorf("5 requests opened %d origin connections, want 1", n)
 	}
 	get(t, c, "/close/a", "/close/a")
 	get(t, c, "/close/b", "/close/b")
 	get(t, c, "/k/last", "/k/last")
-	if n := o.accepts.Load(); n != 3 {
+	if n := o.Accepts(); n != 3 {
 		t.Errorf("origin connections = %d, want 3: each Connection: close answer ends its connection", n)
 	}
 }
@@ -63,7 +63,7 @@ func TestOriginClosesIdleConnection(t *testing.T) {
 		c.Close()
 		closed <- struct{}{}
 	})
-	c := newClient(t, o.url())
+	c := newClient(t, o.URL())
 	for i := range 10 {
 		p := fmt.Sprintf("/idle/%d", i)
 		get(t, c, p, p)
@@ -90,10 +90,10 @@ func TestOriginClosesAfterReadingRequest(t *testing.T) {
 			answer(c, req.URL.Path)
 		}
 	})
-	c := newClient(t, o.url())
+	c := newClient(t, o.URL())
 	get(t, c, "/r/1", "/r/1")
 	get(t, c, "/r/2", "/r/2")
-	if n := o.accepts.Load(); n != 2 {
+	if n := o.Accepts(); n != 2 {
 		t.Errorf("origin connections = %d, want 2 (the retry's)", n)
 	}
 }
@@ -118,7 +118,7 @@ func TestOriginUnsolicitedBytesNeverAnswerARequest(t *testing.T) {
 		// it: the client must not read the 408 as an answer.
 		io.Copy(io.Discard, br)
 	})
-	c := newClient(t, o.url())
+	c := newClient(t, o.URL())
 	get(t, c, "/u/1", "/u/1")
 	<-sent // the 408 is on its way to the client's idle connection
 	get(t, c, "/u/2", "/u/2")
@@ -179,7 +179,7 @@ func TestOriginProtocolViolations(t *testing.T) {
 			})
 			// One connection at most: a connection the failure left open
 			// would hold it, and the later requests would wait for it.
-			c := newClient(t, o.url(), func(o *Options) { o.MaxBackoff = -1; o.MaxConns = 1 })
+			c := newClient(t, o.URL(), func(o *Options) { o.MaxBackoff = -1; o.MaxConns = 1 })
 			for _, method := range []string{http.MethodGet, http.MethodGet, http.MethodPost} {
 				_, _, err := fetch(t.Context(), c, method, "/v", nil)
 				var e *Error
@@ -208,7 +208,7 @@ func TestOriginBodyCutLeavesConnectionOut(t *testing.T) {
 			answer(c, req.URL.Path)
 		}
 	})
-	c := newClient(t, o.url())
+	c := newClient(t, o.URL())
 	if _, body, err := fetch(t.Context(), c, http.MethodGet, "/cut", nil); err == nil {
 		t.Errorf("a body cut at the origin read whole: %q", body)
 	}
@@ -223,8 +223,8 @@ func TestOriginBodyEndsOnce(t *testing.T) {
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf")
 		}
 	})
-	c := newClient(t, o.url())
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, o.url().String()+"/", nil)
+	c := newClient(t, o.URL())
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, o.URL().String()+"/", nil)
 	resp, err := c.RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +258,7 @@ func TestOriginClientIdleTimeout(t *testing.T) {
 			answer(c, req.URL.Path)
 		}
 	})
-	c := newClient(t, o.url(), func(o *Options) { o.IdleConnTimeout = 100 * time.Millisecond })
+	c := newClient(t, o.URL(), func(o *Options) { o.IdleConnTimeout = 100 * time.Millisecond })
 	get(t, c, "/t/1", "/t/1")
 	select {
 	case <-closed:
@@ -266,7 +266,7 @@ func TestOriginClientIdleTimeout(t *testing.T) {
 		t.Fatal("an idle origin connection outlived IdleConnTimeout")
 	}
 	get(t, c, "/t/2", "/t/2")
-	if n := o.accepts.Load(); n != 2 {
+	if n := o.Accepts(); n != 2 {
 		t.Errorf("origin connections = %d, want 2", n)
 	}
 }
@@ -331,7 +331,7 @@ func TestCloseEndsOriginConnections(t *testing.T) {
 			answer(c, last)
 		}
 	})
-	c := newClient(t, o.url())
+	c := newClient(t, o.URL())
 	var wg sync.WaitGroup
 	wg.Go(func() { get(t, c, "/slow", "/slow") })
 	// Once /slow is at the origin, its exchange holds the first connection.
@@ -536,7 +536,7 @@ func TestOriginHandOverLooksAtTheConnection(t *testing.T) {
 			answer(c, "REAL")
 		}
 	})
-	c := newClient(t, o.url(), func(opt *Options) { opt.MaxConns = 1 })
+	c := newClient(t, o.URL(), func(opt *Options) { opt.MaxConns = 1 })
 	roundTrip := func(method, path string) string {
 		_, body, err := fetch(t.Context(), c, method, path, nil)
 		if err != nil {

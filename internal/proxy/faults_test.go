@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hoard-cache/hoard/internal/origin/origintest"
 )
 
 // TestOriginAnswersGarbage: an origin that does not speak HTTP gets the
@@ -21,7 +23,7 @@ func TestOriginAnswersGarbage(t *testing.T) {
 		br.ReadString('\n')
 		fmt.Fprint(c, "SSH-2.0-not-http\r\n\r\ngarbage garbage\r\n")
 	})
-	h := o.harness(t)
+	h := rawHarness(t, o)
 	for range 2 {
 		h.get("/g").expect(t, 502, "The origin server's answer was not valid HTTP (origin-invalid-response).\n", "hoard; fwd=uri-miss; detail=origin-invalid-response")
 	}
@@ -153,7 +155,7 @@ func TestOriginProtocolViolations(t *testing.T) {
 			})
 			// One connection at most: a connection the failure left open
 			// would hold it, and the later requests would wait for it.
-			h := o.harness(t, func(opt *Options) { opt.MaxBackoff = -1; opt.MaxOriginConns = 1 })
+			h := rawHarness(t, o, func(opt *Options) { opt.MaxBackoff = -1; opt.MaxOriginConns = 1 })
 			for _, method := range []string{http.MethodGet, http.MethodGet, http.MethodPost} {
 				h.do(method, "/v").expect(t, 502, "The origin server's answer was not valid HTTP (origin-invalid-response).\n",
 					"hoard; fwd=")
@@ -183,7 +185,7 @@ func TestOriginBodyCutLeavesConnectionOut(t *testing.T) {
 			answer(c, req.URL.Path)
 		}
 	})
-	h := o.harness(t)
+	h := rawHarness(t, o)
 	resp, err := http.Get(h.front.URL + "/cut")
 	if err == nil {
 		_, err = io.ReadAll(resp.Body)
@@ -253,7 +255,7 @@ func TestHandlerCloseEndsOriginConnections(t *testing.T) {
 			answer(c, last)
 		}
 	})
-	h := o.harness(t)
+	h := rawHarness(t, o)
 	var wg sync.WaitGroup
 	wg.Go(func() { h.get("/slow").expect(t, 200, "/slow", "hoard; fwd=uri-miss") })
 	// Once /slow is at the origin, its exchange holds the first connection.
@@ -279,70 +281,19 @@ func TestHandlerCloseEndsOriginConnections(t *testing.T) {
 	}
 }
 
-// rawOrigin is an origin written by hand on a TCP listener, for what a
-// well-behaved server never does. serve is called once per accepted
-// connection and owns it.
-type rawOrigin struct {
-	ln      net.Listener
-	accepts atomic.Int64
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	conns   []net.Conn // guarded by mu; closed at the end of the test
-}
+// The hand-written origin of package origintest, under the names these
+// tests use.
+type rawOrigin = origintest.Raw
 
-func newRawOrigin(t *testing.T, serve func(c net.Conn, br *bufio.Reader)) *rawOrigin {
+var (
+	newRawOrigin = origintest.NewRaw
+	readRequest  = origintest.ReadRequest
+	answer       = origintest.Answer
+)
+
+func rawHarness(t *testing.T, o *rawOrigin, opts ...func(*Options)) *harness {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := &rawOrigin{ln: ln}
-	o.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			o.accepts.Add(1)
-			o.mu.Lock()
-			o.conns = append(o.conns, c)
-			o.mu.Unlock()
-			o.wg.Go(func() {
-				defer c.Close()
-				serve(c, bufio.NewReader(c))
-			})
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		o.mu.Lock()
-		for _, c := range o.conns {
-			c.Close() // the proxy may keep some idle: serve must not wait for them
-		}
-		o.mu.Unlock()
-		o.wg.Wait()
-	})
-	return o
-}
-
-// readRequest reads one request head from br; false at end of stream.
-func readRequest(br *bufio.Reader) (*http.Request, bool) {
-	req, err := http.ReadRequest(br)
-	if err != nil {
-		return nil, false
-	}
-	io.Copy(io.Discard, req.Body)
-	return req, true
-}
-
-func answer(c net.Conn, body string, extra ...string) {
-	fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: %d\r\n%s\r\n%s",
-		len(body), strings.Join(extra, ""), body)
-}
-
-func (o *rawOrigin) harness(t *testing.T, opts ...func(*Options)) *harness {
-	t.Helper()
-	addr := o.ln.Addr().String()
+	addr := o.Addr()
 	return newHarness(t, func(http.ResponseWriter, *http.Request) {},
 		append([]func(*Options){func(opt *Options) { opt.Origin.Host = addr }}, opts...)...)
 }
