@@ -87,3 +87,44 @@ func TestServeRefusesSmugglingOnEveryRequest(t *testing.T) {
 		}
 	}
 }
+
+// A request body the client fails to deliver is the client's fault, not
+// the origin's: one that stops arriving is answered 408, one with broken
+// chunked framing 400, each with Connection: close, never an empty 200.
+// A whole request pipelined before a broken one gets the origin's answer.
+func TestServeAnswersBrokenRequestBodies(t *testing.T) {
+	origin := newRecordingOrigin(t)
+	s := startServe(t, "--origin", origin.URL, "--client-body-timeout", "300ms")
+	defer s.stop(t)
+	dialRead := func(send string, n int) []*http.Response {
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, send)
+		br := bufio.NewReader(c)
+		var resps []*http.Response
+		for range n {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("%q: response %d: %v", send, len(resps)+1, err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resps = append(resps, resp)
+		}
+		return resps
+	}
+	if r := dialRead("POST /stall HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc", 1)[0]; r.StatusCode != http.StatusRequestTimeout || !r.Close {
+		t.Errorf("a stalled body: %d, close %v; want 408 and Connection: close", r.StatusCode, r.Close)
+	}
+	rs := dialRead("POST /p1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"+
+		"POST /p2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n", 2)
+	if body := rs[0].Header.Get("Cache-Status"); rs[0].StatusCode != http.StatusOK || body == "" {
+		t.Errorf("the whole request before a broken one: %d, Cache-Status %q; want the origin's 200", rs[0].StatusCode, body)
+	}
+	if rs[1].StatusCode != http.StatusBadRequest || !rs[1].Close {
+		t.Errorf("broken chunked framing: %d, close %v; want 400 and Connection: close", rs[1].StatusCode, rs[1].Close)
+	}
+}

@@ -175,6 +175,9 @@ func (c *guardedConn) read(p []byte) (int, error) {
 		}
 		switch stop(c.stop.Load()) {
 		case opaque:
+			if c.active.Load() {
+				return c.readWhileServing()
+			}
 			return 0, io.EOF
 		case refused:
 			return c.readRefused()
@@ -383,12 +386,30 @@ func (c *guardedConn) readRefused() (int, error) {
 		c.eofSent.Store(true)
 		return 0, io.EOF
 	}
-	// Only net/http's deadline: a timeout of the guard's own would look
-	// to net/http like a client gone, and cancel the request.
+	return c.readWhileServing()
+}
+
+// readWhileServing is a read of a stream that has ended early, made while
+// net/http serves a request (its look-ahead for a client that goes away):
+// an EOF would look like a client gone and cancel a request that may be
+// whole and pipelined before the end. So it waits, discarding what the
+// client sends, until the client goes or net/http stops the read; the
+// next read between requests ends the stream.
+func (c *guardedConn) readWhileServing() (int, error) {
+	// net/http's deadline, or the body timeout if sooner: a read that
+	// net/http needs for a body the guard found malformed (and net/http
+	// might not) must not wait for ever. An earlier timeout of the
+	// guard's own would look to net/http like a client gone.
 	c.dlMu.Lock()
-	if !c.setDL.Equal(c.netDL) {
-		c.setDL = c.netDL
-		c.Conn.SetReadDeadline(c.netDL)
+	dl := c.netDL
+	if d := c.g.bodyTimeout; d > 0 {
+		if own := time.Now().Add(d); dl.IsZero() || own.Before(dl) {
+			dl = own
+		}
+	}
+	if !c.setDL.Equal(dl) {
+		c.setDL = dl
+		c.Conn.SetReadDeadline(dl)
 	}
 	c.dlMu.Unlock()
 	var scratch [512]byte

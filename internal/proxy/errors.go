@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"errors"
+	"net"
 	"net/http"
 
 	"github.com/hoard-cache/hoard/internal/httpcache"
@@ -26,6 +28,19 @@ const (
 // s-maxage) forbids serving stale, the answer is 504 whatever the failure:
 // the cache is disconnected and must generate an error (RFC 9111 §5.2.2.2).
 func (h *Handler) failOrigin(w http.ResponseWriter, r *http.Request, err error, fwd httpcache.Forward, mustRevalidate bool) {
+	if cb, ok := r.Body.(*clientBody); ok && cb.err != nil {
+		// The exchange failed because the client's body could not be read
+		// (net/http has cancelled the request's context for it): the
+		// client is told so, and the connection is not reused.
+		status, text := http.StatusBadRequest, "Hoard could not read the request's body."
+		var ne net.Error
+		if errors.As(cb.err, &ne) && ne.Timeout() {
+			status, text = http.StatusRequestTimeout, "The request's body stopped arriving."
+		}
+		w.Header().Set("Connection", "close")
+		h.writeError(w, status, text, httpcache.CacheStatus{Fwd: fwd, Detail: reasonBadRequest})
+		return
+	}
 	if r.Context().Err() != nil {
 		h.opts.Logger.Debug("client gone before the origin answered", "path", r.URL.Path)
 		return

@@ -47,6 +47,15 @@ func (h *Handler) outbound(ctx context.Context, r *http.Request) *http.Request {
 	out.Close = false
 	if r.ContentLength == 0 {
 		out.Body = nil // a bodiless request must not make the transport send chunked framing
+	} else if out.Body != nil {
+		// The body is read on its way to the origin: a failure to read it
+		// is the client's, which failOrigin must tell from the origin's.
+		cb, ok := r.Body.(*clientBody)
+		if !ok {
+			cb = &clientBody{ReadCloser: r.Body}
+			r.Body = cb
+		}
+		out.Body = cb
 	}
 
 	httpcache.RemoveHopByHop(out.Header)
@@ -247,4 +256,20 @@ func ensureDate(h http.Header, now time.Time) {
 func drain(body io.ReadCloser) {
 	_, _ = io.CopyN(io.Discard, body, 64<<10) // best effort: the connection is only reused if this succeeds
 	body.Close()
+}
+
+// clientBody is a client's request body on its way to the origin. It
+// keeps the first error reading it (a body that stops arriving, malformed
+// chunked framing), which is the client's fault, not the origin's.
+type clientBody struct {
+	io.ReadCloser
+	err error
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
 }
